@@ -1,0 +1,164 @@
+namespace Backstay.Core.Model;
+
+/// <summary>The state of a deployment, as DESIGN.md names them.</summary>
+public enum DeploymentState
+{
+    Pending,
+    InProgress,
+    Paused,
+    Succeeded,
+    RollingBack,
+    RolledBack,
+    RollbackFailed,
+    Failed,
+    Stopped,
+}
+
+/// <summary>What a deployment does: move to a new revision, undo another deployment, or re-sync.</summary>
+public enum DeploymentKind
+{
+    Deploy,
+    Rollback,
+    Reset,
+}
+
+/// <summary>Who or what started a deployment.</summary>
+public enum Trigger
+{
+    User,
+    Ci,
+    AutomaticRollback,
+    ManualRollback,
+    Reset,
+}
+
+/// <summary>Where a step of the journal stands.</summary>
+public enum StepPhase
+{
+    NotStarted,
+    Started,
+    Completed,
+}
+
+/// <summary>A service Backstay deploys, with the spec it was last deployed from.</summary>
+public sealed record ServiceRecord
+{
+    public required string Name { get; init; }
+    public required string Platform { get; init; }
+    public int? StableRevision { get; init; }
+    public int DesiredCount { get; init; }
+    public string SpecJson { get; init; } = "{}";
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>Git provenance of a revision.</summary>
+public sealed record Provenance
+{
+    public string? Commit { get; init; }
+    public string? Message { get; init; }
+    public string? Author { get; init; }
+    public string? Branch { get; init; }
+    public bool Dirty { get; init; }
+}
+
+/// <summary>An immutable, numbered snapshot of what runs.</summary>
+public sealed record Revision
+{
+    public required string Service { get; init; }
+    public int Number { get; init; }
+    public required string Image { get; init; }
+    public string? Digest { get; init; }
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public int Port { get; init; }
+    public string TaskJson { get; init; } = "{}";
+    public Provenance Provenance { get; init; } = new();
+    public DateTimeOffset CreatedAt { get; init; }
+    public bool Removed { get; init; }
+}
+
+/// <summary>One move of a service from a stable revision to a target revision.</summary>
+public sealed record Deployment
+{
+    public required string Id { get; init; }
+    public required string Service { get; init; }
+    public DeploymentKind Kind { get; init; }
+    public Trigger Trigger { get; init; }
+    public required string Strategy { get; init; }
+    public int? StableRevision { get; init; }
+    public int TargetRevision { get; init; }
+    public DeploymentState State { get; init; }
+    public int CurrentStep { get; init; }
+    public StepPhase StepPhase { get; init; }
+    public int TotalSteps { get; init; }
+
+    /// <summary>Instances of the stable revision before the deployment began; a rollback restores this count.</summary>
+    public int StableCountBefore { get; init; }
+
+    /// <summary>Production weight (percent) on the target revision, as last set.</summary>
+    public int TargetWeight { get; init; }
+    public bool TestTrafficOnTarget { get; init; }
+    public string? RollbackOf { get; init; }
+    public string? RolledBackBy { get; init; }
+    public string? Reason { get; init; }
+
+    /// <summary>The plan (strategy steps and analysis settings) this deployment follows, as JSON.</summary>
+    public string PlanJson { get; init; } = "{}";
+    public string? Owner { get; init; }
+    public string? RequestedBy { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>When the production weight of a rolled-back target first reached 0.</summary>
+    public DateTimeOffset? SafeAt { get; init; }
+
+    public bool IsActive => State is DeploymentState.Pending or DeploymentState.InProgress
+        or DeploymentState.Paused or DeploymentState.RollingBack;
+
+    public bool IsFinished => !IsActive;
+}
+
+/// <summary>One entry of a deployment's timeline.</summary>
+public sealed record DeploymentEvent
+{
+    public long Sequence { get; init; }
+    public required string DeploymentId { get; init; }
+    public DateTimeOffset At { get; init; }
+    public required string Type { get; init; }
+    public required string Message { get; init; }
+    public int? Step { get; init; }
+    public string? DataJson { get; init; }
+}
+
+/// <summary>What a person or process asks of a running deployment.</summary>
+public enum CommandKind
+{
+    Continue,
+    ContinueFull,
+    Rollback,
+    Stop,
+}
+
+/// <summary>A request for a running deployment, written to the store so any process can answer.</summary>
+public sealed record DeploymentCommand
+{
+    public long Id { get; init; }
+    public required string DeploymentId { get; init; }
+    public CommandKind Kind { get; init; }
+    public string? HookId { get; init; }
+    public string? RequestedBy { get; init; }
+    public DateTimeOffset At { get; init; }
+}
+
+/// <summary>A journal record: the intent or the result of one step.</summary>
+public sealed record JournalEntry
+{
+    public long Sequence { get; init; }
+    public required string DeploymentId { get; init; }
+    public int Step { get; init; }
+    public StepPhase Phase { get; init; }
+    public required string Action { get; init; }
+    public string? DetailJson { get; init; }
+    public DateTimeOffset At { get; init; }
+}

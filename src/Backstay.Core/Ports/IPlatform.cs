@@ -1,0 +1,103 @@
+using Backstay.Core.Model;
+using Backstay.Core.Spec;
+
+namespace Backstay.Core.Ports;
+
+/// <summary>A platform Backstay drives: compute, traffic and signals for the services on it.</summary>
+public interface IPlatform : IAsyncDisposable
+{
+    /// <summary>Short name used in specs and output, e.g. "local" or "ecs".</summary>
+    string Name { get; }
+
+    ICompute Compute { get; }
+
+    ITraffic Traffic { get; }
+
+    ISignals Signals { get; }
+
+    /// <summary>Makes the service exist on the platform (listeners, load balancer entries); idempotent.</summary>
+    Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken);
+}
+
+/// <summary>Health of one instance as the platform sees it.</summary>
+public enum InstanceHealth
+{
+    Starting,
+    Healthy,
+    Unhealthy,
+    Dead,
+}
+
+/// <summary>One running (or dead) instance of a revision.</summary>
+public sealed record InstanceStatus
+{
+    public required string Id { get; init; }
+    public int Revision { get; init; }
+    public InstanceHealth Health { get; init; }
+    public string? Address { get; init; }
+    public int Restarts { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+}
+
+/// <summary>The instances of one revision of a service.</summary>
+public sealed record InstanceSet
+{
+    public required string Service { get; init; }
+    public int Revision { get; init; }
+    public int DesiredCount { get; init; }
+    public IReadOnlyList<InstanceStatus> Instances { get; init; } = [];
+
+    public int HealthyCount => Instances.Count(i => i.Health == InstanceHealth.Healthy);
+}
+
+/// <summary>Creates, scales and removes the instances of revisions.</summary>
+public interface ICompute
+{
+    /// <summary>Sets how many instances of the revision should run; starts or stops instances without waiting for health. Idempotent.</summary>
+    Task ScaleAsync(ServiceSpec spec, Revision revision, int count, CancellationToken cancellationToken);
+
+    /// <summary>The instances of every revision of the service that has any, or a desired count above 0.</summary>
+    Task<IReadOnlyList<InstanceSet>> ListAsync(string service, CancellationToken cancellationToken);
+}
+
+/// <summary>A listener of a service's load balancer.</summary>
+public enum Listener
+{
+    Production,
+    Test,
+}
+
+/// <summary>Routes a listener's traffic between revisions.</summary>
+public interface ITraffic
+{
+    /// <summary>Sets the percentage of a listener's traffic each revision gets, in one change. Revisions left out get 0; weights add up to 100.</summary>
+    Task SetWeightsAsync(string service, Listener listener, IReadOnlyDictionary<int, int> weightByRevision, CancellationToken cancellationToken);
+
+    /// <summary>Reads the weights back from the load balancer.</summary>
+    Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken);
+}
+
+/// <summary>Request figures of one revision over a window of time.</summary>
+public sealed record RevisionMetrics
+{
+    public int Revision { get; init; }
+    public TimeSpan Window { get; init; }
+    public long Requests { get; init; }
+    public long Errors { get; init; }
+    public double? LatencyP50Ms { get; init; }
+    public double? LatencyP90Ms { get; init; }
+    public double? LatencyP99Ms { get; init; }
+
+    /// <summary>When the revision served its first error in the window, if it did.</summary>
+    public DateTimeOffset? FirstErrorAt { get; init; }
+
+    public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
+}
+
+/// <summary>Per-revision request figures and alarm states.</summary>
+public interface ISignals
+{
+    /// <summary>Figures of the revision's production traffic over the window ending now, counting only requests after since when given.</summary>
+    Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken);
+}

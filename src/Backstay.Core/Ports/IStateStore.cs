@@ -1,0 +1,71 @@
+using Backstay.Core.Model;
+
+namespace Backstay.Core.Ports;
+
+/// <summary>Durable state: services, revisions, deployments, events, commands, the step journal and leases.</summary>
+public interface IStateStore : IAsyncDisposable
+{
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken);
+
+    Task UpsertServiceAsync(ServiceRecord service, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new revision, assigning it the next number for its service (the Number given is ignored).</summary>
+    Task<Revision> AddRevisionAsync(Revision revision, CancellationToken cancellationToken);
+
+    Task<Revision?> GetRevisionAsync(string service, int number, CancellationToken cancellationToken);
+
+    /// <summary>Revisions of a service, newest first, removed ones included.</summary>
+    Task<IReadOnlyList<Revision>> ListRevisionsAsync(string service, CancellationToken cancellationToken);
+
+    Task MarkRevisionRemovedAsync(string service, int number, CancellationToken cancellationToken);
+
+    /// <summary>Creates a deployment; throws <see cref="DeploymentConflictException"/> when the service already has an active one.</summary>
+    Task CreateDeploymentAsync(Deployment deployment, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates a rollback deployment and marks the deployment it undoes as RollingBack in one transaction,
+    /// so the service never has two active deployments.
+    /// </summary>
+    Task CreateRollbackAsync(Deployment rollback, Deployment undone, CancellationToken cancellationToken);
+
+    Task UpdateDeploymentAsync(Deployment deployment, CancellationToken cancellationToken);
+
+    Task<Deployment?> GetDeploymentAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Deployments of a service, newest first; all services when service is null.</summary>
+    Task<IReadOnlyList<Deployment>> ListDeploymentsAsync(string? service, int limit, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken);
+
+    Task<DeploymentEvent> AppendEventAsync(DeploymentEvent deploymentEvent, CancellationToken cancellationToken);
+
+    /// <summary>Events of a deployment with a sequence above afterSequence, oldest first.</summary>
+    Task<IReadOnlyList<DeploymentEvent>> ListEventsAsync(string deploymentId, long afterSequence, CancellationToken cancellationToken);
+
+    Task<DeploymentCommand> EnqueueCommandAsync(DeploymentCommand command, CancellationToken cancellationToken);
+
+    /// <summary>Returns and removes the pending commands of a deployment, oldest first.</summary>
+    Task<IReadOnlyList<DeploymentCommand>> TakeCommandsAsync(string deploymentId, CancellationToken cancellationToken);
+
+    Task AppendJournalAsync(JournalEntry entry, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<JournalEntry>> ListJournalAsync(string deploymentId, CancellationToken cancellationToken);
+
+    /// <summary>Takes or renews a named lease for owner until now + ttl; false when another owner holds an unexpired one.</summary>
+    Task<bool> TryAcquireLeaseAsync(string key, string owner, TimeSpan ttl, CancellationToken cancellationToken);
+
+    Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken);
+}
+
+/// <summary>Thrown when a service already has an active deployment.</summary>
+public sealed class DeploymentConflictException(string service, string activeDeploymentId)
+    : Exception($"Service '{service}' already has deployment {activeDeploymentId} in progress; wait for it, or stop it with `backstay stop {activeDeploymentId}`.")
+{
+    public string Service { get; } = service;
+
+    public string ActiveDeploymentId { get; } = activeDeploymentId;
+}

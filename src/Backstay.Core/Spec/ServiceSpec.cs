@@ -1,0 +1,226 @@
+using System.Text.Json.Serialization;
+
+namespace Backstay.Core.Spec;
+
+/// <summary>A parsed and validated backstay.yaml.</summary>
+public sealed record ServiceSpec
+{
+    public required string Service { get; init; }
+    public required PlatformSpec Platform { get; init; }
+    public required TaskSpec Task { get; init; }
+    public StrategySpec Strategy { get; init; } = new() { Rolling = new RollingSpec() };
+    public AnalysisSpec Analysis { get; init; } = new();
+    public IReadOnlyDictionary<string, IReadOnlyList<HookSpec>> Hooks { get; init; } = new Dictionary<string, IReadOnlyList<HookSpec>>();
+    public RollbackSpec Rollback { get; init; } = new();
+    public RetentionSpec Retention { get; init; } = new();
+
+    /// <summary>The file the spec was read from, when it was read from one.</summary>
+    [JsonIgnore]
+    public string? SourcePath { get; init; }
+}
+
+/// <summary>Which platform runs the service; exactly one of the members is set.</summary>
+public sealed record PlatformSpec
+{
+    public LocalPlatformSpec? Local { get; init; }
+    public EcsPlatformSpec? Ecs { get; init; }
+
+    [JsonIgnore]
+    public string Kind => Local is not null ? "local" : "ecs";
+
+    /// <summary>How many instances (tasks) of a revision serve when it is stable.</summary>
+    [JsonIgnore]
+    public int Instances => Local?.Instances ?? Ecs?.DesiredCount ?? 1;
+}
+
+/// <summary>The built-in local runtime: processes on loopback behind HAProxy.</summary>
+public sealed record LocalPlatformSpec
+{
+    public int Instances { get; init; } = 3;
+
+    /// <summary>Address of the production listener, host:port.</summary>
+    public string ProductionListener { get; init; } = "127.0.0.1:8080";
+
+    /// <summary>Address of the test listener, host:port, or null for none.</summary>
+    public string? TestListener { get; init; }
+}
+
+/// <summary>An Amazon ECS service (built in the ECS platform issue).</summary>
+public sealed record EcsPlatformSpec
+{
+    public required string Cluster { get; init; }
+    public string? Service { get; init; }
+    public string? Region { get; init; }
+    public string? Container { get; init; }
+    public int DesiredCount { get; init; } = 1;
+    public EcsLoadBalancerSpec? LoadBalancer { get; init; }
+    public IReadOnlyList<string> Alarms { get; init; } = [];
+}
+
+/// <summary>The ALB listeners and target groups of an ECS service.</summary>
+public sealed record EcsLoadBalancerSpec
+{
+    public required string ProductionListener { get; init; }
+    public string? TestListener { get; init; }
+    public IReadOnlyList<string> TargetGroups { get; init; } = [];
+}
+
+/// <summary>What runs: image, port, environment, health check.</summary>
+public sealed record TaskSpec
+{
+    /// <summary>Local: a path to an executable or .dll (relative to the spec file) or "builtin:hello"; ECS: a container image.</summary>
+    public required string Image { get; init; }
+    public IReadOnlyList<string> Args { get; init; } = [];
+    public int Port { get; init; } = 8080;
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public HealthCheckSpec HealthCheck { get; init; } = new();
+
+    /// <summary>How long a new instance may take to become healthy before the deployment fails.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>HTTP health check of each instance.</summary>
+public sealed record HealthCheckSpec
+{
+    public string Path { get; init; } = "/healthz";
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMilliseconds(500);
+    public int HealthyThreshold { get; init; } = 2;
+    public int UnhealthyThreshold { get; init; } = 3;
+}
+
+/// <summary>How a deployment moves traffic; exactly one member is set.</summary>
+public sealed record StrategySpec
+{
+    public RollingSpec? Rolling { get; init; }
+    public BlueGreenSpec? BlueGreen { get; init; }
+    public CanarySpec? Canary { get; init; }
+    public LinearSpec? Linear { get; init; }
+    public PhasedSpec? Phased { get; init; }
+
+    [JsonIgnore]
+    public string Kind => BlueGreen is not null ? "blueGreen"
+        : Canary is not null ? "canary"
+        : Linear is not null ? "linear"
+        : Phased is not null ? "phased"
+        : "rolling";
+}
+
+/// <summary>Replace instances in health-gated batches.</summary>
+public sealed record RollingSpec
+{
+    public int Batch { get; init; } = 1;
+    public int MaxUnavailable { get; init; }
+}
+
+/// <summary>Replacement set behind the test listener, then all traffic at once.</summary>
+public sealed record BlueGreenSpec
+{
+    public bool TestTraffic { get; init; } = true;
+
+    /// <summary>Time the new revision serves all production traffic, watched by analysis, before the deployment succeeds.</summary>
+    public TimeSpan Bake { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the previous set stays warm (at weight 0) so a rollback is one switch.</summary>
+    public TimeSpan KeepPreviousFor { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Explicit traffic steps.</summary>
+public sealed record CanarySpec
+{
+    public IReadOnlyList<CanaryStep> Steps { get; init; } = [];
+}
+
+/// <summary>Equal traffic increments at a fixed interval.</summary>
+public sealed record LinearSpec
+{
+    public int StepPercent { get; init; } = 10;
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>Instance-count phases in percent of the desired count; percentages only grow.</summary>
+public sealed record PhasedSpec
+{
+    public IReadOnlyList<int> Phases { get; init; } = [];
+    public TimeSpan PauseBetween { get; init; } = TimeSpan.Zero;
+}
+
+/// <summary>One step of a canary.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(SetWeightStep), "setWeight")]
+[JsonDerivedType(typeof(PauseStep), "pause")]
+[JsonDerivedType(typeof(AnalysisStep), "analysis")]
+public abstract record CanaryStep;
+
+/// <summary>Send this percentage of production traffic to the new revision.</summary>
+public sealed record SetWeightStep(int Weight) : CanaryStep;
+
+/// <summary>Wait for a duration, or until continued when Duration is null.</summary>
+public sealed record PauseStep(TimeSpan? Duration) : CanaryStep;
+
+/// <summary>Judge the new revision over a window before going on.</summary>
+public sealed record AnalysisStep(AnalysisSpec Analysis) : CanaryStep;
+
+/// <summary>How the new revision is judged from its own traffic.</summary>
+public sealed record AnalysisSpec
+{
+    /// <summary>Sliding window the figures are taken over.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Requests the revision must have served in the window before it may be failed.</summary>
+    public int MinRequests { get; init; } = 20;
+
+    /// <summary>Highest acceptable error rate (0..1), or null to not judge errors.</summary>
+    public double? MaxErrorRate { get; init; } = 0.05;
+
+    public TimeSpan? MaxLatencyP99 { get; init; }
+
+    public TimeSpan? MaxLatencyP90 { get; init; }
+
+    /// <summary>Consecutive bad evaluations needed to fail the revision.</summary>
+    public int ConsecutiveFailures { get; init; } = 2;
+
+    /// <summary>How often the figures are evaluated.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>A lifecycle hook (run by the hooks issue; parsed and validated here).</summary>
+public sealed record HookSpec
+{
+    public ExecHookSpec? Exec { get; init; }
+    public HttpHookSpec? Http { get; init; }
+    public PauseHookSpec? Pause { get; init; }
+}
+
+public sealed record ExecHookSpec
+{
+    public required IReadOnlyList<string> Command { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+public sealed record HttpHookSpec
+{
+    public required string Url { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    public string? SecretEnv { get; init; }
+    public int Retries { get; init; } = 2;
+}
+
+public sealed record PauseHookSpec
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromHours(1);
+    public string OnTimeout { get; init; } = "rollback";
+}
+
+/// <summary>Rollback behaviour.</summary>
+public sealed record RollbackSpec
+{
+    public bool Automatic { get; init; } = true;
+    public bool AllPhasesAtOnce { get; init; }
+}
+
+/// <summary>How many previous revisions are kept.</summary>
+public sealed record RetentionSpec
+{
+    public int KeepPrevious { get; init; } = 3;
+}
