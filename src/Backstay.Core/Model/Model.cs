@@ -105,6 +105,9 @@ public sealed record Deployment
     /// <summary>The plan (strategy steps and analysis settings) this deployment follows, as JSON.</summary>
     public string PlanJson { get; init; } = "{}";
     public string? Owner { get; init; }
+
+    /// <summary>Latest live figures (traffic split, healthy instances, error rate) as JSON, refreshed while it runs.</summary>
+    public string? ProgressJson { get; init; }
     public string? RequestedBy { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Backstay.Cli.Infrastructure;
+using Backstay.Core.Engine;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay continue DEPLOYMENT [--full]`: answers a paused deployment.</summary>
+internal static class ContinueCommand
+{
+    public static Command Create()
+    {
+        var id = new Argument<string>("deployment") { Description = "Id of the paused deployment" };
+        var full = new Option<bool>("--full") { Description = "Skip the remaining pauses (fast-forward)" };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the answer is recorded" };
+        var command = new Command("continue", "Continue a paused deployment") { id, full, noWait };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var json = GlobalOptions.Json(result);
+            var state = GlobalOptions.StateDirectory(result);
+            DeployCommand.RequireController(state);
+            await using var store = await state.OpenStoreAsync(cancellationToken);
+            var deployment = await new Deployments(store, TimeProvider.System)
+                .ContinueAsync(result.GetValue(id)!, result.GetValue(full), Environment.UserName, cancellationToken);
+            var console = json ? null : AnsiConsole.Console;
+            console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");
+            if (result.GetValue(noWait))
+            {
+                return await DeployCommand.FinishAsync(store, deployment, json, cancellationToken);
+            }
+
+            // Let the controller take the answer before waiting for the next pause.
+            var watcher = new DeploymentWatcher(store, console);
+            var deadline = TimeProvider.System.GetUtcNow().AddSeconds(10);
+            while ((await store.GetDeploymentAsync(deployment.Id, cancellationToken))?.State == Core.Model.DeploymentState.Paused
+                   && TimeProvider.System.GetUtcNow() < deadline)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+
+            var final = await watcher.WaitAsync(deployment.Id, stopOnPause: true, cancellationToken);
+            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+        });
+        return command;
+    }
+}

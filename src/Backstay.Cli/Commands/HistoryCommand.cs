@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Text.Json;
+using Backstay.Cli.Infrastructure;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay history SERVICE`: every deployment and rollback of a service, newest first.</summary>
+internal static class HistoryCommand
+{
+    public static Command Create()
+    {
+        var service = new Argument<string>("service") { Description = "Service" };
+        var limit = new Option<int>("--limit") { Description = "How many deployments", DefaultValueFactory = _ => 20 };
+        var events = new Option<bool>("--events") { Description = "Include each deployment's timeline" };
+        var command = new Command("history", "List a service's deployments and rollbacks") { service, limit, events };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var name = result.GetValue(service)!;
+            var json = GlobalOptions.Json(result);
+            await using var store = await GlobalOptions.StateDirectory(result).OpenStoreAsync(cancellationToken);
+            await StatusCommand.RequireServiceAsync(store, name, cancellationToken);
+            var list = await store.ListDeploymentsAsync(name, result.GetValue(limit), cancellationToken);
+            var reports = new List<DeploymentReport>();
+            foreach (var d in list)
+            {
+                reports.Add(await Reports.BuildAsync(store, d, result.GetValue(events), cancellationToken));
+            }
+
+            if (json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(reports, Reports.Json));
+                return ExitCodes.Succeeded;
+            }
+
+            var table = new Table().AddColumns("Id", "Kind", "Revision", "From", "Strategy", "Outcome", "Started", "Took", "Reason");
+            foreach (var r in reports)
+            {
+                var took = r.FinishedAt is { } f ? $"{(f - r.CreatedAt).TotalSeconds:0.0}s" : "";
+                table.AddRow(r.Id, r.Kind, r.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture), r.StableRevision?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-",
+                    r.Strategy, r.Outcome, r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), took, Markup.Escape(r.Reason ?? ""));
+            }
+
+            AnsiConsole.Write(table);
+            return ExitCodes.Succeeded;
+        });
+        return command;
+    }
+}

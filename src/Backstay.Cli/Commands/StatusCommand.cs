@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Backstay.Cli.Infrastructure;
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay status [SERVICE]`: every service's stable revision and the deployment in progress.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var service = new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("status", "Show services and deployments in progress") { service };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var state = GlobalOptions.StateDirectory(result);
+            await using var store = await state.OpenStoreAsync(cancellationToken);
+            var name = result.GetValue(service);
+            var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken)];
+            var active = await store.ListActiveDeploymentsAsync(cancellationToken);
+            var rows = new List<ServiceStatus>();
+            foreach (var s in services)
+            {
+                var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
+                    ?? active.FirstOrDefault(d => d.Service == s.Name);
+                var last = (await store.ListDeploymentsAsync(s.Name, 1, cancellationToken)).FirstOrDefault();
+                rows.Add(new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
+                    deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
+                    deployment?.TargetRevision, deployment?.TargetWeight, Progress.Parse(deployment?.ProgressJson),
+                    last?.Id, last is null ? null : Reports.Outcome(last)));
+            }
+
+            if (GlobalOptions.Json(result))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { controllerRunning = state.ControllerRunning(), services = rows }, Reports.Json));
+                return ExitCodes.Succeeded;
+            }
+
+            if (!state.ControllerRunning())
+            {
+                AnsiConsole.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
+            }
+
+            if (rows.Count == 0)
+            {
+                AnsiConsole.MarkupLine("No services yet. Deploy one with [bold]backstay deploy -f backstay.yaml[/].");
+                return ExitCodes.Succeeded;
+            }
+
+            var table = new Table().AddColumns("Service", "Platform", "Stable", "Instances", "In progress", "State", "Step", "Traffic", "Last outcome");
+            foreach (var r in rows)
+            {
+                table.AddRow(Markup.Escape(r.Service), r.Platform, r.StableRevision?.ToString(CultureInfo.InvariantCulture) ?? "-", r.DesiredCount.ToString(CultureInfo.InvariantCulture),
+                    r.DeploymentId ?? "-", r.State ?? "-", r.Step ?? "-",
+                    r.TargetRevision is { } t ? $"r{t} {r.TargetWeight}%" : r.StableRevision is { } s ? $"r{s} 100%" : "-",
+                    r.LastOutcome ?? "-");
+            }
+
+            AnsiConsole.Write(table);
+            return ExitCodes.Succeeded;
+        });
+        return command;
+    }
+
+    internal static async Task<ServiceRecord> RequireServiceAsync(IStateStore store, string name, CancellationToken cancellationToken)
+    {
+        var service = await store.GetServiceAsync(name, cancellationToken);
+        if (service is not null)
+        {
+            return service;
+        }
+
+        var known = await store.ListServicesAsync(cancellationToken);
+        throw new CliException($"Unknown service '{name}'. Known services: {(known.Count == 0 ? "none yet (deploy one with `backstay deploy`)" : string.Join(", ", known.Select(k => k.Name)))}.");
+    }
+
+    private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
+        string? Step, int? TargetRevision, int? TargetWeight, Progress? Progress, string? LastDeploymentId, string? LastOutcome);
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+using Spectre.Console;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>Follows a deployment (and the rollback that undoes it) through the store, printing its timeline as it happens.</summary>
+internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console)
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal);
+    private string? _lastProgress;
+
+    /// <summary>Waits until the deployment finishes, or pauses when stopOnPause; returns it as it stands then.</summary>
+    public async Task<Deployment> WaitAsync(string id, bool stopOnPause, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var deployment = await store.GetDeploymentAsync(id, cancellationToken)
+                ?? throw new CliException($"Deployment {id} disappeared from the store.", ExitCodes.Error);
+            await PrintAsync(deployment, cancellationToken);
+            Deployment? rollback = deployment.RolledBackBy is { } rb ? await store.GetDeploymentAsync(rb, cancellationToken) : null;
+            if (rollback is not null)
+            {
+                await PrintAsync(rollback, cancellationToken);
+            }
+
+            if (deployment.IsFinished && (rollback is null || rollback.IsFinished))
+            {
+                return deployment;
+            }
+
+            if (stopOnPause && deployment.State == DeploymentState.Paused)
+            {
+                return deployment;
+            }
+
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+    }
+
+    private async Task PrintAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var after = _seen.GetValueOrDefault(deployment.Id);
+        var events = await store.ListEventsAsync(deployment.Id, after, cancellationToken);
+        foreach (var e in events)
+        {
+            _seen[deployment.Id] = e.Sequence;
+            console?.MarkupLine($"[grey]{e.At.ToLocalTime():HH:mm:ss.fff}[/] [bold]{Markup.Escape(deployment.Id)}[/] {Colour(e.Type)}{Markup.Escape(e.Message)}[/]");
+        }
+
+        if (console is not null && deployment.IsActive && Progress.Parse(deployment.ProgressJson) is { } p)
+        {
+            var line = FormatProgress(deployment, p);
+            if (line != _lastProgress)
+            {
+                _lastProgress = line;
+                console.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
+            }
+        }
+    }
+
+    public static string FormatProgress(Deployment d, Progress p)
+    {
+        var split = d.StableRevision is { } s && d.StableRevision != d.TargetRevision
+            ? $"r{d.TargetRevision} {p.TargetWeight}% / r{s} {100 - p.TargetWeight}%"
+            : $"r{d.TargetRevision} {p.TargetWeight}%";
+        var health = $"healthy r{d.TargetRevision} {p.TargetHealthy}/{p.TargetDesired}" + (d.StableRevision is { } st ? $", r{st} {p.StableHealthy}/{p.StableDesired}" : "");
+        var errors = p.ErrorRate is { } rate ? $" | error rate {rate.ToString("P1", CultureInfo.InvariantCulture)} of {p.Requests} req" : "";
+        var latency = p.LatencyP99Ms is { } l ? $" | p99 {l:0} ms" : "";
+        return $"  step {Math.Min(d.CurrentStep + 1, d.TotalSteps)}/{d.TotalSteps} | traffic {split} | {health}{errors}{latency}";
+    }
+
+    private static string Colour(string type) => type switch
+    {
+        "Failed" or "RollingBack" or "RollbackStarted" => "[red]",
+        "Safe" or "Succeeded" or "RollbackSucceeded" or "RolledBack" or "AnalysisPassed" => "[green]",
+        "Paused" => "[yellow]",
+        _ => "[default]",
+    };
+}

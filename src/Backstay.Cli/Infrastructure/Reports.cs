@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>The stable JSON shapes of `--output json`.</summary>
+internal static class Reports
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public static string Outcome(Deployment d) => d.State switch
+    {
+        DeploymentState.Succeeded => "Succeeded",
+        DeploymentState.RolledBack => "RolledBack",
+        DeploymentState.Paused => "Paused",
+        DeploymentState.Stopped => "Stopped",
+        DeploymentState.Failed or DeploymentState.RollbackFailed => "Failed",
+        _ => "InProgress",
+    };
+
+    public static int ExitCode(Deployment d) => d.State switch
+    {
+        DeploymentState.Succeeded => ExitCodes.Succeeded,
+        DeploymentState.RolledBack => ExitCodes.RolledBack,
+        DeploymentState.Paused => ExitCodes.Paused,
+        DeploymentState.Stopped => ExitCodes.Stopped,
+        DeploymentState.Failed or DeploymentState.RollbackFailed => ExitCodes.Failed,
+        _ => ExitCodes.Succeeded,
+    };
+
+    public static async Task<DeploymentReport> BuildAsync(IStateStore store, Deployment d, bool withEvents, CancellationToken cancellationToken)
+    {
+        var events = new List<EventReport>();
+        DateTimeOffset? firstErrorAt = null;
+        if (withEvents)
+        {
+            var ids = new List<string> { d.Id };
+            if (d.RolledBackBy is { } rb)
+            {
+                ids.Add(rb);
+            }
+
+            foreach (var id in ids)
+            {
+                foreach (var e in await store.ListEventsAsync(id, 0, cancellationToken))
+                {
+                    events.Add(new EventReport(e.DeploymentId, e.At, e.Type, e.Message));
+                    if (e.Type == "Failed" && e.DataJson is not null && firstErrorAt is null)
+                    {
+                        using var doc = JsonDocument.Parse(e.DataJson);
+                        if (doc.RootElement.TryGetProperty("firstErrorAt", out var fe) && fe.ValueKind == JsonValueKind.String)
+                        {
+                            firstErrorAt = fe.GetDateTimeOffset();
+                        }
+                    }
+                }
+            }
+
+            events.Sort((a, b) => a.At.CompareTo(b.At));
+        }
+
+        long? tts = d.SafeAt is { } safe && firstErrorAt is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
+        return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d), d.State.ToString(),
+            d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,
+            d.CreatedAt, d.FinishedAt, tts, d.RequestedBy, events);
+    }
+}
+
+internal sealed record EventReport(string DeploymentId, DateTimeOffset At, string Type, string Message);
+
+internal sealed record DeploymentReport(
+    string Id,
+    string Service,
+    string Kind,
+    int Revision,
+    int? StableRevision,
+    string Strategy,
+    string Outcome,
+    string State,
+    string Trigger,
+    string? Reason,
+    string? RollbackOf,
+    string? RolledBackBy,
+    int CurrentStep,
+    int TotalSteps,
+    int TargetWeight,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt,
+    long? TimeToSafetyMs,
+    string? RequestedBy,
+    IReadOnlyList<EventReport> Events);

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Backstay.Cli.Commands;
+using Backstay.Cli.Infrastructure;
+using Backstay.Core.Engine;
+using Backstay.Core.Ports;
+
+namespace Backstay.Cli;
+
+/// <summary>Entry point of the backstay command.</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("Backstay: deploy container services and roll back bad releases in seconds")
+        {
+            GlobalOptions.State,
+            GlobalOptions.Output,
+            DemoCommand.Create(),
+            ServeCommand.Create(),
+            DeployCommand.Create(),
+            StatusCommand.Create(),
+            HistoryCommand.Create(),
+            RevisionsCommand.Create(),
+            RollbackCommand.Create(),
+            ContinueCommand.Create(),
+            LogsCommand.Create(),
+            ValidateCommand.Create(),
+        };
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"error: {error.Message}");
+            }
+
+            await Console.Error.WriteLineAsync("Run `backstay --help` for usage.");
+            return ExitCodes.InvalidInput;
+        }
+
+        try
+        {
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex)
+        {
+            return Report(ex);
+        }
+    }
+
+    /// <summary>Turns an exception into one readable message and an exit code.</summary>
+    internal static int Report(Exception ex)
+    {
+        var (code, message) = ex switch
+        {
+            CliException cli => (cli.ExitCode, cli.Message),
+            DeploymentConflictException conflict => (ExitCodes.Conflict, conflict.Message),
+            InvalidRequestException invalid => (ExitCodes.InvalidInput, invalid.Message),
+            PlatformException platform => (ExitCodes.Error, platform.Message),
+            OperationCanceledException => (ExitCodes.Interrupted, "Interrupted. Deployments already recorded go on in `backstay serve`; see `backstay status`."),
+            _ => (ExitCodes.Error, $"unexpected error: {ex}"),
+        };
+        Console.Error.WriteLine($"error: {message}");
+        return code;
+    }
+}

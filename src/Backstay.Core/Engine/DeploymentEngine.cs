@@ -1,0 +1,159 @@
+using System.Collections.Concurrent;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>Settings of the engine loop.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Who runs deployments: recorded as the lease owner.</summary>
+    public string Owner { get; init; } = $"backstay-{Environment.ProcessId}";
+
+    /// <summary>How often the store is asked for deployments to run.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long a lease on a service lasts unless renewed; another process takes over after it.</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Picks up deployments from the store and runs each under a lease on its service, so one deployment of a
+/// service runs at a time and one that was running when a process died is resumed by the next one.
+/// </summary>
+public sealed class DeploymentEngine(IStateStore store, IPlatform platform, TimeProvider time, EngineOptions options, ILogger? logger = null)
+{
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly ConcurrentDictionary<string, Task> _running = new();
+
+    /// <summary>Services whose deployments this engine is running now.</summary>
+    public IReadOnlyCollection<string> RunningServices => _running.Keys.ToList();
+
+    /// <summary>Runs until cancelled; one bad deployment or pass is reported and retried, never fatal.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await PassAsync(cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    EngineLog.PassFailed(_logger, ex);
+                }
+
+                await Task.Delay(options.PollInterval, time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            EngineLog.LoopDied(_logger, ex);
+            throw;
+        }
+        finally
+        {
+            await Task.WhenAll(_running.Values.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        }
+    }
+
+    /// <summary>Starts a runner for every active deployment whose service is free and not already running here.</summary>
+    public async Task PassAsync(CancellationToken cancellationToken)
+    {
+        var active = await store.ListActiveDeploymentsAsync(cancellationToken);
+        foreach (var group in active.GroupBy(d => d.Service))
+        {
+            // A RollingBack deployment is finished by its rollback deployment, which is the one to run.
+            var next = group.FirstOrDefault(d => d.Kind == DeploymentKind.Rollback && d.State != DeploymentState.RollingBack)
+                ?? group.FirstOrDefault(d => d.State != DeploymentState.RollingBack);
+            if (next is null || _running.ContainsKey(group.Key))
+            {
+                continue;
+            }
+
+            if (!await store.TryAcquireLeaseAsync(LeaseKey(group.Key), options.Owner, options.LeaseTtl, cancellationToken))
+            {
+                continue;
+            }
+
+            _running[group.Key] = Task.Run(() => RunOneAsync(next, cancellationToken), CancellationToken.None);
+        }
+    }
+
+    private async Task RunOneAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(deployment.Service, renewal.Token);
+        try
+        {
+            var owned = deployment with { Owner = options.Owner };
+            await new DeploymentRunner(store, platform, time, _logger, owned).RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            EngineLog.RunnerCrashed(_logger, ex, deployment.Id);
+            await RecordCrashAsync(deployment.Id, ex);
+        }
+        finally
+        {
+            await renewal.CancelAsync();
+            await renewing;
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                await store.ReleaseLeaseAsync(LeaseKey(deployment.Service), options.Owner, CancellationToken.None);
+            }
+
+            _running.TryRemove(deployment.Service, out _);
+        }
+    }
+
+    private async Task RecordCrashAsync(string deploymentId, Exception ex)
+    {
+        try
+        {
+            await store.AppendEventAsync(new DeploymentEvent
+            {
+                DeploymentId = deploymentId,
+                At = time.GetUtcNow(),
+                Type = "EngineError",
+                Message = $"Backstay hit an error and will retry this deployment: {ex.Message}",
+            }, CancellationToken.None);
+            await Task.Delay(TimeSpan.FromSeconds(1), time, CancellationToken.None);
+        }
+        catch (Exception inner) when (inner is not OperationCanceledException)
+        {
+            EngineLog.PassFailed(_logger, inner);
+        }
+    }
+
+    private async Task RenewLeaseAsync(string service, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(options.LeaseTtl / 3, time, cancellationToken);
+                await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex)
+        {
+            EngineLog.PassFailed(_logger, ex);
+        }
+    }
+
+    internal static string LeaseKey(string service) => $"service:{service}";
+}

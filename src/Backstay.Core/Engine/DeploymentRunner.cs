@@ -1,0 +1,587 @@
+using System.Text.Json;
+using Backstay.Core.Analysis;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+using Microsoft.Extensions.Logging;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>Why a running step stopped early.</summary>
+internal sealed class StepAbortedException(string reason, Trigger trigger, DateTimeOffset? firstErrorAt = null) : Exception(reason)
+{
+    public Trigger Trigger { get; } = trigger;
+
+    /// <summary>When the target served its first failed request, for time-to-safety figures.</summary>
+    public DateTimeOffset? FirstErrorAt { get; } = firstErrorAt;
+}
+
+/// <summary>
+/// Runs one deployment's plan step by step, journaling the intent of each step before acting and its result
+/// after, while watching the target's health and traffic; turns a failure into a rollback deployment.
+/// </summary>
+internal sealed class DeploymentRunner
+{
+    /// <summary>Restarts of one instance after which the revision counts as crash-looping.</summary>
+    private const int CrashLoopRestarts = 3;
+
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(500);
+
+    private readonly IStateStore _store;
+    private readonly IPlatform _platform;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private Deployment _deployment;
+    private DeploymentPlan _plan;
+    private Revision _target = null!;
+    private Revision? _stable;
+    private DateTimeOffset? _targetTrafficSince;
+    private ConsecutiveFailureCounter _background;
+    private DateTimeOffset _lastProgress;
+    private bool _skipPauses;
+
+    public DeploymentRunner(IStateStore store, IPlatform platform, TimeProvider time, ILogger logger, Deployment deployment)
+    {
+        _store = store;
+        _platform = platform;
+        _time = time;
+        _logger = logger;
+        _deployment = deployment;
+        _plan = DeploymentPlan.FromJson(deployment.PlanJson);
+        _background = new ConsecutiveFailureCounter(_plan.Analysis.ConsecutiveFailures);
+    }
+
+    private string Service => _deployment.Service;
+
+    private bool IsRollback => _deployment.Kind == DeploymentKind.Rollback;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _target = await RequireRevisionAsync(_deployment.TargetRevision, cancellationToken);
+        _stable = _deployment.StableRevision is { } s ? await RequireRevisionAsync(s, cancellationToken) : null;
+        await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
+
+        if (_plan.Actions.Count == 0 && IsRollback)
+        {
+            await PlanManualRollbackAsync(cancellationToken);
+        }
+
+        if (_deployment.State == DeploymentState.Pending)
+        {
+            var stableCount = await CountAsync(_stable?.Number, healthyOnly: false, cancellationToken);
+            await SaveAsync(_deployment with
+            {
+                State = DeploymentState.InProgress,
+                StableCountBefore = _deployment.StableCountBefore > 0 ? _deployment.StableCountBefore : stableCount,
+            }, cancellationToken);
+            await EventAsync(IsRollback ? "RollbackStarted" : "Started",
+                IsRollback
+                    ? $"rolling back to revision {_target.Number}" + (_stable is null ? "" : $" from revision {_stable.Number}")
+                    : $"deploying revision {_target.Number}" + (_stable is null ? " (first deployment)" : $" over revision {_stable.Number}") + $" with {_deployment.Strategy}",
+                cancellationToken);
+        }
+        else
+        {
+            EngineLog.Resuming(_logger, _deployment.Id, Service, _deployment.CurrentStep);
+            await EventAsync("Resumed", $"resumed at step {_deployment.CurrentStep + 1} of {_plan.Actions.Count} after a restart of Backstay", cancellationToken);
+            if (_deployment.TargetWeight > 0)
+            {
+                _targetTrafficSince = _time.GetUtcNow();
+            }
+        }
+
+        try
+        {
+            var first = _deployment.StepPhase == StepPhase.Completed ? _deployment.CurrentStep + 1 : _deployment.CurrentStep;
+            for (var step = first; step < _plan.Actions.Count; step++)
+            {
+                var action = _plan.Actions[step];
+                await JournalAsync(step, StepPhase.Started, action, cancellationToken);
+                await SaveAsync(_deployment with { CurrentStep = step, StepPhase = StepPhase.Started }, cancellationToken);
+                await EventAsync("StepStarted", $"step {step + 1}/{_plan.Actions.Count}: {action.Describe()}", cancellationToken, step);
+                await ExecuteAsync(action, cancellationToken);
+                await JournalAsync(step, StepPhase.Completed, action, cancellationToken);
+                await SaveAsync(_deployment with { StepPhase = StepPhase.Completed }, cancellationToken);
+            }
+        }
+        catch (StepAbortedException aborted)
+        {
+            await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken);
+            return;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && ex is PlatformException)
+        {
+            await FailAsync($"the platform failed: {ex.Message}", Trigger.AutomaticRollback, null, cancellationToken);
+            return;
+        }
+
+        await SucceedAsync(cancellationToken);
+    }
+
+    private async Task ExecuteAsync(PlanAction action, CancellationToken cancellationToken)
+    {
+        switch (action)
+        {
+            case ScaleAction scale:
+                await ScaleAsync(scale, cancellationToken);
+                break;
+            case WeightAction weight:
+                await SetWeightAsync(weight.TargetWeight, cancellationToken);
+                break;
+            case TestTrafficAction test:
+                await SetTestTrafficAsync(test.ToTarget, cancellationToken);
+                break;
+            case PauseAction pause:
+                await PauseAsync(pause.Duration, cancellationToken);
+                break;
+            case AnalysisAction analysis:
+                await AnalyseAsync(analysis.Analysis, cancellationToken);
+                break;
+            case WaitAction wait:
+                await WaitAsync(wait.Duration, cancellationToken);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown plan action {action.GetType().Name}.");
+        }
+    }
+
+    private async Task ScaleAsync(ScaleAction scale, CancellationToken cancellationToken)
+    {
+        var revision = scale.Role == Role.Target ? _target : _stable;
+        if (revision is null)
+        {
+            return;
+        }
+
+        await _platform.Compute.ScaleAsync(_plan.Spec, revision, scale.Count, cancellationToken);
+        await EventAsync("Scaled", $"revision {revision.Number} scaled to {scale.Count}", cancellationToken);
+        if (!scale.WaitHealthy || scale.Count == 0)
+        {
+            return;
+        }
+
+        var deadline = _time.GetUtcNow() + _plan.Spec.Task.StartTimeout;
+        while (true)
+        {
+            var set = await GetSetAsync(revision.Number, cancellationToken);
+            if (set is not null && set.HealthyCount >= scale.Count)
+            {
+                await EventAsync("InstancesHealthy", $"{set.HealthyCount}/{scale.Count} instances of revision {revision.Number} healthy", cancellationToken);
+                return;
+            }
+
+            if (set?.Instances.FirstOrDefault(i => i.Restarts >= CrashLoopRestarts) is { } looping)
+            {
+                throw new StepAbortedException(
+                    $"instance {looping.Id} of revision {revision.Number} is crash-looping ({looping.Restarts} restarts){Detail(looping.LastError)}; see `backstay logs {Service}`",
+                    Trigger.AutomaticRollback);
+            }
+
+            if (_time.GetUtcNow() >= deadline)
+            {
+                var healthy = set?.HealthyCount ?? 0;
+                var error = set?.Instances.Select(i => i.LastError).LastOrDefault(e => e is not null);
+                throw new StepAbortedException(
+                    $"only {healthy} of {scale.Count} instances of revision {revision.Number} became healthy within {Durations.Format(_plan.Spec.Task.StartTimeout)}{Detail(error)}; see `backstay logs {Service}`",
+                    Trigger.AutomaticRollback);
+            }
+
+            await TickAsync(cancellationToken);
+        }
+    }
+
+    private async Task SetWeightAsync(int targetWeight, CancellationToken cancellationToken)
+    {
+        if (!IsRollback && _stable is not null && _deployment.TargetWeight > 0)
+        {
+            await CheckDriftAsync(cancellationToken);
+        }
+
+        var weights = Weights(targetWeight);
+        await _platform.Traffic.SetWeightsAsync(Service, Listener.Production, weights, cancellationToken);
+        var now = _time.GetUtcNow();
+        if (targetWeight > 0 && _targetTrafficSince is null)
+        {
+            _targetTrafficSince = now;
+        }
+
+        await SaveAsync(_deployment with { TargetWeight = targetWeight }, cancellationToken);
+        await EventAsync("TrafficShifted", "production traffic: " + string.Join(", ", weights.Select(w => $"revision {w.Key} {w.Value}%")), cancellationToken,
+            data: new { weights = weights.ToDictionary(w => w.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), w => w.Value) });
+
+        if (IsRollback && targetWeight == 100 && _deployment.RollbackOf is { } undoneId
+            && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { SafeAt: null } undone)
+        {
+            await _store.UpdateDeploymentAsync(undone with { SafeAt = now, UpdatedAt = now }, cancellationToken);
+            await EventAsync("Safe", $"revision {_stable?.Number} no longer receives production traffic", cancellationToken);
+        }
+    }
+
+    private Dictionary<int, int> Weights(int targetWeight)
+    {
+        if (_stable is null || _stable.Number == _target.Number)
+        {
+            return new Dictionary<int, int> { [_target.Number] = 100 };
+        }
+
+        return new Dictionary<int, int> { [_target.Number] = targetWeight, [_stable.Number] = 100 - targetWeight };
+    }
+
+    private async Task CheckDriftAsync(CancellationToken cancellationToken)
+    {
+        var expected = Weights(_deployment.TargetWeight);
+        var actual = await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken);
+        foreach (var (revision, weight) in expected)
+        {
+            var live = actual.TryGetValue(revision, out var w) ? w : 0;
+            if (Math.Abs(live - weight) > 2)
+            {
+                throw new StepAbortedException(
+                    $"the platform differs from the record: revision {revision} has {live}% of production traffic, Backstay set {weight}%; someone changed it by hand. Run `backstay status {Service}` and `backstay reset {Service}`",
+                    Trigger.AutomaticRollback);
+            }
+        }
+    }
+
+    private async Task SetTestTrafficAsync(bool toTarget, CancellationToken cancellationToken)
+    {
+        if (_plan.Spec.Platform.Local is { TestListener: null } || _plan.Spec.Platform.Ecs is { LoadBalancer.TestListener: null })
+        {
+            return;
+        }
+
+        var revision = toTarget || _stable is null ? _target.Number : _stable.Number;
+        await _platform.Traffic.SetWeightsAsync(Service, Listener.Test, new Dictionary<int, int> { [revision] = 100 }, cancellationToken);
+        await SaveAsync(_deployment with { TestTrafficOnTarget = toTarget }, cancellationToken);
+        await EventAsync("TestTrafficShifted", $"test traffic: revision {revision} 100%", cancellationToken);
+    }
+
+    private async Task PauseAsync(TimeSpan? duration, CancellationToken cancellationToken)
+    {
+        if (_skipPauses)
+        {
+            return;
+        }
+
+        var until = duration is { } d ? _time.GetUtcNow() + d : (DateTimeOffset?)null;
+        await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
+        await EventAsync("Paused", until is null
+            ? $"paused until continued: `backstay continue {_deployment.Id}` (or `backstay rollback {Service}`)"
+            : $"paused for {Durations.Format(duration!.Value)}", cancellationToken);
+        try
+        {
+            while (until is null || _time.GetUtcNow() < until)
+            {
+                var answer = await TickAsync(cancellationToken);
+                if (answer is CommandKind.Continue or CommandKind.ContinueFull)
+                {
+                    _skipPauses = answer == CommandKind.ContinueFull;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                await SaveAsync(_deployment with { State = DeploymentState.InProgress }, CancellationToken.None);
+            }
+        }
+
+        await EventAsync("Continued", "pause ended", cancellationToken);
+    }
+
+    private async Task AnalyseAsync(Spec.AnalysisSpec spec, CancellationToken cancellationToken)
+    {
+        var started = _time.GetUtcNow();
+        var counter = new ConsecutiveFailureCounter(spec.ConsecutiveFailures);
+        AnalysisResult? last = null;
+        while (true)
+        {
+            await TickAsync(cancellationToken, spec.Interval);
+            var metrics = await _platform.Signals.GetMetricsAsync(Service, _target.Number, spec.Window, _targetTrafficSince, cancellationToken);
+            last = AnalysisEvaluator.Evaluate(spec, metrics);
+            if (counter.Record(last))
+            {
+                throw new StepAbortedException($"analysis failed: {last.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
+            }
+
+            var elapsed = _time.GetUtcNow() - started;
+            if (elapsed >= spec.Window && last.Verdict == Verdict.Pass)
+            {
+                await EventAsync("AnalysisPassed", $"analysis passed: {last.Reason}", cancellationToken);
+                return;
+            }
+
+            if (elapsed >= spec.Window * 3 && last.Verdict == Verdict.Inconclusive)
+            {
+                throw new StepAbortedException(
+                    $"analysis inconclusive after {Durations.Format(elapsed)}: {last.Reason}; send more traffic or lower minRequests",
+                    Trigger.AutomaticRollback);
+            }
+        }
+    }
+
+    private async Task WaitAsync(TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var until = _time.GetUtcNow() + duration;
+        while (_time.GetUtcNow() < until)
+        {
+            await TickAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Waits one interval, then answers commands and watches the target: crash loops, and the background analysis
+    /// of its production traffic. Returns a Continue command for a pause to act on.
+    /// </summary>
+    private async Task<CommandKind?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
+    {
+        await Task.Delay(interval ?? _plan.Analysis.Interval, _time, cancellationToken);
+        CommandKind? answer = null;
+        foreach (var command in await _store.TakeCommandsAsync(_deployment.Id, cancellationToken))
+        {
+            switch (command.Kind)
+            {
+                case CommandKind.Rollback when !IsRollback:
+                    throw new StepAbortedException($"rollback requested by {command.RequestedBy ?? "a user"}", Trigger.ManualRollback);
+                case CommandKind.Continue or CommandKind.ContinueFull:
+                    answer = command.Kind;
+                    if (command.Kind == CommandKind.ContinueFull)
+                    {
+                        _skipPauses = true;
+                    }
+
+                    await EventAsync("ContinueRequested", $"continue requested by {command.RequestedBy ?? "a user"}", cancellationToken);
+                    break;
+                default:
+                    await EventAsync("CommandIgnored", $"{command.Kind} is not possible now", cancellationToken);
+                    break;
+            }
+        }
+
+        if (IsRollback)
+        {
+            return answer;
+        }
+
+        var set = await GetSetAsync(_target.Number, cancellationToken);
+        if (set?.Instances.FirstOrDefault(i => i.Restarts >= CrashLoopRestarts) is { } looping)
+        {
+            throw new StepAbortedException(
+                $"instance {looping.Id} of revision {_target.Number} is crash-looping ({looping.Restarts} restarts){Detail(looping.LastError)}",
+                Trigger.AutomaticRollback);
+        }
+
+        RevisionMetrics? metrics = null;
+        if (_stable is not null && _targetTrafficSince is not null && _deployment.TargetWeight > 0)
+        {
+            metrics = await _platform.Signals.GetMetricsAsync(Service, _target.Number, _plan.Analysis.Window, _targetTrafficSince, cancellationToken);
+            var result = AnalysisEvaluator.Evaluate(_plan.Analysis, metrics);
+            if (_background.Record(result))
+            {
+                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
+            }
+        }
+
+        await ReportProgressAsync(set, metrics, cancellationToken);
+        return answer;
+    }
+
+    private async Task ReportProgressAsync(InstanceSet? target, RevisionMetrics? metrics, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (now - _lastProgress < ProgressEvery)
+        {
+            return;
+        }
+
+        _lastProgress = now;
+        var stableSet = _stable is null ? null : await GetSetAsync(_stable.Number, cancellationToken);
+        var progress = new Progress
+        {
+            TargetWeight = _deployment.TargetWeight,
+            TargetHealthy = target?.HealthyCount ?? 0,
+            TargetDesired = target?.DesiredCount ?? 0,
+            StableHealthy = stableSet?.HealthyCount ?? 0,
+            StableDesired = stableSet?.DesiredCount ?? 0,
+            Requests = metrics?.Requests,
+            ErrorRate = metrics?.ErrorRate,
+            LatencyP99Ms = metrics?.LatencyP99Ms,
+        };
+        await SaveAsync(_deployment with { ProgressJson = JsonSerializer.Serialize(progress, Progress.JsonOptions) }, cancellationToken);
+    }
+
+    private async Task FailAsync(string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken)
+    {
+        await EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt });
+        if (IsRollback)
+        {
+            var failed = Finish(DeploymentState.Failed, reason);
+            await SaveAsync(failed, cancellationToken);
+            if (_deployment.RollbackOf is { } undoneId && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { State: DeploymentState.RollingBack } undone)
+            {
+                var now = _time.GetUtcNow();
+                await _store.UpdateDeploymentAsync(undone with { State = DeploymentState.RollbackFailed, UpdatedAt = now, FinishedAt = now }, cancellationToken);
+            }
+
+            return;
+        }
+
+        var manual = trigger == Trigger.ManualRollback;
+        if (_stable is null || (!_plan.AutomaticRollback && !manual))
+        {
+            if (_stable is null)
+            {
+                await _platform.Compute.ScaleAsync(_plan.Spec, _target, 0, cancellationToken);
+                await EventAsync("Scaled", $"revision {_target.Number} scaled to 0: there is no earlier revision to roll back to", cancellationToken);
+            }
+
+            await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
+            return;
+        }
+
+        var stableHealthy = await CountAsync(_stable.Number, healthyOnly: true, cancellationToken);
+        var rollbackPlan = PlanBuilder.ForRollback(_plan, _deployment.StableCountBefore, stableHealthy,
+            PlanBuilder.PhasesReached(_plan, _deployment.CurrentStep));
+        var now2 = _time.GetUtcNow();
+        var rollback = new Deployment
+        {
+            Id = Ids.NewDeploymentId(),
+            Service = Service,
+            Kind = DeploymentKind.Rollback,
+            Trigger = trigger,
+            Strategy = "rollback",
+            StableRevision = _target.Number,
+            TargetRevision = _stable.Number,
+            State = DeploymentState.InProgress,
+            TotalSteps = rollbackPlan.Actions.Count,
+            StableCountBefore = _deployment.StableCountBefore,
+            TargetWeight = 100 - _deployment.TargetWeight,
+            RollbackOf = _deployment.Id,
+            Reason = reason,
+            PlanJson = rollbackPlan.ToJson(),
+            RequestedBy = manual ? "user" : "backstay",
+            CreatedAt = now2,
+            UpdatedAt = now2,
+        };
+        var undoneNow = _deployment with { State = DeploymentState.RollingBack, RolledBackBy = rollback.Id, Reason = reason, UpdatedAt = now2 };
+        await _store.CreateRollbackAsync(rollback, undoneNow, cancellationToken);
+        _deployment = undoneNow;
+        await EventAsync("RollingBack", $"rolling back to revision {_stable.Number} in deployment {rollback.Id}", cancellationToken);
+        await new DeploymentRunner(_store, _platform, _time, _logger, rollback).RunAsync(cancellationToken);
+    }
+
+    private async Task SucceedAsync(CancellationToken cancellationToken)
+    {
+        var service = await _store.GetServiceAsync(Service, cancellationToken);
+        if (service is not null)
+        {
+            await _store.UpsertServiceAsync(service with { StableRevision = _target.Number, UpdatedAt = _time.GetUtcNow() }, cancellationToken);
+        }
+
+        await SaveAsync(Finish(DeploymentState.Succeeded, null), cancellationToken);
+        if (IsRollback && _deployment.RollbackOf is { } undoneId && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
+        {
+            var now = _time.GetUtcNow();
+            var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
+            await _store.UpdateDeploymentAsync(undone with { State = state, RolledBackBy = _deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now }, cancellationToken);
+            await _store.AppendEventAsync(new DeploymentEvent
+            {
+                DeploymentId = undoneId,
+                At = now,
+                Type = "RolledBack",
+                Message = $"rolled back to revision {_target.Number} by {_deployment.Id}",
+            }, cancellationToken);
+        }
+
+        await EventAsync(IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {_target.Number} is stable", cancellationToken);
+        var running = (await _platform.Compute.ListAsync(Service, cancellationToken))
+            .Where(set => set.DesiredCount > 0 || set.Instances.Count > 0).Select(set => set.Revision).ToHashSet();
+        var removed = await Retention.ApplyAsync(_store, Service, _plan.Spec.Retention.KeepPrevious, _target.Number, running, cancellationToken);
+        if (removed.Count > 0)
+        {
+            await EventAsync("RevisionsRemoved", $"retention removed revision(s) {string.Join(", ", removed)} (keeping {_plan.Spec.Retention.KeepPrevious} previous)", cancellationToken);
+        }
+    }
+
+    private async Task PlanManualRollbackAsync(CancellationToken cancellationToken)
+    {
+        var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+        var count = _deployment.StableCountBefore > 0 ? _deployment.StableCountBefore : _plan.DesiredCount;
+        _plan = PlanBuilder.ForManualRollback(_plan.Spec, count, healthy);
+        await SaveAsync(_deployment with { PlanJson = _plan.ToJson(), TotalSteps = _plan.Actions.Count }, cancellationToken);
+    }
+
+    private Deployment Finish(DeploymentState state, string? reason)
+    {
+        var now = _time.GetUtcNow();
+        return _deployment with { State = state, Reason = reason ?? _deployment.Reason, FinishedAt = now };
+    }
+
+    private async Task<InstanceSet?> GetSetAsync(int revision, CancellationToken cancellationToken) =>
+        (await _platform.Compute.ListAsync(Service, cancellationToken)).FirstOrDefault(s => s.Revision == revision);
+
+    private async Task<int> CountAsync(int? revision, bool healthyOnly, CancellationToken cancellationToken)
+    {
+        if (revision is null)
+        {
+            return 0;
+        }
+
+        var set = await GetSetAsync(revision.Value, cancellationToken);
+        return set is null ? 0 : healthyOnly ? set.HealthyCount : set.Instances.Count(i => i.Health != InstanceHealth.Dead);
+    }
+
+    private async Task<Revision> RequireRevisionAsync(int number, CancellationToken cancellationToken) =>
+        await _store.GetRevisionAsync(Service, number, cancellationToken)
+        ?? throw new InvalidOperationException($"Revision {number} of service '{Service}' is not in the store.");
+
+    private async Task SaveAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        _deployment = deployment with { UpdatedAt = _time.GetUtcNow() };
+        await _store.UpdateDeploymentAsync(_deployment, cancellationToken);
+    }
+
+    private Task JournalAsync(int step, StepPhase phase, PlanAction action, CancellationToken cancellationToken) =>
+        _store.AppendJournalAsync(new JournalEntry
+        {
+            DeploymentId = _deployment.Id,
+            Step = step,
+            Phase = phase,
+            Action = action.Describe(),
+            At = _time.GetUtcNow(),
+        }, cancellationToken);
+
+    private async Task EventAsync(string type, string message, CancellationToken cancellationToken, int? step = null, object? data = null)
+    {
+        EngineLog.DeploymentEvent(_logger, _deployment.Id, Service, message);
+        await _store.AppendEventAsync(new DeploymentEvent
+        {
+            DeploymentId = _deployment.Id,
+            At = _time.GetUtcNow(),
+            Type = type,
+            Message = message,
+            Step = step,
+            DataJson = data is null ? null : JsonSerializer.Serialize(data),
+        }, cancellationToken);
+    }
+
+    private static string Detail(string? error) => string.IsNullOrWhiteSpace(error) ? "" : $" (last error: {error.Trim()})";
+}
+
+/// <summary>Live figures of a running deployment, for progress output.</summary>
+public sealed record Progress
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public int TargetWeight { get; init; }
+    public int TargetHealthy { get; init; }
+    public int TargetDesired { get; init; }
+    public int StableHealthy { get; init; }
+    public int StableDesired { get; init; }
+    public long? Requests { get; init; }
+    public double? ErrorRate { get; init; }
+    public double? LatencyP99Ms { get; init; }
+
+    public static Progress? Parse(string? json) => json is null ? null : JsonSerializer.Deserialize<Progress>(json, JsonOptions);
+}

@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Logging;
+
+namespace Backstay.Core.Engine;
+
+internal static partial class EngineLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Deployment {DeploymentId} of {Service}: {Message}")]
+    public static partial void DeploymentEvent(ILogger logger, string deploymentId, string service, string message);
+
+    [LoggerMessage(2, LogLevel.Error, "Deployment {DeploymentId} stopped running on an unexpected error; it stays on record and is resumed on the next pass")]
+    public static partial void RunnerCrashed(ILogger logger, Exception exception, string deploymentId);
+
+    [LoggerMessage(3, LogLevel.Error, "Engine pass failed; trying again")]
+    public static partial void PassFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Critical, "The deployment engine loop died")]
+    public static partial void LoopDied(ILogger logger, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Information, "Resuming deployment {DeploymentId} of {Service} at step {Step}")]
+    public static partial void Resuming(ILogger logger, string deploymentId, string service, int step);
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Backstay.Core.Spec;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>Which revision of a deployment a step acts on.</summary>
+public enum Role
+{
+    Target,
+    Stable,
+}
+
+/// <summary>One idempotent action of a deployment's plan.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "action")]
+[JsonDerivedType(typeof(ScaleAction), "scale")]
+[JsonDerivedType(typeof(WeightAction), "weight")]
+[JsonDerivedType(typeof(TestTrafficAction), "testTraffic")]
+[JsonDerivedType(typeof(PauseAction), "pause")]
+[JsonDerivedType(typeof(AnalysisAction), "analysis")]
+[JsonDerivedType(typeof(WaitAction), "wait")]
+public abstract record PlanAction
+{
+    /// <summary>Short text for progress output and the timeline.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>Run Count instances of a role's revision, and when WaitHealthy, wait until that many are healthy.</summary>
+public sealed record ScaleAction(Role Role, int Count, bool WaitHealthy) : PlanAction
+{
+    public override string Describe() => $"scale {Role.ToString().ToLowerInvariant()} to {Count}";
+}
+
+/// <summary>Give the target this share of production traffic and the stable the rest, in one change.</summary>
+public sealed record WeightAction(int TargetWeight) : PlanAction
+{
+    public override string Describe() => $"set weight {TargetWeight}%";
+}
+
+/// <summary>Route the test listener to the target (true) or the stable revision (false).</summary>
+public sealed record TestTrafficAction(bool ToTarget) : PlanAction
+{
+    public override string Describe() => ToTarget ? "test traffic to new revision" : "test traffic to stable revision";
+}
+
+/// <summary>Wait for a duration, or until continued when Duration is null.</summary>
+public sealed record PauseAction(TimeSpan? Duration) : PlanAction
+{
+    public override string Describe() => Duration is { } d ? $"pause {Durations.Format(d)}" : "pause until continued";
+}
+
+/// <summary>Judge the target over a window before going on.</summary>
+public sealed record AnalysisAction(AnalysisSpec Analysis) : PlanAction
+{
+    public override string Describe() => $"analysis over {Durations.Format(Analysis.Window)}";
+}
+
+/// <summary>Wait a fixed time while background analysis watches (bake, keep previous warm).</summary>
+public sealed record WaitAction(TimeSpan Duration, string Reason) : PlanAction
+{
+    public override string Describe() => $"{Reason} {Durations.Format(Duration)}";
+}
+
+/// <summary>What a deployment will do, frozen when it is created so a resumed deployment does the same.</summary>
+public sealed record DeploymentPlan
+{
+    public required ServiceSpec Spec { get; init; }
+    public required IReadOnlyList<PlanAction> Actions { get; init; }
+
+    /// <summary>Instances the target revision runs when it serves alone.</summary>
+    public int DesiredCount { get; init; }
+
+    /// <summary>Settings of the background analysis that watches the target while it takes traffic.</summary>
+    public AnalysisSpec Analysis { get; init; } = new();
+
+    public bool AutomaticRollback { get; init; } = true;
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static DeploymentPlan FromJson(string json) =>
+        JsonSerializer.Deserialize<DeploymentPlan>(json, JsonOptions)
+        ?? throw new InvalidOperationException("The stored deployment plan is empty.");
+}
+
+/// <summary>Formats durations the way specs write them.</summary>
+public static class Durations
+{
+    public static string Format(TimeSpan d) =>
+        d.TotalMilliseconds < 1000 ? $"{d.TotalMilliseconds:0}ms"
+        : d.TotalSeconds < 60 ? $"{d.TotalSeconds:0.#}s"
+        : d.TotalMinutes < 60 ? $"{d.TotalMinutes:0.#}m"
+        : $"{d.TotalHours:0.#}h";
+}

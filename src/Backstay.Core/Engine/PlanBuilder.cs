@@ -1,0 +1,223 @@
+using Backstay.Core.Spec;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>Turns a strategy into the list of actions a deployment follows. Strategy logic lives here, once.</summary>
+public static class PlanBuilder
+{
+    /// <summary>The plan of a deployment from stable (null for a first deployment) to a new revision.</summary>
+    public static DeploymentPlan ForDeployment(ServiceSpec spec, bool hasStable)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var n = spec.Platform.Instances;
+        var actions = !hasStable ? FirstDeployment(n) : spec.Strategy.Kind switch
+        {
+            "blueGreen" => BlueGreen(spec, spec.Strategy.BlueGreen!, n),
+            "canary" => Canary(spec.Strategy.Canary!.Steps, n),
+            "linear" => Canary(LinearSteps(spec.Strategy.Linear!), n),
+            "phased" => Phased(spec.Strategy.Phased!, n),
+            _ => Rolling(spec.Strategy.Rolling ?? new RollingSpec(), n),
+        };
+        return new DeploymentPlan
+        {
+            Spec = spec,
+            Actions = actions,
+            DesiredCount = n,
+            Analysis = spec.Analysis,
+            AutomaticRollback = spec.Rollback.Automatic,
+        };
+    }
+
+    /// <summary>
+    /// The plan of a rollback to the revision that was stable. Traffic goes back first, in one step, when the
+    /// stable revision still has healthy instances; otherwise it is brought up first. Then the stable revision is
+    /// restored to its pre-deployment count and the failed one scaled to 0. A phased deployment rolls back phase
+    /// by phase in reverse unless the spec asks for all at once.
+    /// </summary>
+    public static DeploymentPlan ForRollback(DeploymentPlan undone, int stableCountBefore, int stableHealthy, int reachedPhase)
+    {
+        ArgumentNullException.ThrowIfNull(undone);
+        var spec = undone.Spec;
+        var count = Math.Max(1, stableCountBefore);
+        var actions = new List<PlanAction>();
+        var phased = spec.Strategy.Phased;
+        if (phased is not null && !spec.Rollback.AllPhasesAtOnce && reachedPhase > 0)
+        {
+            // Target of a rollback is the old stable revision; its "stable" is the failed one.
+            for (var i = reachedPhase - 1; i >= 0; i--)
+            {
+                var failedCount = i == 0 ? 0 : PhaseCount(phased.Phases[i - 1], count);
+                var weight = i == 0 ? 100 : 100 - phased.Phases[i - 1];
+                actions.Add(new ScaleAction(Role.Target, count - failedCount, WaitHealthy: true));
+                actions.Add(new WeightAction(weight));
+                actions.Add(new ScaleAction(Role.Stable, failedCount, WaitHealthy: false));
+            }
+        }
+        else
+        {
+            if (stableHealthy == 0)
+            {
+                actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
+            }
+
+            actions.Add(new WeightAction(100));
+            if (stableHealthy > 0)
+            {
+                actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
+            }
+
+            actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));
+        }
+
+        if (spec.Platform.Local?.TestListener is not null || spec.Platform.Ecs?.LoadBalancer?.TestListener is not null)
+        {
+            actions.Add(new TestTrafficAction(ToTarget: true));
+        }
+
+        return undone with { Actions = actions, DesiredCount = count };
+    }
+
+    /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
+    public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count, int targetHealthy) =>
+        ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
+            count, targetHealthy, reachedPhase: 0);
+
+    private static List<PlanAction> FirstDeployment(int n) =>
+    [
+        new ScaleAction(Role.Target, n, WaitHealthy: true),
+        new WeightAction(100),
+        new TestTrafficAction(ToTarget: true),
+    ];
+
+    private static List<PlanAction> Rolling(RollingSpec rolling, int n)
+    {
+        var batch = Math.Max(1, rolling.Batch);
+        var actions = new List<PlanAction>();
+        for (var k = Math.Min(batch, n); ; k = Math.Min(k + batch, n))
+        {
+            actions.Add(new ScaleAction(Role.Target, k, WaitHealthy: true));
+            actions.Add(new WeightAction((int)Math.Round(100.0 * k / n)));
+            actions.Add(new ScaleAction(Role.Stable, n - k, WaitHealthy: false));
+            if (k == n)
+            {
+                break;
+            }
+        }
+
+        actions.Add(new TestTrafficAction(ToTarget: true));
+        return actions;
+    }
+
+    private static List<PlanAction> BlueGreen(ServiceSpec spec, BlueGreenSpec blueGreen, int n)
+    {
+        var actions = new List<PlanAction> { new ScaleAction(Role.Target, n, WaitHealthy: true) };
+        var hasTestListener = spec.Platform.Local?.TestListener is not null || spec.Platform.Ecs?.LoadBalancer?.TestListener is not null;
+        if (blueGreen.TestTraffic && hasTestListener)
+        {
+            actions.Add(new TestTrafficAction(ToTarget: true));
+        }
+
+        actions.Add(new WeightAction(100));
+        if (blueGreen.Bake > TimeSpan.Zero)
+        {
+            actions.Add(new WaitAction(blueGreen.Bake, "bake"));
+        }
+
+        if (blueGreen.KeepPreviousFor > TimeSpan.Zero)
+        {
+            actions.Add(new WaitAction(blueGreen.KeepPreviousFor, "keep previous warm"));
+        }
+
+        actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));
+        if (!(blueGreen.TestTraffic && hasTestListener))
+        {
+            actions.Add(new TestTrafficAction(ToTarget: true));
+        }
+
+        return actions;
+    }
+
+    private static List<PlanAction> Canary(IReadOnlyList<CanaryStep> steps, int n)
+    {
+        var actions = new List<PlanAction> { new ScaleAction(Role.Target, n, WaitHealthy: true) };
+        var last = 0;
+        foreach (var step in steps)
+        {
+            switch (step)
+            {
+                case SetWeightStep w:
+                    actions.Add(new WeightAction(w.Weight));
+                    last = w.Weight;
+                    break;
+                case PauseStep p:
+                    actions.Add(new PauseAction(p.Duration));
+                    break;
+                case AnalysisStep a:
+                    actions.Add(new AnalysisAction(a.Analysis));
+                    break;
+            }
+        }
+
+        if (last != 100)
+        {
+            actions.Add(new WeightAction(100));
+        }
+
+        actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));
+        actions.Add(new TestTrafficAction(ToTarget: true));
+        return actions;
+    }
+
+    private static List<CanaryStep> LinearSteps(LinearSpec linear)
+    {
+        var steps = new List<CanaryStep>();
+        var percent = Math.Clamp(linear.StepPercent, 1, 100);
+        for (var w = percent; w < 100; w += percent)
+        {
+            steps.Add(new SetWeightStep(w));
+            steps.Add(new PauseStep(linear.Interval));
+        }
+
+        steps.Add(new SetWeightStep(100));
+        return steps;
+    }
+
+    private static List<PlanAction> Phased(PhasedSpec phased, int n)
+    {
+        var actions = new List<PlanAction>();
+        for (var i = 0; i < phased.Phases.Count; i++)
+        {
+            var percent = phased.Phases[i];
+            var count = PhaseCount(percent, n);
+            actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
+            actions.Add(new WeightAction(percent));
+            actions.Add(new ScaleAction(Role.Stable, n - count, WaitHealthy: false));
+            if (i < phased.Phases.Count - 1 && phased.PauseBetween > TimeSpan.Zero)
+            {
+                actions.Add(new WaitAction(phased.PauseBetween, "pause between phases"));
+            }
+        }
+
+        actions.Add(new TestTrafficAction(ToTarget: true));
+        return actions;
+    }
+
+    /// <summary>Instances of a phase: the percentage of the desired count, rounded up, at least one.</summary>
+    public static int PhaseCount(int percent, int n) => Math.Clamp((int)Math.Ceiling(n * percent / 100.0), 1, n);
+
+    /// <summary>How many phases a phased plan has completed by the time it reached a step.</summary>
+    public static int PhasesReached(DeploymentPlan plan, int currentStep)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var weights = 0;
+        for (var i = 0; i < Math.Min(currentStep + 1, plan.Actions.Count); i++)
+        {
+            if (plan.Actions[i] is WeightAction)
+            {
+                weights++;
+            }
+        }
+
+        return plan.Spec.Strategy.Phased is null ? 0 : Math.Max(1, weights);
+    }
+}
