@@ -18,8 +18,13 @@ internal static class ContinueCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            DeployCommand.RequireController(state);
             await using var store = await state.OpenStoreAsync(cancellationToken);
+            if (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken) is null)
+            {
+                throw new CliException($"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
+            }
+
+            DeployCommand.RequireController(state);
             var deployment = await new Deployments(store, TimeProvider.System)
                 .ContinueAsync(result.GetValue(id)!, result.GetValue(full), Environment.UserName, cancellationToken);
             var console = json ? null : AnsiConsole.Console;

@@ -18,8 +18,9 @@ internal static class RollbackCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            DeployCommand.RequireController(state);
             await using var store = await state.OpenStoreAsync(cancellationToken);
+            await StatusCommand.RequireServiceAsync(store, result.GetValue(service)!, cancellationToken);
+            DeployCommand.RequireController(state);
             var deployments = new Deployments(store, TimeProvider.System);
             var followed = await deployments.RollbackAsync(result.GetValue(service)!, result.GetValue(to), Environment.UserName, cancellationToken);
             var console = json ? null : AnsiConsole.Console;

@@ -31,7 +31,7 @@ internal static class StatusCommand
                 var last = (await store.ListDeploymentsAsync(s.Name, 1, cancellationToken)).FirstOrDefault();
                 rows.Add(new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                     deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
-                    deployment?.TargetRevision, deployment?.TargetWeight, Progress.Parse(deployment?.ProgressJson),
+                    deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
                     last?.Id, last is null ? null : Reports.Outcome(last)));
             }
 
@@ -80,5 +80,5 @@ internal static class StatusCommand
     }
 
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
-        string? Step, int? TargetRevision, int? TargetWeight, Progress? Progress, string? LastDeploymentId, string? LastOutcome);
+        string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? DeploymentProgress, string? LastDeploymentId, string? LastOutcome);
 }

@@ -51,7 +51,7 @@ internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console
             console?.MarkupLine($"[grey]{e.At.ToLocalTime():HH:mm:ss.fff}[/] [bold]{Markup.Escape(deployment.Id)}[/] {Colour(e.Type)}{Markup.Escape(e.Message)}[/]");
         }
 
-        if (console is not null && deployment.IsActive && Progress.Parse(deployment.ProgressJson) is { } p)
+        if (console is not null && deployment.IsActive && DeploymentProgress.Parse(deployment.ProgressJson) is { } p)
         {
             var line = FormatProgress(deployment, p);
             if (line != _lastProgress)
@@ -62,7 +62,7 @@ internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console
         }
     }
 
-    public static string FormatProgress(Deployment d, Progress p)
+    public static string FormatProgress(Deployment d, DeploymentProgress p)
     {
         var split = d.StableRevision is { } s && d.StableRevision != d.TargetRevision
             ? $"r{d.TargetRevision} {p.TargetWeight}% / r{s} {100 - p.TargetWeight}%"

@@ -397,7 +397,7 @@ internal sealed class DeploymentRunner
 
         _lastProgress = now;
         var stableSet = _stable is null ? null : await GetSetAsync(_stable.Number, cancellationToken);
-        var progress = new Progress
+        var progress = new DeploymentProgress
         {
             TargetWeight = _deployment.TargetWeight,
             TargetHealthy = target?.HealthyCount ?? 0,
@@ -408,7 +408,7 @@ internal sealed class DeploymentRunner
             ErrorRate = metrics?.ErrorRate,
             LatencyP99Ms = metrics?.LatencyP99Ms,
         };
-        await SaveAsync(_deployment with { ProgressJson = JsonSerializer.Serialize(progress, Progress.JsonOptions) }, cancellationToken);
+        await SaveAsync(_deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
     }
 
     private async Task FailAsync(string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken)
@@ -570,7 +570,7 @@ internal sealed class DeploymentRunner
 }
 
 /// <summary>Live figures of a running deployment, for progress output.</summary>
-public sealed record Progress
+public sealed record DeploymentProgress
 {
     internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -583,5 +583,5 @@ public sealed record Progress
     public double? ErrorRate { get; init; }
     public double? LatencyP99Ms { get; init; }
 
-    public static Progress? Parse(string? json) => json is null ? null : JsonSerializer.Deserialize<Progress>(json, JsonOptions);
+    public static DeploymentProgress? Parse(string? json) => json is null ? null : JsonSerializer.Deserialize<DeploymentProgress>(json, JsonOptions);
 }

@@ -1,0 +1,68 @@
+namespace Backstay.Core.Spec;
+
+/// <summary>The keys each mapping of backstay.yaml accepts; the loader, the JSON Schema test and docs/spec.md follow these lists.</summary>
+internal static class SpecKeys
+{
+    public static readonly IReadOnlyList<string> Root =
+        ["service", "platform", "task", "strategy", "analysis", "hooks", "rollback", "retention"];
+
+    public static readonly IReadOnlyList<string> Platform = ["local", "ecs"];
+
+    public static readonly IReadOnlyList<string> LocalPlatform = ["instances", "listeners"];
+
+    public static readonly IReadOnlyList<string> Listeners = ["production", "test"];
+
+    public static readonly IReadOnlyList<string> EcsPlatform =
+        ["cluster", "service", "region", "container", "desiredCount", "loadBalancer", "alarms"];
+
+    public static readonly IReadOnlyList<string> LoadBalancer = ["productionListener", "testListener", "targetGroups"];
+
+    public static readonly IReadOnlyList<string> Task = ["image", "args", "port", "env", "startTimeout", "healthCheck"];
+
+    public static readonly IReadOnlyList<string> HealthCheck =
+        ["path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold"];
+
+    public static readonly IReadOnlyList<string> Strategy = ["rolling", "blueGreen", "canary", "linear", "phased"];
+
+    public static readonly IReadOnlyList<string> Rolling = ["batch", "maxUnavailable"];
+
+    public static readonly IReadOnlyList<string> BlueGreen = ["testTraffic", "bake", "keepPreviousFor"];
+
+    public static readonly IReadOnlyList<string> Canary = ["steps"];
+
+    public static readonly IReadOnlyList<string> CanaryStep = ["setWeight", "pause", "analysis"];
+
+    public static readonly IReadOnlyList<string> PauseStep = ["duration"];
+
+    public static readonly IReadOnlyList<string> Linear = ["stepPercent", "interval"];
+
+    public static readonly IReadOnlyList<string> Phased = ["phases", "pauseBetween"];
+
+    public static readonly IReadOnlyList<string> Analysis =
+        ["window", "minRequests", "errorRate", "latencyP99", "latencyP90", "consecutiveFailures", "interval"];
+
+    public static readonly IReadOnlyList<string> Threshold = ["max"];
+
+    /// <summary>Lifecycle stages, in the order a deployment passes them.</summary>
+    public static readonly IReadOnlyList<string> HookStages =
+    [
+        "BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
+        "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "Bake", "Cleanup",
+    ];
+
+    public static readonly IReadOnlyList<string> Hook = ["exec", "http", "pause"];
+
+    public static readonly IReadOnlyList<string> ExecHook = ["command", "timeout"];
+
+    public static readonly IReadOnlyList<string> HttpHook = ["url", "timeout", "secretEnv", "retries"];
+
+    public static readonly IReadOnlyList<string> PauseHook = ["timeout", "onTimeout"];
+
+    public static readonly IReadOnlyList<string> OnTimeoutActions = ["rollback", "continue"];
+
+    public static readonly IReadOnlyList<string> Rollback = ["automatic", "allPhasesAtOnce"];
+
+    public static readonly IReadOnlyList<string> Retention = ["keepPrevious"];
+
+    public static string Join(IEnumerable<string> keys) => string.Join(", ", keys);
+}

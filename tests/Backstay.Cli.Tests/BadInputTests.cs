@@ -1,0 +1,138 @@
+namespace Backstay.Cli.Tests;
+
+public sealed class BadInputTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Validate_MalformedSpec_NamesFileLineAndKeyAndExits2()
+    {
+        var path = _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              local: { instances: 3 }
+            task:
+              image: builtin:hello
+            strategy:
+              canary:
+                steps:
+                  - setWeight: 50
+                  - setWeight: abc
+            """);
+
+        var result = await _cli.RunAsync("validate", "-f", path);
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("backstay.yaml:10:");
+        result.Stderr.ShouldContain("strategy.canary.steps[1].setWeight");
+    }
+
+    [Fact]
+    public async Task Validate_ValidSpec_Exits0()
+    {
+        var path = _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              local: { instances: 2 }
+            task:
+              image: builtin:hello
+            """);
+
+        var result = await _cli.RunAsync("validate", "-f", path, "--output", "json");
+
+        result.ExitCode.ShouldBe(0, result.Stderr);
+        result.Stdout.ShouldContain("\"valid\": true");
+    }
+
+    [Fact]
+    public async Task Deploy_MissingSpecFile_SaysHowToCreateOneAndExits2()
+    {
+        var result = await _cli.RunAsync("deploy");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("backstay.yaml");
+    }
+
+    [Fact]
+    public async Task Deploy_WithoutServe_ExplainsAndRecordsNothing()
+    {
+        _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              local: { instances: 1 }
+            task:
+              image: builtin:hello
+            """);
+
+        var result = await _cli.RunAsync("deploy");
+
+        result.ExitCode.ShouldBe(8);
+        result.Stderr.ShouldContain("backstay serve");
+        var status = await _cli.RunAsync("status", "--output", "json");
+        status.Stdout.ShouldContain("\"services\": []");
+    }
+
+    [Fact]
+    public async Task Deploy_BadEnvOverride_NamesTheArgument()
+    {
+        _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              local: { instances: 1 }
+            task:
+              image: builtin:hello
+            """);
+
+        var result = await _cli.RunAsync("deploy", "--env", "NOEQUALS");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("--env 'NOEQUALS'");
+    }
+
+    [Fact]
+    public async Task History_UnknownService_ListsKnownAndExits2()
+    {
+        var result = await _cli.RunAsync("history", "nosuch");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("Unknown service 'nosuch'");
+    }
+
+    [Fact]
+    public async Task Continue_UnknownDeployment_Exits2()
+    {
+        var result = await _cli.RunAsync("continue", "d-NOSUCH123");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("Unknown deployment 'd-NOSUCH123'");
+    }
+
+    [Fact]
+    public async Task Rollback_UnknownService_Exits2()
+    {
+        var result = await _cli.RunAsync("rollback", "nosuch");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("Unknown service 'nosuch'");
+    }
+
+    [Fact]
+    public async Task UnknownOption_Exits2WithUsageHint()
+    {
+        var result = await _cli.RunAsync("deploy", "--frobnicate");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("--frobnicate");
+    }
+
+    [Fact]
+    public async Task Version_PrintsVersion()
+    {
+        var result = await _cli.RunAsync("--version");
+
+        result.ExitCode.ShouldBe(0);
+        result.Stdout.ShouldContain("0.1.0");
+    }
+}

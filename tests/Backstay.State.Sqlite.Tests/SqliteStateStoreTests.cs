@@ -1,0 +1,78 @@
+using Backstay.Core.Ports;
+using Microsoft.Data.Sqlite;
+
+namespace Backstay.State.Sqlite.Tests;
+
+public sealed class SqliteStateStoreTests : StateStoreComplianceTests
+{
+    private readonly string _directory =
+        Path.Combine(Path.GetTempPath(), "backstay-sqlite-tests", Guid.NewGuid().ToString("N"), "state");
+
+    protected override async Task<IStateStore> CreateStoreAsync()
+    {
+        var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+        return store;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        var testRoot = Path.GetDirectoryName(_directory)!;
+        if (Directory.Exists(testRoot))
+        {
+            Directory.Delete(testRoot, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void DatabasePath_StateDirectory_IsBackstayDbInsideIt()
+    {
+        SqliteStateStore.DatabasePath(_directory).ShouldBe(Path.Combine(_directory, "backstay.db"));
+    }
+
+    [Fact]
+    public void InitializeAsync_MissingDirectory_CreatesDatabaseFile()
+    {
+        File.Exists(Path.Combine(_directory, "backstay.db")).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task InitializeAsync_NewDatabase_TurnsOnWalAndSetsSchemaVersion()
+    {
+        await using var connection = await OpenUnpooledAsync();
+
+        (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(1L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_NewerSchemaVersion_ThrowsNamingVersion()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            await ScalarAsync(connection, "PRAGMA user_version = 99;");
+        }
+
+        await using var store = new SqliteStateStore(_directory, Time);
+        var exception = await Should.ThrowAsync<InvalidOperationException>(() => store.InitializeAsync(Ct));
+
+        exception.Message.ShouldContain("schema version 99");
+    }
+
+    private async Task<SqliteConnection> OpenUnpooledAsync()
+    {
+        var connection = new SqliteConnection(
+            new SqliteConnectionStringBuilder { DataSource = SqliteStateStore.DatabasePath(_directory), Pooling = false }
+                .ToString());
+        await connection.OpenAsync(Ct);
+        return connection;
+    }
+
+    private async Task<object?> ScalarAsync(SqliteConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync(Ct);
+    }
+}
