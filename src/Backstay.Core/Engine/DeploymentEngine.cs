@@ -83,20 +83,24 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
                 continue;
             }
 
-            _running[group.Key] = Task.Run(() => RunOneAsync(next, cancellationToken), CancellationToken.None);
+            // Registered before it starts, so a runner that finishes at once cannot leave a stale entry behind.
+            var start = new Task<Task>(() => RunOneAsync(next, cancellationToken));
+            _running[group.Key] = start.Unwrap();
+            start.Start(TaskScheduler.Default);
         }
     }
 
     private async Task RunOneAsync(Deployment deployment, CancellationToken cancellationToken)
     {
-        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewLeaseAsync(deployment.Service, renewal.Token);
+        // Cancelled when the process stops, or when the lease is lost: then the new owner runs the deployment.
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(deployment.Service, running);
         try
         {
             var owned = deployment with { Owner = options.Owner };
-            await new DeploymentRunner(store, platform, time, _logger, owned).RunAsync(cancellationToken);
+            await new DeploymentRunner(store, platform, time, _logger, owned).RunAsync(running.Token);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
         }
         catch (Exception ex)
@@ -106,7 +110,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
         finally
         {
-            await renewal.CancelAsync();
+            await running.CancelAsync();
             await renewing;
             if (!cancellationToken.IsCancellationRequested)
             {
@@ -136,14 +140,19 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
     }
 
-    private async Task RenewLeaseAsync(string service, CancellationToken cancellationToken)
+    private async Task RenewLeaseAsync(string service, CancellationTokenSource running)
     {
         try
         {
             while (true)
             {
-                await Task.Delay(options.LeaseTtl / 3, time, cancellationToken);
-                await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, cancellationToken);
+                await Task.Delay(options.LeaseTtl / 3, time, running.Token);
+                if (!await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, running.Token))
+                {
+                    EngineLog.LeaseLost(_logger, service);
+                    await running.CancelAsync();
+                    return;
+                }
             }
         }
         catch (OperationCanceledException)

@@ -7,9 +7,16 @@ using Microsoft.Extensions.Logging;
 namespace Backstay.Core.Engine;
 
 /// <summary>Why a running step stopped early.</summary>
-internal sealed class StepAbortedException(string reason, Trigger trigger, DateTimeOffset? firstErrorAt = null) : Exception(reason)
+internal sealed class StepAbortedException(string reason, Trigger trigger, DateTimeOffset? firstErrorAt = null,
+    string? requestedBy = null, bool stop = false) : Exception(reason)
 {
     public Trigger Trigger { get; } = trigger;
+
+    /// <summary>Who asked for the rollback, when a person did.</summary>
+    public string? RequestedBy { get; } = requestedBy;
+
+    /// <summary>The platform no longer matches the record: stop and leave it as it is rather than guess.</summary>
+    public bool Stop { get; } = stop;
 
     /// <summary>When the target served its first failed request, for time-to-safety figures.</summary>
     public DateTimeOffset? FirstErrorAt { get; } = firstErrorAt;
@@ -103,9 +110,15 @@ internal sealed class DeploymentRunner
                 await SaveAsync(_deployment with { StepPhase = StepPhase.Completed }, cancellationToken);
             }
         }
+        catch (StepAbortedException aborted) when (aborted.Stop)
+        {
+            await EventAsync("Stopped", aborted.Message, cancellationToken);
+            await SaveAsync(Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+            return;
+        }
         catch (StepAbortedException aborted)
         {
-            await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken);
+            await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy);
             return;
         }
         catch (Exception ex) when (ex is not OperationCanceledException && ex is PlatformException)
@@ -193,7 +206,7 @@ internal sealed class DeploymentRunner
     {
         if (!IsRollback && _stable is not null && _deployment.TargetWeight > 0)
         {
-            await CheckDriftAsync(cancellationToken);
+            await CheckDriftAsync(targetWeight, cancellationToken);
         }
 
         var weights = Weights(targetWeight);
@@ -226,10 +239,17 @@ internal sealed class DeploymentRunner
         return new Dictionary<int, int> { [_target.Number] = targetWeight, [_stable.Number] = 100 - targetWeight };
     }
 
-    private async Task CheckDriftAsync(CancellationToken cancellationToken)
+    private async Task CheckDriftAsync(int targetWeight, CancellationToken cancellationToken)
     {
         var expected = Weights(_deployment.TargetWeight);
         var actual = await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken);
+
+        // A step run again after a restart may find its own change already made: that is its journaled intent, not drift.
+        if (Weights(targetWeight).All(w => Math.Abs((actual.TryGetValue(w.Key, out var live) ? live : 0) - w.Value) <= 2))
+        {
+            return;
+        }
+
         foreach (var (revision, weight) in expected)
         {
             var live = actual.TryGetValue(revision, out var w) ? w : 0;
@@ -237,7 +257,7 @@ internal sealed class DeploymentRunner
             {
                 throw new StepAbortedException(
                     $"the platform differs from the record: revision {revision} has {live}% of production traffic, Backstay set {weight}%; someone changed it by hand. Run `backstay status {Service}` and `backstay reset {Service}`",
-                    Trigger.AutomaticRollback);
+                    Trigger.AutomaticRollback, stop: true);
             }
         }
     }
@@ -343,7 +363,7 @@ internal sealed class DeploymentRunner
             switch (command.Kind)
             {
                 case CommandKind.Rollback when !IsRollback:
-                    throw new StepAbortedException($"rollback requested by {command.RequestedBy ?? "a user"}", Trigger.ManualRollback);
+                    throw new StepAbortedException($"rollback requested by {command.RequestedBy ?? "a user"}", Trigger.ManualRollback, requestedBy: command.RequestedBy);
                 case CommandKind.Continue or CommandKind.ContinueFull:
                     answer = command.Kind;
                     if (command.Kind == CommandKind.ContinueFull)
@@ -411,7 +431,7 @@ internal sealed class DeploymentRunner
         await SaveAsync(_deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
     }
 
-    private async Task FailAsync(string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken)
+    private async Task FailAsync(string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken, string? requestedBy = null)
     {
         await EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt });
         if (IsRollback)
@@ -453,14 +473,14 @@ internal sealed class DeploymentRunner
             Strategy = "rollback",
             StableRevision = _target.Number,
             TargetRevision = _stable.Number,
-            State = DeploymentState.InProgress,
+            State = DeploymentState.Pending,
             TotalSteps = rollbackPlan.Actions.Count,
             StableCountBefore = _deployment.StableCountBefore,
             TargetWeight = 100 - _deployment.TargetWeight,
             RollbackOf = _deployment.Id,
             Reason = reason,
             PlanJson = rollbackPlan.ToJson(),
-            RequestedBy = manual ? "user" : "backstay",
+            RequestedBy = requestedBy ?? (manual ? "user" : "backstay"),
             CreatedAt = now2,
             UpdatedAt = now2,
         };

@@ -61,6 +61,19 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             stable = null;
         }
 
+        // Written before the deployment exists: from then on the engine may finish it, and record a new stable
+        // revision, before this method returns.
+        await EnsureNoActiveAsync(spec.Service, cancellationToken);
+        await store.UpsertServiceAsync(new ServiceRecord
+        {
+            Name = spec.Service,
+            Platform = spec.Platform.Kind,
+            StableRevision = service?.StableRevision,
+            DesiredCount = spec.Platform.Instances,
+            SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
+            CreatedAt = service?.CreatedAt ?? now,
+            UpdatedAt = now,
+        }, cancellationToken);
         var plan = PlanBuilder.ForDeployment(spec, stable is not null);
         var deployment = new Deployment
         {
@@ -79,16 +92,6 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             UpdatedAt = now,
         };
         await store.CreateDeploymentAsync(deployment, cancellationToken);
-        await store.UpsertServiceAsync(new ServiceRecord
-        {
-            Name = spec.Service,
-            Platform = spec.Platform.Kind,
-            StableRevision = service?.StableRevision,
-            DesiredCount = spec.Platform.Instances,
-            SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
-            CreatedAt = service?.CreatedAt ?? now,
-            UpdatedAt = now,
-        }, cancellationToken);
         return deployment;
     }
 

@@ -18,4 +18,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(5, LogLevel.Information, "Resuming deployment {DeploymentId} of {Service} at step {Step}")]
     public static partial void Resuming(ILogger logger, string deploymentId, string service, int step);
+
+    [LoggerMessage(6, LogLevel.Warning, "Lost the lease on {Service} to another owner; stopped running its deployment here")]
+    public static partial void LeaseLost(ILogger logger, string service);
 }

@@ -1,0 +1,50 @@
+using Backstay.Core.Model;
+using Backstay.Core.Tests.Fakes;
+
+namespace Backstay.Core.Tests.Engine;
+
+public sealed class DriftTests
+{
+    private const string Web = EngineHarness.ServiceName;
+
+    [Fact]
+    public async Task SetWeight_WeightsMovedByHandBetweenSteps_StopsNamingWhatChangedAndReset()
+    {
+        await using var harness = new EngineHarness();
+        var deployment = await RunWithWeightsMovedByHandAsync(harness);
+
+        deployment.State.ShouldNotBe(DeploymentState.Succeeded);
+        var reason = deployment.Reason.ShouldNotBeNull();
+        reason.ShouldContain("revision 2 has 50% of production traffic, Backstay set 20%");
+        reason.ShouldContain("by hand");
+        reason.ShouldContain("backstay reset web");
+        harness.Platform.ProductionWeightChanges().ShouldNotContain(o => o.WeightOf(2) == 60, "the next step never ran");
+    }
+
+    [Fact]
+    public async Task SetWeight_WeightsMovedByHandBetweenSteps_StoppedWithoutTouchingTraffic()
+    {
+        await using var harness = new EngineHarness();
+        var changesBefore = 0;
+        var deployment = await RunWithWeightsMovedByHandAsync(harness, () => changesBefore = harness.Platform.Operations.Count);
+
+        // Drift means Backstay refuses to guess: it stops and leaves the platform as the person left it.
+        deployment.State.ShouldBe(DeploymentState.Stopped);
+        harness.Platform.Operations.Skip(changesBefore).ShouldBeEmpty();
+        harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 50, [2] = 50 }, ignoreOrder: true);
+    }
+
+    private static async Task<Deployment> RunWithWeightsMovedByHandAsync(EngineHarness harness, Action? beforeContinue = null)
+    {
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service());
+        var deployment = await harness.StartAsync(Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(), Specs.Weight(60))),
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(5), "paused");
+
+        harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 50, [2] = 50 });
+        beforeContinue?.Invoke();
+        await harness.Requests.ContinueAsync(deployment.Id, full: false, "alice", CancellationToken.None).WaitAsync(EngineHarness.RealTimeout);
+        return await harness.RunToEndAsync(deployment.Id, TimeSpan.FromSeconds(10));
+    }
+}
