@@ -25,6 +25,7 @@ internal static class Program
             ContinueCommand.Create(),
             LogsCommand.Create(),
             ValidateCommand.Create(),
+            LoadCommand.Create(),
         };
 
         var parsed = root.Parse(args);

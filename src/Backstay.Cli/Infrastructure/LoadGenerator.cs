@@ -22,6 +22,8 @@ internal sealed class LoadGenerator : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _inFlight = new(MaxInFlight);
     private Task? _loop;
+    private long _total;
+    private long _totalFailed;
 
     public LoadGenerator(Uri target, double ratePerSecond, TimeProvider time)
     {
@@ -43,6 +45,20 @@ internal sealed class LoadGenerator : IAsyncDisposable
     public long Skipped { get; private set; }
 
     public IReadOnlyCollection<LoadSample> Samples => _samples;
+
+    /// <summary>Responses received since the start, kept after <see cref="Forget"/>.</summary>
+    public long Total => Interlocked.Read(ref _total);
+
+    public long TotalFailed => Interlocked.Read(ref _totalFailed);
+
+    /// <summary>Drops samples older than before, so a long run keeps bounded memory.</summary>
+    public void Forget(DateTimeOffset before)
+    {
+        while (_samples.TryPeek(out var oldest) && oldest.At < before)
+        {
+            _samples.TryDequeue(out _);
+        }
+    }
 
     public void Start() => _loop = Task.Run(LoopAsync);
 
@@ -107,18 +123,28 @@ internal sealed class LoadGenerator : IAsyncDisposable
             using var response = await _client.GetAsync(_target, _stop.Token);
             int? revision = response.Headers.TryGetValues("X-Revision", out var values)
                 && int.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) ? r : null;
-            _samples.Enqueue(new LoadSample(_time.GetUtcNow(), (int)response.StatusCode, revision));
+            Record(new LoadSample(_time.GetUtcNow(), (int)response.StatusCode, revision));
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
-            _samples.Enqueue(new LoadSample(_time.GetUtcNow(), 0, null));
+            Record(new LoadSample(_time.GetUtcNow(), 0, null));
         }
         finally
         {
             _inFlight.Release();
+        }
+    }
+
+    private void Record(LoadSample sample)
+    {
+        _samples.Enqueue(sample);
+        Interlocked.Increment(ref _total);
+        if (sample.Status is < 200 or >= 400)
+        {
+            Interlocked.Increment(ref _totalFailed);
         }
     }
 

@@ -33,6 +33,9 @@ internal sealed class DeploymentRunner
 
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How often alarm states are read; CloudWatch alarms evaluate once a minute at best.</summary>
+    private static readonly TimeSpan AlarmPollInterval = TimeSpan.FromSeconds(2);
+
     private readonly IStateStore _store;
     private readonly IPlatform _platform;
     private readonly TimeProvider _time;
@@ -44,6 +47,7 @@ internal sealed class DeploymentRunner
     private DateTimeOffset? _targetTrafficSince;
     private ConsecutiveFailureCounter _background;
     private DateTimeOffset _lastProgress;
+    private DateTimeOffset _lastAlarmCheck;
     private bool _skipPauses;
 
     public DeploymentRunner(IStateStore store, IPlatform platform, TimeProvider time, ILogger logger, Deployment deployment)
@@ -98,6 +102,12 @@ internal sealed class DeploymentRunner
 
         try
         {
+            await _platform.BeginDeploymentAsync(_plan.Spec, cancellationToken);
+            if (!IsRollback && _deployment.TargetWeight == 0 && _deployment.CurrentStep == 0 && _deployment.StepPhase == StepPhase.NotStarted)
+            {
+                await CheckAlarmsBeforeStartAsync(cancellationToken);
+            }
+
             var first = _deployment.StepPhase == StepPhase.Completed ? _deployment.CurrentStep + 1 : _deployment.CurrentStep;
             for (var step = first; step < _plan.Actions.Count; step++)
             {
@@ -392,6 +402,7 @@ internal sealed class DeploymentRunner
                 Trigger.AutomaticRollback);
         }
 
+        await WatchAlarmsAsync(cancellationToken);
         RevisionMetrics? metrics = null;
         if (_stable is not null && _targetTrafficSince is not null && _deployment.TargetWeight > 0)
         {
@@ -405,6 +416,35 @@ internal sealed class DeploymentRunner
 
         await ReportProgressAsync(set, metrics, cancellationToken);
         return answer;
+    }
+
+    /// <summary>An alarm already firing when a deployment starts stops it before any traffic moves (ECS silently ignores one).</summary>
+    private async Task CheckAlarmsBeforeStartAsync(CancellationToken cancellationToken)
+    {
+        var firing = (await _platform.Signals.GetAlarmsAsync(_plan.Spec, cancellationToken)).Where(a => a.InAlarm).ToList();
+        if (firing.Count > 0)
+        {
+            throw new StepAbortedException(
+                $"alarm(s) {string.Join(", ", firing.Select(a => a.Name))} already in ALARM before any traffic moved; fix them or remove them from the spec, then deploy again",
+                Trigger.AutomaticRollback, stop: true);
+        }
+    }
+
+    /// <summary>Any alarm the spec names going to ALARM during the deployment rolls it back.</summary>
+    private async Task WatchAlarmsAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (now - _lastAlarmCheck < AlarmPollInterval)
+        {
+            return;
+        }
+
+        _lastAlarmCheck = now;
+        var firing = (await _platform.Signals.GetAlarmsAsync(_plan.Spec, cancellationToken)).FirstOrDefault(a => a.InAlarm);
+        if (firing is not null)
+        {
+            throw new StepAbortedException($"alarm {firing.Name} went to ALARM{Detail(firing.Reason)}", Trigger.AutomaticRollback);
+        }
     }
 
     private async Task ReportProgressAsync(InstanceSet? target, RevisionMetrics? metrics, CancellationToken cancellationToken)
@@ -457,6 +497,7 @@ internal sealed class DeploymentRunner
             }
 
             await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
+            await _platform.EndDeploymentAsync(_plan.Spec, _stable?.Number ?? _target.Number, cancellationToken);
             return;
         }
 
@@ -500,6 +541,7 @@ internal sealed class DeploymentRunner
         }
 
         await SaveAsync(Finish(DeploymentState.Succeeded, null), cancellationToken);
+        await _platform.EndDeploymentAsync(_plan.Spec, _target.Number, cancellationToken);
         if (IsRollback && _deployment.RollbackOf is { } undoneId && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
         {
             var now = _time.GetUtcNow();

@@ -17,6 +17,12 @@ public interface IPlatform : IAsyncDisposable
 
     /// <summary>Makes the service exist on the platform (listeners, load balancer entries); idempotent.</summary>
     Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken);
+
+    /// <summary>Called when a deployment starts acting: e.g. suspends auto scaling. Idempotent.</summary>
+    Task BeginDeploymentAsync(ServiceSpec spec, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Called when a deployment ends, with the revision that serves now: e.g. resumes auto scaling on it. Idempotent.</summary>
+    Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Health of one instance as the platform sees it.</summary>
@@ -100,4 +106,14 @@ public interface ISignals
 {
     /// <summary>Figures of the revision's production traffic over the window ending now, counting only requests after since when given.</summary>
     Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken);
+
+    /// <summary>States of the alarms the spec names (empty when it names none or the platform has none).</summary>
+    Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<AlarmStatus>>([]);
+}
+
+/// <summary>The state of one alarm: OK, ALARM or INSUFFICIENT_DATA, with the platform's reason.</summary>
+public sealed record AlarmStatus(string Name, string State, string? Reason)
+{
+    public bool InAlarm => State == "ALARM";
 }

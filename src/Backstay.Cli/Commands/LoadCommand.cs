@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Backstay.Cli.Infrastructure;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay load URL`: steady HTTP load at a fixed rate, with a per-revision tally every second.</summary>
+internal static class LoadCommand
+{
+    public static Command Create()
+    {
+        var url = new Argument<Uri>("url") { Description = "URL to request, e.g. http://127.0.0.1:8080/" };
+        var rate = new Option<int>("--rate") { Description = "Requests per second", DefaultValueFactory = _ => 50 };
+        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (hh:mm:ss; default: until Ctrl+C)" };
+        var command = new Command("load", "Send steady HTTP load to a listener and count responses per revision") { url, rate, duration };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var target = result.GetValue(url)!;
+            if (!target.IsAbsoluteUri || target.Scheme is not ("http" or "https"))
+            {
+                throw new CliException($"url '{target}': give an absolute http:// or https:// URL");
+            }
+
+            var perSecond = result.GetValue(rate);
+            if (perSecond is < 1 or > 20000)
+            {
+                throw new CliException($"--rate {perSecond}: give a rate from 1 to 20000 requests per second");
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (result.GetValue(duration) is { } d)
+            {
+                stop.CancelAfter(d);
+            }
+
+            var time = TimeProvider.System;
+            var started = time.GetUtcNow();
+            var load = new LoadGenerator(target, perSecond, time);
+            await using (load)
+            {
+                load.Start();
+                var from = started;
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(1), time, stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+
+                    var now = time.GetUtcNow();
+                    if (!GlobalOptions.Json(result))
+                    {
+                        var window = load.Samples.Where(s => s.At > from && s.At <= now).ToList();
+                        var byRevision = window.GroupBy(s => s.Revision).OrderBy(g => g.Key)
+                            .Select(g => $"r{g.Key?.ToString(CultureInfo.InvariantCulture) ?? "?"}: {g.Count()} ({g.Count(s => s.Status is < 200 or >= 400)} failed)");
+                        AnsiConsole.MarkupLine($"[grey]{now.ToLocalTime():HH:mm:ss}[/] {window.Count} req/s  {Markup.Escape(string.Join("  ", byRevision))}");
+                    }
+
+                    from = now;
+                    load.Forget(now.AddSeconds(-5));
+                }
+            }
+
+            var (requests, failed) = (load.Total, load.TotalFailed);
+            if (GlobalOptions.Json(result))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { requests, failed, skipped = load.Skipped }, Reports.Json));
+            }
+            else
+            {
+                AnsiConsole.MarkupLine($"{requests} requests, {failed} failed");
+            }
+
+            return ExitCodes.Succeeded;
+        });
+        return command;
+    }
+}
