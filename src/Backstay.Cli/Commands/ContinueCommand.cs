@@ -27,7 +27,7 @@ internal static class ContinueCommand
             DeployCommand.RequireController(state);
             var deployment = await new Deployments(store, TimeProvider.System)
                 .ContinueAsync(result.GetValue(id)!, result.GetValue(full), Environment.UserName, cancellationToken);
-            var console = json ? null : AnsiConsole.Console;
+            var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");
             if (result.GetValue(noWait))
             {

@@ -53,7 +53,7 @@ internal static class DemoCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var json = GlobalOptions.Json(result);
-            var console = json ? null : AnsiConsole.Console;
+            var console = json ? null : Consoles.Human;
             var directory = Path.Combine(Path.GetTempPath(), "backstay-demo-" + Guid.NewGuid().ToString("N")[..8]);
             try
             {
@@ -171,7 +171,7 @@ internal static class DemoCommand
             return;
         }
 
-        AnsiConsole.WriteLine();
+        Consoles.Human.WriteLine();
         var table = new Table().Title("[bold]Backstay demo[/]").AddColumns("Deployment", "Revision", "Strategy", "Outcome", "Requests", "Failed", "Time to safety", "Why");
         foreach (var r in rows)
         {
@@ -181,11 +181,11 @@ internal static class DemoCommand
                 r.TimeToSafetyMs is { } t ? $"{t} ms" : "-", Markup.Escape(r.Reason ?? ""));
         }
 
-        AnsiConsole.Write(table);
+        Consoles.Human.Write(table);
         var bad = rows.LastOrDefault();
         if (bad?.TimeToSafetyMs is { } tts)
         {
-            AnsiConsole.MarkupLine($"The bad revision was out of production traffic [bold]{tts} ms[/] after it served its first failed request; its failed requests are the only ones in the table.");
+            Consoles.Human.MarkupLine($"The bad revision was out of production traffic [bold]{tts} ms[/] after it served its first failed request; its failed requests are the only ones in the table.");
         }
     }
 

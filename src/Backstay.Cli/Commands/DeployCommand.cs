@@ -36,7 +36,7 @@ internal static class DeployCommand
             var revision = await deployments.CreateRevisionAsync(spec, result.GetValue(image), overrides, provenance, cancellationToken);
             var deployment = await deployments.StartAsync(spec, revision, Environment.GetEnvironmentVariable("CI") is null ? Trigger.User : Trigger.Ci,
                 Environment.UserName, cancellationToken);
-            var console = json ? null : AnsiConsole.Console;
+            var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Deployment [bold]{deployment.Id}[/]: {Markup.Escape(spec.Service)} revision {revision.Number} ({Markup.Escape(revision.Image)}{(revision.Digest is null ? "" : " " + revision.Digest[..19])})");
             if (result.GetValue(noWait))
             {
@@ -59,10 +59,10 @@ internal static class DeployCommand
         else
         {
             var colour = report.Outcome switch { "Succeeded" => "green", "RolledBack" or "Failed" => "red", "Paused" => "yellow", _ => "default" };
-            AnsiConsole.MarkupLine($"[{colour} bold]{report.Outcome}[/]: deployment {report.Id} of {Markup.Escape(report.Service)} revision {report.Revision}{(report.Reason is null ? "" : " — " + Markup.Escape(report.Reason))}");
+            Consoles.Human.MarkupLine($"[{colour} bold]{report.Outcome}[/]: deployment {report.Id} of {Markup.Escape(report.Service)} revision {report.Revision}{(report.Reason is null ? "" : " — " + Markup.Escape(report.Reason))}");
             if (report.Outcome == "Paused")
             {
-                AnsiConsole.MarkupLine($"Continue with [bold]backstay continue {report.Id}[/], or roll back with [bold]backstay rollback {Markup.Escape(report.Service)}[/].");
+                Consoles.Human.MarkupLine($"Continue with [bold]backstay continue {report.Id}[/], or roll back with [bold]backstay rollback {Markup.Escape(report.Service)}[/].");
             }
         }
 

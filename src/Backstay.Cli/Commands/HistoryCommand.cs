@@ -41,7 +41,7 @@ internal static class HistoryCommand
                     r.Strategy, r.Outcome, r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), took, Markup.Escape(r.Reason ?? ""));
             }
 
-            AnsiConsole.Write(table);
+            Consoles.Human.Write(table);
             return ExitCodes.Succeeded;
         });
         return command;

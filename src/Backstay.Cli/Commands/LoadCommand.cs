@@ -59,7 +59,7 @@ internal static class LoadCommand
                         var window = load.Samples.Where(s => s.At > from && s.At <= now).ToList();
                         var byRevision = window.GroupBy(s => s.Revision).OrderBy(g => g.Key)
                             .Select(g => $"r{g.Key?.ToString(CultureInfo.InvariantCulture) ?? "?"}: {g.Count()} ({g.Count(s => s.Status is < 200 or >= 400)} failed)");
-                        AnsiConsole.MarkupLine($"[grey]{now.ToLocalTime():HH:mm:ss}[/] {window.Count} req/s  {Markup.Escape(string.Join("  ", byRevision))}");
+                        Consoles.Human.MarkupLine($"[grey]{now.ToLocalTime():HH:mm:ss}[/] {window.Count} req/s  {Markup.Escape(string.Join("  ", byRevision))}");
                     }
 
                     from = now;
@@ -74,7 +74,7 @@ internal static class LoadCommand
             }
             else
             {
-                AnsiConsole.MarkupLine($"{requests} requests, {failed} failed");
+                Consoles.Human.MarkupLine($"{requests} requests, {failed} failed");
             }
 
             return ExitCodes.Succeeded;

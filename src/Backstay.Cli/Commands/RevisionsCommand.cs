@@ -48,7 +48,7 @@ internal static class RevisionsCommand
                     r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
             }
 
-            AnsiConsole.Write(table);
+            Consoles.Human.Write(table);
             return ExitCodes.Succeeded;
         });
         return command;

@@ -23,7 +23,7 @@ internal static class RollbackCommand
             DeployCommand.RequireController(state);
             var deployments = new Deployments(store, TimeProvider.System);
             var followed = await deployments.RollbackAsync(result.GetValue(service)!, result.GetValue(to), Environment.UserName, cancellationToken);
-            var console = json ? null : AnsiConsole.Console;
+            var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Rolling back [bold]{Markup.Escape(followed.Service)}[/] (deployment {followed.Id})");
             if (result.GetValue(noWait))
             {

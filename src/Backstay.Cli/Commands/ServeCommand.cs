@@ -31,12 +31,12 @@ internal static partial class ServeCommand
                 OnEvent = e => PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message),
             }, TimeProvider.System, cancellationToken);
             var restored = await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
-            AnsiConsole.MarkupLine($"Backstay is serving [bold]{Markup.Escape(state.Path)}[/]" +
+            Consoles.Human.MarkupLine($"Backstay is serving [bold]{Markup.Escape(state.Path)}[/]" +
                 (restored.Count > 0 ? $"; restored {Markup.Escape(string.Join(", ", restored))}" : "") + ". Press Ctrl+C to stop.");
             var engine = new DeploymentEngine(store, platform, TimeProvider.System,
                 new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
             await engine.RunAsync(cancellationToken);
-            AnsiConsole.MarkupLine("Stopping: instances and HAProxy are shut down; deployments in progress resume on the next `backstay serve`.");
+            Consoles.Human.MarkupLine("Stopping: instances and HAProxy are shut down; deployments in progress resume on the next `backstay serve`.");
             return ExitCodes.Succeeded;
         });
         return command;

@@ -43,12 +43,12 @@ internal static class StatusCommand
 
             if (!state.ControllerRunning())
             {
-                AnsiConsole.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
+                Consoles.Human.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
             }
 
             if (rows.Count == 0)
             {
-                AnsiConsole.MarkupLine("No services yet. Deploy one with [bold]backstay deploy -f backstay.yaml[/].");
+                Consoles.Human.MarkupLine("No services yet. Deploy one with [bold]backstay deploy -f backstay.yaml[/].");
                 return ExitCodes.Succeeded;
             }
 
@@ -61,7 +61,7 @@ internal static class StatusCommand
                     r.LastOutcome ?? "-");
             }
 
-            AnsiConsole.Write(table);
+            Consoles.Human.Write(table);
             return ExitCodes.Succeeded;
         });
         return command;

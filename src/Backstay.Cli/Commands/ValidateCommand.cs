@@ -33,7 +33,7 @@ internal static class ValidateCommand
             }
             else if (errors.Count == 0)
             {
-                AnsiConsole.MarkupLine($"[green]{Markup.Escape(path)} is valid.[/]");
+                Consoles.Human.MarkupLine($"[green]{Markup.Escape(path)} is valid.[/]");
             }
             else
             {

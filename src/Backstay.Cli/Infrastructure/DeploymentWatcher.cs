@@ -1,4 +1,4 @@
-using System.Globalization;
+using Backstay.Core.Analysis;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -20,13 +20,8 @@ internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console
         {
             var deployment = await store.GetDeploymentAsync(id, cancellationToken)
                 ?? throw new CliException($"Deployment {id} disappeared from the store.", ExitCodes.Error);
-            await PrintAsync(deployment, cancellationToken);
             Deployment? rollback = deployment.RolledBackBy is { } rb ? await store.GetDeploymentAsync(rb, cancellationToken) : null;
-            if (rollback is not null)
-            {
-                await PrintAsync(rollback, cancellationToken);
-            }
-
+            await PrintAsync(rollback is null ? [deployment] : [deployment, rollback], cancellationToken);
             if (deployment.IsFinished && (rollback is null || rollback.IsFinished))
             {
                 return deployment;
@@ -41,19 +36,28 @@ internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console
         }
     }
 
-    private async Task PrintAsync(Deployment deployment, CancellationToken cancellationToken)
+    private async Task PrintAsync(IReadOnlyList<Deployment> deployments, CancellationToken cancellationToken)
     {
-        var after = _seen.GetValueOrDefault(deployment.Id);
-        var events = await store.ListEventsAsync(deployment.Id, after, cancellationToken);
-        foreach (var e in events)
+        var fresh = new List<DeploymentEvent>();
+        foreach (var deployment in deployments)
         {
-            _seen[deployment.Id] = e.Sequence;
-            console?.MarkupLine($"[grey]{e.At.ToLocalTime():HH:mm:ss.fff}[/] [bold]{Markup.Escape(deployment.Id)}[/] {Colour(e.Type)}{Markup.Escape(e.Message)}[/]");
+            var events = await store.ListEventsAsync(deployment.Id, _seen.GetValueOrDefault(deployment.Id), cancellationToken);
+            if (events.Count > 0)
+            {
+                _seen[deployment.Id] = events[^1].Sequence;
+                fresh.AddRange(events);
+            }
         }
 
-        if (console is not null && deployment.IsActive && DeploymentProgress.Parse(deployment.ProgressJson) is { } p)
+        foreach (var e in fresh.OrderBy(e => e.At).ThenBy(e => e.Sequence))
         {
-            var line = FormatProgress(deployment, p);
+            console?.MarkupLine($"[grey]{e.At.ToLocalTime():HH:mm:ss.fff}[/] [bold]{Markup.Escape(e.DeploymentId)}[/] {Colour(e.Type)}{Markup.Escape(e.Message)}[/]");
+        }
+
+        var active = deployments.LastOrDefault(d => d.IsActive && d.State != DeploymentState.RollingBack);
+        if (console is not null && active is not null && DeploymentProgress.Parse(active.ProgressJson) is { } p)
+        {
+            var line = FormatProgress(active, p);
             if (line != _lastProgress)
             {
                 _lastProgress = line;
@@ -65,10 +69,10 @@ internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console
     public static string FormatProgress(Deployment d, DeploymentProgress p)
     {
         var split = d.StableRevision is { } s && d.StableRevision != d.TargetRevision
-            ? $"r{d.TargetRevision} {p.TargetWeight}% / r{s} {100 - p.TargetWeight}%"
-            : $"r{d.TargetRevision} {p.TargetWeight}%";
+            ? $"r{d.TargetRevision} {d.TargetWeight}% / r{s} {100 - d.TargetWeight}%"
+            : $"r{d.TargetRevision} {d.TargetWeight}%";
         var health = $"healthy r{d.TargetRevision} {p.TargetHealthy}/{p.TargetDesired}" + (d.StableRevision is { } st ? $", r{st} {p.StableHealthy}/{p.StableDesired}" : "");
-        var errors = p.ErrorRate is { } rate ? $" | error rate {rate.ToString("P1", CultureInfo.InvariantCulture)} of {p.Requests} req" : "";
+        var errors = p.ErrorRate is { } rate ? $" | error rate {AnalysisEvaluator.Percent(rate)} of {p.Requests} req" : "";
         var latency = p.LatencyP99Ms is { } l ? $" | p99 {l:0} ms" : "";
         return $"  step {Math.Min(d.CurrentStep + 1, d.TotalSteps)}/{d.TotalSteps} | traffic {split} | {health}{errors}{latency}";
     }

@@ -23,6 +23,7 @@ internal sealed class LoadGenerator : IAsyncDisposable
     private readonly SemaphoreSlim _inFlight = new(MaxInFlight);
     private Task? _loop;
     private long _total;
+    private bool _disposed;
     private long _totalFailed;
 
     public LoadGenerator(Uri target, double ratePerSecond, TimeProvider time)
@@ -150,6 +151,12 @@ internal sealed class LoadGenerator : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         await _stop.CancelAsync();
         if (_loop is not null)
         {

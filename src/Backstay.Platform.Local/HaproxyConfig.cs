@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+
+namespace Backstay.Platform.Local;
+
+/// <summary>Writes haproxy.cfg: one production (and optional test) frontend per service, each with a backend of server slots set at run time.</summary>
+internal static class HaproxyConfig
+{
+    public const int SlotsPerBackend = 64;
+
+    /// <summary>Marks Backstay's request log lines among HAProxy's other log messages: backend|server|status|Tr|Ta.</summary>
+    public const string LogPrefix = "bsty1|";
+
+    public sealed record ServiceConfig(string Name, string ProductionBind, string? TestBind, string HealthPath, TimeSpan HealthTimeout);
+
+    public static string Render(string socketPath, string stateFile, int udpPort, IEnumerable<ServiceConfig> services)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("# Written by Backstay; it is rewritten whenever a service or its listeners change.");
+        sb.AppendLine("global");
+        sb.AppendLine(ci, $"    stats socket {socketPath} mode 600 level admin expose-fd listeners");
+        sb.AppendLine("    stats timeout 30s");
+        sb.AppendLine(ci, $"    log 127.0.0.1:{udpPort} len 1024 format raw local0 info");
+        sb.AppendLine(ci, $"    server-state-file {stateFile}");
+        sb.AppendLine("    hard-stop-after 30s");
+        sb.AppendLine();
+        sb.AppendLine("defaults");
+        sb.AppendLine("    mode http");
+        sb.AppendLine("    log global");
+        sb.AppendLine("    option dontlognull");
+        sb.AppendLine(ci, $"    log-format \"{LogPrefix}%b|%s|%ST|%Tr|%Ta\"");
+        sb.AppendLine("    timeout connect 1s");
+        sb.AppendLine("    timeout client 30s");
+        sb.AppendLine("    timeout server 30s");
+        sb.AppendLine("    timeout http-request 10s");
+        sb.AppendLine("    timeout queue 5s");
+        sb.AppendLine("    retries 3");
+        sb.AppendLine("    option redispatch 1");
+        sb.AppendLine("    retry-on conn-failure empty-response response-timeout 503");
+        sb.AppendLine("    http-reuse safe");
+        sb.AppendLine("    balance roundrobin");
+        sb.AppendLine("    load-server-state-from-file global");
+
+        foreach (var service in services)
+        {
+            AppendFrontend(sb, service.Name + "_prod", service.ProductionBind);
+            AppendBackend(sb, service.Name + "_prod", service);
+            if (service.TestBind is not null)
+            {
+                AppendFrontend(sb, service.Name + "_test", service.TestBind);
+                AppendBackend(sb, service.Name + "_test", service);
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static void AppendFrontend(StringBuilder sb, string name, string bind)
+    {
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"frontend {name}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"    bind {bind}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"    default_backend {name}");
+    }
+
+    private static void AppendBackend(StringBuilder sb, string name, ServiceConfig service)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var timeout = Math.Max(1, (int)service.HealthTimeout.TotalMilliseconds);
+        sb.AppendLine();
+        sb.AppendLine(ci, $"backend {name}");
+        sb.AppendLine(ci, $"    option httpchk GET {service.HealthPath}");
+        sb.AppendLine(ci, $"    timeout check {timeout}ms");
+        sb.AppendLine(ci, $"    server-template s 1-{SlotsPerBackend} 127.0.0.1:1 disabled weight 0 check inter 500ms fall 2 rise 1");
+    }
+}

@@ -1,0 +1,86 @@
+using Backstay.Core.Ports;
+using System.Text.Json;
+using Backstay.Core.Spec;
+
+namespace Backstay.Platform.Local;
+
+/// <summary>platform.json: what a later Backstay process needs to adopt (or clean up) the processes this one started.</summary>
+internal sealed record PersistedState
+{
+    public int Version { get; init; } = 1;
+    public int UdpPort { get; init; }
+    public string? SocketPath { get; init; }
+    public PersistedProcess? Haproxy { get; init; }
+
+    /// <summary>HAProxy processes replaced by a reload that may still be finishing their connections.</summary>
+    public IReadOnlyList<PersistedProcess> RetiringHaproxy { get; init; } = [];
+    public IReadOnlyList<PersistedService> Services { get; init; } = [];
+}
+
+internal sealed record PersistedProcess(int Pid, long StartTicks);
+
+internal sealed record PersistedService
+{
+    public required string Name { get; init; }
+    public required string ProductionListener { get; init; }
+    public string? TestListener { get; init; }
+    public HealthCheckSpec HealthCheck { get; init; } = new();
+    public int NextSlot { get; init; } = 1;
+    public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
+    public IReadOnlyDictionary<int, int> TestWeights { get; init; } = new Dictionary<int, int>();
+    public IReadOnlyList<PersistedRevision> Revisions { get; init; } = [];
+}
+
+internal sealed record PersistedRevision
+{
+    public int Number { get; init; }
+    public int DesiredCount { get; init; }
+    public required LaunchSpec Launch { get; init; }
+    public IReadOnlyList<PersistedInstance> Instances { get; init; } = [];
+}
+
+internal sealed record PersistedInstance
+{
+    public required string Id { get; init; }
+    public int Slot { get; init; }
+    public long Sequence { get; init; }
+    public int Port { get; init; }
+    public int Pid { get; init; }
+    public long StartTicks { get; init; }
+    public int Restarts { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public string? LastError { get; init; }
+}
+
+/// <summary>Reads and atomically writes platform.json.</summary>
+internal static class PlatformStateFile
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
+    public static string PathIn(string stateDirectory) => Path.Combine(stateDirectory, "local", "platform.json");
+
+    public static PersistedState? Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<PersistedState>(File.ReadAllText(path), JsonOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new PlatformException($"{path} is not readable ({ex.Message}); stop what it started by hand and delete it, or run `backstay serve --clean`.", ex);
+        }
+    }
+
+    /// <summary>Writes to a temporary file and renames it over the old one, so a crash never leaves half a file.</summary>
+    public static void Write(string path, PersistedState state)
+    {
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(state, JsonOptions));
+        File.Move(temp, path, overwrite: true);
+    }
+}
