@@ -73,13 +73,12 @@ public sealed class ServeEndToEndTests : IDisposable
         using var load = new CancellationTokenSource();
         var loadTask = LoadAsync(load.Token);
 
+        // The canary pauses at 50%; the background analysis watches it there and rolls it back.
         var bad = await DeployAsync("--env", "ERROR_RATE=0.5");
+        var report = await WaitForOutcomeAsync(bad.Id, "RolledBack");
         await load.CancelAsync();
         await loadTask;
 
-        bad.ExitCode.ShouldBe(3, bad.Raw);
-        bad.Outcome.ShouldBe("RolledBack");
-        var report = JsonDocument.Parse(bad.Raw).RootElement;
         var rollbackId = report.GetProperty("rolledBackBy").GetString();
         rollbackId.ShouldNotBeNull();
         report.GetProperty("reason").GetString()!.ShouldContain("error rate");
@@ -197,6 +196,24 @@ public sealed class ServeEndToEndTests : IDisposable
 
         var root = JsonDocument.Parse(result.Stdout).RootElement;
         return new DeployResult(result.ExitCode, root.GetProperty("id").GetString()!, root.GetProperty("outcome").GetString()!, result.Stdout);
+    }
+
+    private async Task<JsonElement> WaitForOutcomeAsync(string id, string outcome)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var history = JsonDocument.Parse((await _cli.RunAsync("history", "web", "--output", "json")).Stdout).RootElement;
+            var deployment = history.EnumerateArray().Single(d => d.GetProperty("id").GetString() == id);
+            if (deployment.GetProperty("outcome").GetString() == outcome)
+            {
+                return deployment;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"deployment {id} did not reach {outcome} within 30 s");
     }
 
     private static string Outcome(string json) => JsonDocument.Parse(json).RootElement.GetProperty("outcome").GetString()!;
