@@ -127,5 +127,19 @@ internal static class PostgresSchema
             owner text NOT NULL,
             expires_at_ticks bigint NOT NULL
         );
+
+        CREATE TABLE IF NOT EXISTS hook_runs (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            id text NOT NULL PRIMARY KEY,
+            deployment_id text NOT NULL,
+            json text NOT NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS hook_runs_by_deployment ON hook_runs (deployment_id, seq);
+
+        CREATE TABLE IF NOT EXISTS observations (
+            service text NOT NULL PRIMARY KEY,
+            json text NOT NULL
+        );
         """;
 }

@@ -46,6 +46,11 @@ public sealed class PostgresStateStore : IStateStore
 
     private const string JournalColumns = "sequence, deployment_id, step, phase, action, detail_json, at_ticks";
 
+    private static readonly JsonSerializerOptions DocumentJson = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _timeProvider;
 
@@ -412,6 +417,54 @@ public sealed class PostgresStateStore : IStateStore
             cancellationToken,
             Text("key", key),
             Text("owner", owner));
+    }
+
+    public async Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(
+            connection,
+            """
+            INSERT INTO hook_runs (id, deployment_id, json) VALUES (@id, @deployment_id, @json)
+            ON CONFLICT (id) DO UPDATE SET json = excluded.json;
+            """,
+            cancellationToken,
+            Text("id", run.Id),
+            Text("deployment_id", run.DeploymentId),
+            Text("json", JsonSerializer.Serialize(run, DocumentJson)));
+    }
+
+    public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) =>
+        QueryAsync(
+            "SELECT json FROM hook_runs WHERE deployment_id = @deployment_id ORDER BY seq;",
+            reader => JsonSerializer.Deserialize<HookRun>(reader.GetString(0), DocumentJson)!,
+            cancellationToken,
+            Text("deployment_id", deploymentId));
+
+    public async Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observation);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(
+            connection,
+            """
+            INSERT INTO observations (service, json) VALUES (@service, @json)
+            ON CONFLICT (service) DO UPDATE SET json = excluded.json;
+            """,
+            cancellationToken,
+            Text("service", observation.Service),
+            Text("json", JsonSerializer.Serialize(observation, DocumentJson)));
+    }
+
+    public async Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(
+            "SELECT json FROM observations WHERE service = @service;",
+            reader => JsonSerializer.Deserialize<Observation>(reader.GetString(0), DocumentJson)!,
+            cancellationToken,
+            Text("service", service));
+        return rows.Count == 0 ? null : rows[0];
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -108,6 +108,19 @@ internal static class SqliteSchema
             expires_at TEXT NOT NULL
         );
 
+        CREATE TABLE IF NOT EXISTS hook_runs (
+            id TEXT NOT NULL PRIMARY KEY,
+            deployment_id TEXT NOT NULL,
+            json TEXT NOT NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS hook_runs_by_deployment ON hook_runs (deployment_id);
+
+        CREATE TABLE IF NOT EXISTS observations (
+            service TEXT NOT NULL PRIMARY KEY,
+            json TEXT NOT NULL
+        );
+
         PRAGMA user_version = 1;
         """;
 }

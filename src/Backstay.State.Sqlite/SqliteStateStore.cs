@@ -42,6 +42,11 @@ public sealed class SqliteStateStore : IStateStore
 
     private const string JournalColumns = "sequence, deployment_id, step, phase, action, detail_json, at";
 
+    private static readonly JsonSerializerOptions DocumentJson = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
     private readonly string _stateDirectory;
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
@@ -398,6 +403,54 @@ public sealed class SqliteStateStore : IStateStore
             cancellationToken,
             ("$key", key),
             ("$owner", owner));
+    }
+
+    public async Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(
+            connection,
+            """
+            INSERT INTO hook_runs (id, deployment_id, json) VALUES ($id, $deployment_id, $json)
+            ON CONFLICT (id) DO UPDATE SET json = excluded.json;
+            """,
+            cancellationToken,
+            ("$id", run.Id),
+            ("$deployment_id", run.DeploymentId),
+            ("$json", JsonSerializer.Serialize(run, DocumentJson)));
+    }
+
+    public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) =>
+        QueryAsync(
+            "SELECT json FROM hook_runs WHERE deployment_id = $deployment_id ORDER BY rowid;",
+            reader => JsonSerializer.Deserialize<HookRun>(reader.GetString(0), DocumentJson)!,
+            cancellationToken,
+            ("$deployment_id", deploymentId));
+
+    public async Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observation);
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(
+            connection,
+            """
+            INSERT INTO observations (service, json) VALUES ($service, $json)
+            ON CONFLICT (service) DO UPDATE SET json = excluded.json;
+            """,
+            cancellationToken,
+            ("$service", observation.Service),
+            ("$json", JsonSerializer.Serialize(observation, DocumentJson)));
+    }
+
+    public async Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(
+            "SELECT json FROM observations WHERE service = $service;",
+            reader => JsonSerializer.Deserialize<Observation>(reader.GetString(0), DocumentJson)!,
+            cancellationToken,
+            ("$service", service));
+        return rows.Count == 0 ? null : rows[0];
     }
 
     public ValueTask DisposeAsync()

@@ -621,6 +621,43 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
         (await Store.ListServicesAsync(Ct)).Select(s => s.Name).ShouldBe(["web"]);
     }
 
+    [Fact]
+    public async Task SaveHookRunAsync_InsertThenReplace_ListKeepsFirstSaveOrderAndLatestFields()
+    {
+        var first = new HookRun { Id = "h-1", DeploymentId = "d-1", Stage = "AfterInstall", Kind = "exec", State = HookState.InProgress, StartedAt = Start };
+        var second = new HookRun { Id = "h-2", DeploymentId = "d-1", Stage = "BeforeAllowTraffic", Index = 1, Kind = "pause", State = HookState.AwaitingAction, StartedAt = Start, ExpiresAt = Start.AddHours(1) };
+        await Store.SaveHookRunAsync(first, Ct);
+        await Store.SaveHookRunAsync(second, Ct);
+        await Store.SaveHookRunAsync(new HookRun { Id = "h-3", DeploymentId = "d-2", Stage = "Cleanup", Kind = "http", StartedAt = Start }, Ct);
+
+        var done = first with { State = HookState.Succeeded, FinishedAt = Start.AddSeconds(3), Output = "ok\n" };
+        await Store.SaveHookRunAsync(done, Ct);
+
+        (await Store.ListHookRunsAsync("d-1", Ct)).ShouldBe([done, second]);
+        (await Store.ListHookRunsAsync("d-none", Ct)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task SaveObservationAsync_Replaces_GetReturnsLatest()
+    {
+        (await Store.GetObservationAsync("web", Ct)).ShouldBeNull();
+        await Store.SaveObservationAsync(new Observation { Service = "web", At = Start, Sets = [new ObservedSet(1, 3, 3, 3)] }, Ct);
+        var latest = new Observation
+        {
+            Service = "web",
+            At = Start.AddSeconds(2),
+            Sets = [new ObservedSet(1, 3, 2, 2), new ObservedSet(2, 1, 1, 0)],
+            ProductionWeights = new Dictionary<int, int> { [1] = 90, [2] = 10 },
+        };
+
+        await Store.SaveObservationAsync(latest, Ct);
+
+        var read = (await Store.GetObservationAsync("web", Ct)).ShouldNotBeNull();
+        read.At.ShouldBe(latest.At);
+        read.Sets.ShouldBe(latest.Sets);
+        read.ProductionWeights.ShouldBe(latest.ProductionWeights);
+    }
+
     /// <summary>Runs each piece of work on its own thread, all released at once, so that they overlap.</summary>
     protected static async Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work)
     {

@@ -19,6 +19,7 @@ public enum Role
 [JsonDerivedType(typeof(PauseAction), "pause")]
 [JsonDerivedType(typeof(AnalysisAction), "analysis")]
 [JsonDerivedType(typeof(WaitAction), "wait")]
+[JsonDerivedType(typeof(HookAction), "hook")]
 public abstract record PlanAction
 {
     /// <summary>Short text for progress output and the timeline.</summary>
@@ -59,6 +60,12 @@ public sealed record AnalysisAction(AnalysisSpec Analysis) : PlanAction
 public sealed record WaitAction(TimeSpan Duration, string Reason) : PlanAction
 {
     public override string Describe() => $"{Reason} {Durations.Format(Duration)}";
+}
+
+/// <summary>Run the hooks of a lifecycle stage; during a rollback their failure is recorded but does not stop it.</summary>
+public sealed record HookAction(string Stage, bool DuringRollback = false) : PlanAction
+{
+    public override string Describe() => $"{Stage} hooks" + (DuringRollback ? " (rollback)" : "");
 }
 
 /// <summary>What a deployment will do, frozen when it is created so a resumed deployment does the same.</summary>

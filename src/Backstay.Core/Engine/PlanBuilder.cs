@@ -1,3 +1,4 @@
+using Backstay.Core.Hooks;
 using Backstay.Core.Spec;
 
 namespace Backstay.Core.Engine;
@@ -21,7 +22,7 @@ public static class PlanBuilder
         return new DeploymentPlan
         {
             Spec = spec,
-            Actions = actions,
+            Actions = WithHooks(actions, spec),
             DesiredCount = n,
             Analysis = spec.Analysis,
             AutomaticRollback = spec.Rollback.Automatic,
@@ -74,13 +75,128 @@ public static class PlanBuilder
             actions.Add(new TestTrafficAction(ToTarget: true));
         }
 
-        return undone with { Actions = actions, DesiredCount = count };
+        return undone with { Actions = WithRollbackHooks(actions, spec), DesiredCount = count };
     }
 
     /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
     public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count, int targetHealthy) =>
         ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
             count, targetHealthy, reachedPhase: 0);
+
+    /// <summary>
+    /// Inserts the hooks the spec configures at their lifecycle stages: BeforeInstall before the new revision starts;
+    /// Install and AfterInstall once it is healthy; AllowTestTraffic and AfterAllowTestTraffic after test traffic moves to
+    /// it (or after install when no step moves it first); BeforeAllowTraffic before the first production shift;
+    /// AllowTraffic after each shift; AfterAllowTraffic once it has all traffic; Bake before the bake wait (or after
+    /// AfterAllowTraffic); Cleanup at the end.
+    /// </summary>
+    internal static List<PlanAction> WithHooks(List<PlanAction> actions, ServiceSpec spec)
+    {
+        if (spec.Hooks.Count == 0)
+        {
+            return actions;
+        }
+
+        var result = new List<PlanAction>();
+        void Hook(string stage)
+        {
+            if (spec.Hooks.TryGetValue(stage, out var hooks) && hooks.Count > 0)
+            {
+                result.Add(new HookAction(stage));
+            }
+        }
+
+        var firstScale = actions.FindIndex(a => a is ScaleAction { Role: Role.Target });
+        var firstWeight = actions.FindIndex(a => a is WeightAction);
+        var earlyTest = actions.FindIndex(a => a is TestTrafficAction { ToTarget: true });
+        if (earlyTest > firstWeight)
+        {
+            earlyTest = -1;
+        }
+
+        var bakeSeen = false;
+        for (var i = 0; i < actions.Count; i++)
+        {
+            var action = actions[i];
+            if (i == firstScale)
+            {
+                Hook(Stages.BeforeInstall);
+            }
+
+            if (i == firstWeight)
+            {
+                Hook(Stages.BeforeAllowTraffic);
+            }
+
+            if (action is WaitAction { Reason: "bake" })
+            {
+                Hook(Stages.Bake);
+                bakeSeen = true;
+            }
+
+            result.Add(action);
+            if (i == firstScale)
+            {
+                Hook(Stages.Install);
+                Hook(Stages.AfterInstall);
+                if (earlyTest < 0)
+                {
+                    Hook(Stages.AllowTestTraffic);
+                    Hook(Stages.AfterAllowTestTraffic);
+                }
+            }
+
+            if (i == earlyTest)
+            {
+                Hook(Stages.AllowTestTraffic);
+                Hook(Stages.AfterAllowTestTraffic);
+            }
+
+            if (action is WeightAction weight)
+            {
+                Hook(Stages.AllowTraffic);
+                if (weight.TargetWeight == 100)
+                {
+                    Hook(Stages.AfterAllowTraffic);
+                    if (!bakeSeen && !actions.Skip(i + 1).Any(a => a is WaitAction { Reason: "bake" }))
+                    {
+                        Hook(Stages.Bake);
+                        bakeSeen = true;
+                    }
+                }
+            }
+        }
+
+        Hook(Stages.Cleanup);
+        return result;
+    }
+
+    /// <summary>The traffic stages' hooks run again on the way back, around the rollback's traffic shift; their failure does not stop it.</summary>
+    private static List<PlanAction> WithRollbackHooks(List<PlanAction> actions, ServiceSpec spec)
+    {
+        var result = new List<PlanAction>();
+        foreach (var action in actions)
+        {
+            var isShift = action is WeightAction { TargetWeight: 100 };
+            if (isShift && Has(spec, Stages.BeforeAllowTraffic))
+            {
+                result.Add(new HookAction(Stages.BeforeAllowTraffic, DuringRollback: true));
+            }
+
+            result.Add(action);
+            if (isShift)
+            {
+                foreach (var stage in new[] { Stages.AllowTraffic, Stages.AfterAllowTraffic }.Where(s => Has(spec, s)))
+                {
+                    result.Add(new HookAction(stage, DuringRollback: true));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static bool Has(ServiceSpec spec, string stage) => spec.Hooks.TryGetValue(stage, out var hooks) && hooks.Count > 0;
 
     private static List<PlanAction> FirstDeployment(int n) =>
     [

@@ -165,3 +165,51 @@ public sealed record JournalEntry
     public string? DetailJson { get; init; }
     public DateTimeOffset At { get; init; }
 }
+
+/// <summary>The state of one hook run, as DESIGN.md names them.</summary>
+public enum HookState
+{
+    Pending,
+    InProgress,
+    AwaitingAction,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+/// <summary>One run of a lifecycle hook, kept in the history with its output.</summary>
+public sealed record HookRun
+{
+    public required string Id { get; init; }
+    public required string DeploymentId { get; init; }
+    public required string Stage { get; init; }
+
+    /// <summary>Position of the hook in its stage's list in the spec.</summary>
+    public int Index { get; init; }
+
+    /// <summary>exec, http or pause.</summary>
+    public required string Kind { get; init; }
+    public HookState State { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>When a pause hook applies its default action.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public string? Output { get; init; }
+
+    /// <summary>How a pause hook was answered: continue, rollback, or the default on timeout.</summary>
+    public string? Answer { get; init; }
+    public string? AnsweredBy { get; init; }
+}
+
+/// <summary>What the platform showed for one service at a moment: each revision's instances and the production weights.</summary>
+public sealed record Observation
+{
+    public required string Service { get; init; }
+    public DateTimeOffset At { get; init; }
+    public IReadOnlyList<ObservedSet> Sets { get; init; } = [];
+    public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
+}
+
+/// <summary>One revision's instances as observed.</summary>
+public sealed record ObservedSet(int Revision, int Desired, int Running, int Healthy);

@@ -59,6 +59,17 @@ public interface IStateStore : IAsyncDisposable
     Task<bool> TryAcquireLeaseAsync(string key, string owner, TimeSpan ttl, CancellationToken cancellationToken);
 
     Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces a hook run by its id.</summary>
+    Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken);
+
+    /// <summary>Hook runs of a deployment in the order they were first saved.</summary>
+    Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the latest observation of a service's platform state.</summary>
+    Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken);
+
+    Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken);
 }
 
 /// <summary>Thrown when a service already has an active deployment.</summary>

@@ -17,6 +17,8 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     private readonly List<DeploymentEvent> _events = [];
     private readonly List<DeploymentCommand> _commands = [];
     private readonly List<JournalEntry> _journal = [];
+    private readonly List<HookRun> _hookRuns = [];
+    private readonly Dictionary<string, Observation> _observations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt)> _leases = new(StringComparer.Ordinal);
     private long _eventSequence;
     private long _commandSequence;
@@ -367,6 +369,54 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var index = _hookRuns.FindIndex(r => r.Id == run.Id);
+            if (index >= 0)
+            {
+                _hookRuns[index] = run;
+            }
+            else
+            {
+                _hookRuns.Add(run);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<HookRun>>(_hookRuns.Where(r => r.DeploymentId == deploymentId).ToList());
+        }
+    }
+
+    public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            _observations[observation.Service] = observation;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult(_observations.GetValueOrDefault(service));
+        }
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
