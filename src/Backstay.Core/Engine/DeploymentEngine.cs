@@ -15,6 +15,9 @@ public sealed record EngineOptions
     /// <summary>How often the store is asked for deployments to run.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often the platform state of each service is recorded for drift checks.</summary>
+    public TimeSpan ObservationInterval { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How long a lease on a service lasts unless renewed; another process takes over after it.</summary>
     public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
 }
@@ -27,6 +30,8 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly ConcurrentDictionary<string, Task> _running = new();
+
+    private DateTimeOffset _lastObservation;
 
     /// <summary>Services whose deployments this engine is running now.</summary>
     public IReadOnlyCollection<string> RunningServices => _running.Keys.ToList();
@@ -67,6 +72,12 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     /// <summary>Starts a runner for every active deployment whose service is free and not already running here.</summary>
     public async Task PassAsync(CancellationToken cancellationToken)
     {
+        if (time.GetUtcNow() - _lastObservation >= options.ObservationInterval)
+        {
+            _lastObservation = time.GetUtcNow();
+            await ObserveAsync(cancellationToken);
+        }
+
         var active = await store.ListActiveDeploymentsAsync(cancellationToken);
         foreach (var group in active.GroupBy(d => d.Service))
         {
@@ -161,6 +172,27 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         catch (Exception ex)
         {
             EngineLog.PassFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>Records what the platform shows for each of its services, so `status` and `deploy` can tell drift from any process.</summary>
+    private async Task ObserveAsync(CancellationToken cancellationToken)
+    {
+        foreach (var service in await store.ListServicesAsync(cancellationToken))
+        {
+            if (service.Platform != platform.Name)
+            {
+                continue;
+            }
+
+            try
+            {
+                await store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, time, cancellationToken), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                EngineLog.PassFailed(_logger, ex);
+            }
         }
     }
 

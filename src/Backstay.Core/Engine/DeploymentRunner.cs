@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Backstay.Core.Analysis;
+using Backstay.Core.Hooks;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Microsoft.Extensions.Logging;
@@ -65,8 +66,17 @@ internal sealed class DeploymentRunner
 
     private bool IsRollback => _deployment.Kind == DeploymentKind.Rollback;
 
+    /// <summary>Only a deployment of a new revision is judged; rollbacks and resets restore what was known good.</summary>
+    private bool Watches => _deployment.Kind == DeploymentKind.Deploy;
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        if (_deployment.Kind == DeploymentKind.Reset && _plan.Actions.Count == 0)
+        {
+            await AdoptAsync(cancellationToken);
+            return;
+        }
+
         _target = await RequireRevisionAsync(_deployment.TargetRevision, cancellationToken);
         _stable = _deployment.StableRevision is { } s ? await RequireRevisionAsync(s, cancellationToken) : null;
         await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
@@ -103,8 +113,9 @@ internal sealed class DeploymentRunner
         try
         {
             await _platform.BeginDeploymentAsync(_plan.Spec, cancellationToken);
-            if (!IsRollback && _deployment.TargetWeight == 0 && _deployment.CurrentStep == 0 && _deployment.StepPhase == StepPhase.NotStarted)
+            if (Watches && _deployment.TargetWeight == 0 && _deployment.CurrentStep == 0 && _deployment.StepPhase == StepPhase.NotStarted)
             {
+                await CheckDriftBeforeStartAsync(cancellationToken);
                 await CheckAlarmsBeforeStartAsync(cancellationToken);
             }
 
@@ -122,8 +133,11 @@ internal sealed class DeploymentRunner
         }
         catch (StepAbortedException aborted) when (aborted.Stop)
         {
-            await EventAsync("Stopped", aborted.Message, cancellationToken);
+            await EventAsync("Stopped", aborted.Message + (_deployment.TargetWeight is > 0 and < 100 && _stable is not null
+                ? $"; traffic stays split (revision {_target.Number} {_deployment.TargetWeight}%, revision {_stable.Number} {100 - _deployment.TargetWeight}%) as recorded here until `backstay reset {Service}` or a rollback"
+                : ""), cancellationToken);
             await SaveAsync(Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+            await _platform.EndDeploymentAsync(_plan.Spec, _stable?.Number ?? _target.Number, cancellationToken);
             return;
         }
         catch (StepAbortedException aborted)
@@ -142,6 +156,12 @@ internal sealed class DeploymentRunner
 
     private async Task ExecuteAsync(PlanAction action, CancellationToken cancellationToken)
     {
+        if (_skipPauses && action is AnalysisAction or WaitAction or WeightAction { TargetWeight: < 100 })
+        {
+            await EventAsync("StepSkipped", $"{action.Describe()} skipped (continue --full)", cancellationToken);
+            return;
+        }
+
         switch (action)
         {
             case ScaleAction scale:
@@ -161,6 +181,9 @@ internal sealed class DeploymentRunner
                 break;
             case WaitAction wait:
                 await WaitAsync(wait.Duration, cancellationToken);
+                break;
+            case HookAction hook:
+                await RunHooksAsync(hook, cancellationToken);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown plan action {action.GetType().Name}.");
@@ -301,10 +324,8 @@ internal sealed class DeploymentRunner
         {
             while (until is null || _time.GetUtcNow() < until)
             {
-                var answer = await TickAsync(cancellationToken);
-                if (answer is CommandKind.Continue or CommandKind.ContinueFull)
+                if (await TickAsync(cancellationToken) is not null || _skipPauses)
                 {
-                    _skipPauses = answer == CommandKind.ContinueFull;
                     break;
                 }
             }
@@ -319,6 +340,144 @@ internal sealed class DeploymentRunner
 
         await EventAsync("Continued", "pause ended", cancellationToken);
     }
+
+    /// <summary>
+    /// Runs a stage's hooks in order. A hook that already succeeded (before a restart) is not run again; a pause
+    /// hook that was waiting goes on waiting with the same id and expiry. A failure fails the stage, except on the
+    /// way back during a rollback, where it is recorded and the rollback goes on.
+    /// </summary>
+    private async Task RunHooksAsync(HookAction action, CancellationToken cancellationToken)
+    {
+        if (!_plan.Spec.Hooks.TryGetValue(action.Stage, out var hooks))
+        {
+            return;
+        }
+
+        var previous = await _store.ListHookRunsAsync(_deployment.Id, cancellationToken);
+        for (var index = 0; index < hooks.Count; index++)
+        {
+            var hook = hooks[index];
+            var earlier = previous.LastOrDefault(r => r.Stage == action.Stage && r.Index == index);
+            if (earlier is { State: HookState.Succeeded })
+            {
+                continue;
+            }
+
+            var run = earlier is { State: HookState.AwaitingAction } ? earlier : new HookRun
+            {
+                Id = Ids.NewHookId(),
+                DeploymentId = _deployment.Id,
+                Stage = action.Stage,
+                Index = index,
+                Kind = hook.Pause is not null ? "pause" : hook.Http is not null ? "http" : "exec",
+                State = HookState.InProgress,
+                StartedAt = _time.GetUtcNow(),
+            };
+            await _store.SaveHookRunAsync(run, cancellationToken);
+            await EventAsync("HookStarted", $"{action.Stage} hook {run.Id} ({run.Kind}) started", cancellationToken);
+            var finished = hook.Pause is { } pause
+                ? await AwaitPauseHookAsync(run, pause, cancellationToken)
+                : await RunCommandHookAsync(run, hook, action, cancellationToken);
+            await _store.SaveHookRunAsync(finished, cancellationToken);
+            if (finished.State == HookState.Succeeded)
+            {
+                await EventAsync("HookSucceeded", $"{action.Stage} hook {run.Id} succeeded" + (finished.Answer is { } a ? $" ({a})" : ""), cancellationToken);
+                continue;
+            }
+
+            var why = $"{action.Stage} hook {run.Id} ({run.Kind}) {(finished.State == HookState.TimedOut ? "timed out" : "failed")}{Detail(LastLine(finished.Output))}";
+            if (action.DuringRollback)
+            {
+                await EventAsync("HookFailed", why + "; the rollback goes on", cancellationToken);
+                continue;
+            }
+
+            if (finished.Answer == "rollback")
+            {
+                throw new StepAbortedException($"rollback requested at {action.Stage} hook {run.Id} by {finished.AnsweredBy ?? "a user"}",
+                    Trigger.ManualRollback, requestedBy: finished.AnsweredBy);
+            }
+
+            throw new StepAbortedException(why, Trigger.AutomaticRollback);
+        }
+    }
+
+    private async Task<HookRun> RunCommandHookAsync(HookRun run, Spec.HookSpec hook, HookAction action, CancellationToken cancellationToken)
+    {
+        var context = new HookContext
+        {
+            DeploymentId = _deployment.Id,
+            HookId = run.Id,
+            Service = Service,
+            Stage = action.Stage,
+            StableRevision = _stable?.Number,
+            TargetRevision = _target.Number,
+            Rollback = IsRollback,
+            TestListenerUrl = _plan.Spec.Platform.Local?.TestListener is { } test ? $"http://{test}/" : null,
+        };
+        var outcome = hook.Exec is { } exec
+            ? await ExecHookRunner.RunAsync(exec, context, _plan.Spec.BaseDirectory ?? Directory.GetCurrentDirectory(), cancellationToken)
+            : await new HttpHookRunner(HookHttp.Client, _time).RunAsync(hook.Http!, context, Environment.GetEnvironmentVariable, cancellationToken);
+        return run with
+        {
+            State = outcome.Passed ? HookState.Succeeded : outcome.TimedOut ? HookState.TimedOut : HookState.Failed,
+            FinishedAt = _time.GetUtcNow(),
+            Output = outcome.Output,
+        };
+    }
+
+    /// <summary>Waits in AwaitingAction for CONTINUE or ROLLBACK (by hook id, or without one), or applies the default on expiry.</summary>
+    private async Task<HookRun> AwaitPauseHookAsync(HookRun run, Spec.PauseHookSpec pause, CancellationToken cancellationToken)
+    {
+        if (_skipPauses)
+        {
+            return run with { State = HookState.Succeeded, FinishedAt = _time.GetUtcNow(), Answer = "skipped by continue --full" };
+        }
+
+        run = run.State == HookState.AwaitingAction ? run : run with { State = HookState.AwaitingAction, ExpiresAt = _time.GetUtcNow() + pause.Timeout };
+        await _store.SaveHookRunAsync(run, cancellationToken);
+        await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
+        await EventAsync("Paused", $"{run.Stage} hook {run.Id} awaits action until {run.ExpiresAt:u} (then {pause.OnTimeout}): `backstay continue {_deployment.Id}` or `backstay rollback {_deployment.Id}`", cancellationToken);
+        try
+        {
+            while (_time.GetUtcNow() < run.ExpiresAt)
+            {
+                DeploymentCommand? answer;
+                try
+                {
+                    answer = await TickAsync(cancellationToken);
+                }
+                catch (StepAbortedException aborted) when (aborted.Trigger == Trigger.ManualRollback)
+                {
+                    return run with { State = HookState.Failed, FinishedAt = _time.GetUtcNow(), Answer = "rollback", AnsweredBy = aborted.RequestedBy };
+                }
+
+                if (_skipPauses || (answer is not null && (answer.HookId is null || answer.HookId == run.Id)))
+                {
+                    return run with { State = HookState.Succeeded, FinishedAt = _time.GetUtcNow(), Answer = "continue", AnsweredBy = answer?.RequestedBy };
+                }
+
+                if (answer is not null)
+                {
+                    await EventAsync("CommandIgnored", $"no hook {answer.HookId} awaits action; hook {run.Id} does", cancellationToken);
+                }
+            }
+
+            return pause.OnTimeout == "continue"
+                ? run with { State = HookState.Succeeded, FinishedAt = _time.GetUtcNow(), Answer = "continue (default on timeout)" }
+                : run with { State = HookState.TimedOut, FinishedAt = _time.GetUtcNow(), Answer = "rollback (default on timeout)" };
+        }
+        finally
+        {
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                await SaveAsync(_deployment with { State = DeploymentState.InProgress }, CancellationToken.None);
+            }
+        }
+    }
+
+    private static string? LastLine(string? output) =>
+        output?.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
 
     private async Task AnalyseAsync(Spec.AnalysisSpec spec, CancellationToken cancellationToken)
     {
@@ -354,7 +513,7 @@ internal sealed class DeploymentRunner
     private async Task WaitAsync(TimeSpan duration, CancellationToken cancellationToken)
     {
         var until = _time.GetUtcNow() + duration;
-        while (_time.GetUtcNow() < until)
+        while (_time.GetUtcNow() < until && !_skipPauses)
         {
             await TickAsync(cancellationToken);
         }
@@ -364,24 +523,29 @@ internal sealed class DeploymentRunner
     /// Waits one interval, then answers commands and watches the target: crash loops, and the background analysis
     /// of its production traffic. Returns a Continue command for a pause to act on.
     /// </summary>
-    private async Task<CommandKind?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
+    private async Task<DeploymentCommand?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
     {
         await Task.Delay(interval ?? _plan.Analysis.Interval, _time, cancellationToken);
-        CommandKind? answer = null;
+        DeploymentCommand? answer = null;
         foreach (var command in await _store.TakeCommandsAsync(_deployment.Id, cancellationToken))
         {
+            var who = command.RequestedBy ?? "a user";
             switch (command.Kind)
             {
                 case CommandKind.Rollback when !IsRollback:
-                    throw new StepAbortedException($"rollback requested by {command.RequestedBy ?? "a user"}", Trigger.ManualRollback, requestedBy: command.RequestedBy);
+                    throw new StepAbortedException($"rollback requested by {who}", Trigger.ManualRollback, requestedBy: command.RequestedBy);
+                case CommandKind.Stop when !IsRollback:
+                    throw new StepAbortedException($"stopped by {who}", Trigger.User, requestedBy: command.RequestedBy, stop: true);
                 case CommandKind.Continue or CommandKind.ContinueFull:
-                    answer = command.Kind;
+                    answer = command;
                     if (command.Kind == CommandKind.ContinueFull)
                     {
                         _skipPauses = true;
                     }
 
-                    await EventAsync("ContinueRequested", $"continue requested by {command.RequestedBy ?? "a user"}", cancellationToken);
+                    await EventAsync("ContinueRequested", command.Kind == CommandKind.ContinueFull
+                        ? $"continue --full requested by {who}: remaining pauses, analyses and steps are skipped"
+                        : $"continue requested by {who}", cancellationToken);
                     break;
                 default:
                     await EventAsync("CommandIgnored", $"{command.Kind} is not possible now", cancellationToken);
@@ -389,7 +553,7 @@ internal sealed class DeploymentRunner
             }
         }
 
-        if (IsRollback)
+        if (!Watches)
         {
             return answer;
         }
@@ -416,6 +580,71 @@ internal sealed class DeploymentRunner
 
         await ReportProgressAsync(set, metrics, cancellationToken);
         return answer;
+    }
+
+    /// <summary>Reads the platform back before trusting the record: a service changed by hand stops the deployment before it acts.</summary>
+    private async Task CheckDriftBeforeStartAsync(CancellationToken cancellationToken)
+    {
+        if (_stable is null || await _store.GetServiceAsync(Service, cancellationToken) is not { } record)
+        {
+            return;
+        }
+
+        var observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
+        var differences = DriftDetector.Compare(record, observation);
+        if (differences.Count > 0)
+        {
+            throw new StepAbortedException(DriftDetector.Describe(Service, differences), Trigger.AutomaticRollback, stop: true);
+        }
+    }
+
+    /// <summary>
+    /// Reset by adoption: what serves production traffic now becomes the stable revision at the count that runs;
+    /// leftovers without traffic are scaled to 0. Traffic split between revisions cannot be adopted: that needs a choice.
+    /// </summary>
+    private async Task AdoptAsync(CancellationToken cancellationToken)
+    {
+        await SaveAsync(_deployment with { State = DeploymentState.InProgress }, cancellationToken);
+        await EventAsync("Started", "reset: adopting what runs on the platform as the new baseline", cancellationToken);
+        await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
+        var observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
+        var serving = observation.ProductionWeights.Where(w => w.Value > 0 && observation.Sets.Any(s => s.Revision == w.Key && s.Running > 0)).ToList();
+        if (serving.Count > 1)
+        {
+            var split = string.Join(", ", serving.OrderBy(w => w.Key).Select(w => $"revision {w.Key} {w.Value}%"));
+            var reason = $"production traffic is split ({split}); adopt cannot choose a stable revision. Use `backstay reset {Service} --recreate`, or roll forward with a deployment";
+            await EventAsync("Failed", reason, cancellationToken);
+            await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
+            return;
+        }
+
+        var record = await _store.GetServiceAsync(Service, cancellationToken);
+        int? stable = serving.Count == 1 ? serving[0].Key : null;
+        var count = stable is { } s ? observation.Sets.First(set => set.Revision == s).Running : 0;
+        foreach (var leftover in observation.Sets.Where(set => set.Revision != stable && set.Desired > 0))
+        {
+            if (await _store.GetRevisionAsync(Service, leftover.Revision, cancellationToken) is { } revision)
+            {
+                await _platform.Compute.ScaleAsync(_plan.Spec, revision, 0, cancellationToken);
+                await EventAsync("Scaled", $"revision {leftover.Revision} scaled to 0: it ran without traffic", cancellationToken);
+            }
+        }
+
+        if (record is not null)
+        {
+            await _store.UpsertServiceAsync(record with
+            {
+                StableRevision = stable,
+                DesiredCount = count > 0 ? count : record.DesiredCount,
+                UpdatedAt = _time.GetUtcNow(),
+            }, cancellationToken);
+        }
+
+        var message = stable is { } adopted
+            ? $"adopted revision {adopted} with {count} instance(s) as the stable revision"
+            : "nothing serves production traffic: the service has no stable revision now; the next deployment is a first deployment";
+        await EventAsync("Succeeded", message, cancellationToken);
+        await SaveAsync(Finish(DeploymentState.Succeeded, null) with { TargetRevision = stable ?? 0 }, cancellationToken);
     }
 
     /// <summary>An alarm already firing when a deployment starts stops it before any traffic moves (ECS silently ignores one).</summary>
@@ -537,10 +766,12 @@ internal sealed class DeploymentRunner
         var service = await _store.GetServiceAsync(Service, cancellationToken);
         if (service is not null)
         {
-            await _store.UpsertServiceAsync(service with { StableRevision = _target.Number, UpdatedAt = _time.GetUtcNow() }, cancellationToken);
+            // The record's count is what the stable revision runs: it changes only when a revision becomes stable.
+            await _store.UpsertServiceAsync(service with { StableRevision = _target.Number, DesiredCount = _plan.DesiredCount > 0 ? _plan.DesiredCount : service.DesiredCount, UpdatedAt = _time.GetUtcNow() }, cancellationToken);
         }
 
         await SaveAsync(Finish(DeploymentState.Succeeded, null), cancellationToken);
+        await ScaleDownLeftoversAsync(cancellationToken);
         await _platform.EndDeploymentAsync(_plan.Spec, _target.Number, cancellationToken);
         if (IsRollback && _deployment.RollbackOf is { } undoneId && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
         {
@@ -563,6 +794,19 @@ internal sealed class DeploymentRunner
         if (removed.Count > 0)
         {
             await EventAsync("RevisionsRemoved", $"retention removed revision(s) {string.Join(", ", removed)} (keeping {_plan.Spec.Retention.KeepPrevious} previous)", cancellationToken);
+        }
+    }
+
+    /// <summary>Once a revision is stable, nothing else of the service runs (e.g. a stopped canary's instances).</summary>
+    private async Task ScaleDownLeftoversAsync(CancellationToken cancellationToken)
+    {
+        foreach (var set in await _platform.Compute.ListAsync(Service, cancellationToken))
+        {
+            if (set.Revision != _target.Number && set.DesiredCount > 0 && await _store.GetRevisionAsync(Service, set.Revision, cancellationToken) is { } revision)
+            {
+                await _platform.Compute.ScaleAsync(_plan.Spec, revision, 0, cancellationToken);
+                await EventAsync("Scaled", $"revision {set.Revision} scaled to 0: only the stable revision keeps running", cancellationToken);
+            }
         }
     }
 

@@ -5,6 +5,13 @@ using Backstay.Core.Spec;
 
 namespace Backstay.Core.Engine;
 
+/// <summary>How a reset re-syncs the record with the platform.</summary>
+public enum ResetMode
+{
+    Adopt,
+    Recreate,
+}
+
 /// <summary>Thrown for a request that names something that does not exist or cannot be done now.</summary>
 public sealed class InvalidRequestException(string message) : Exception(message);
 
@@ -69,7 +76,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             Name = spec.Service,
             Platform = spec.Platform.Kind,
             StableRevision = service?.StableRevision,
-            DesiredCount = spec.Platform.Instances,
+            DesiredCount = service?.DesiredCount ?? spec.Platform.Instances,
             SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
             CreatedAt = service?.CreatedAt ?? now,
             UpdatedAt = now,
@@ -183,24 +190,126 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
     }
 
     /// <summary>Answers a paused deployment; full skips the remaining pauses.</summary>
-    public async Task<Deployment> ContinueAsync(string deploymentId, bool full, string requestedBy, CancellationToken cancellationToken)
+    public async Task<Deployment> ContinueAsync(string deploymentId, bool full, string requestedBy, CancellationToken cancellationToken) =>
+        await ContinueAsync(deploymentId, null, full, requestedBy, cancellationToken);
+
+    /// <summary>Answers a paused deployment, or the pause hook with the given id; full skips the remaining pauses and steps.</summary>
+    public async Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken)
     {
-        var deployment = await store.GetDeploymentAsync(deploymentId, cancellationToken)
-            ?? throw new InvalidRequestException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists them.");
+        var deployment = await RequireDeploymentAsync(deploymentId, cancellationToken);
         if (deployment.State != DeploymentState.Paused && !(full && deployment.State == DeploymentState.InProgress))
         {
             throw new InvalidRequestException($"Deployment {deploymentId} is {deployment.State}, not Paused; there is nothing to continue.");
+        }
+
+        if (hookId is not null)
+        {
+            var waiting = (await store.ListHookRunsAsync(deploymentId, cancellationToken)).Where(r => r.State == HookState.AwaitingAction).ToList();
+            if (waiting.All(r => r.Id != hookId))
+            {
+                throw new InvalidRequestException(waiting.Count == 0
+                    ? $"Deployment {deploymentId} has no hook awaiting action; `continue {deploymentId}` answers its pause."
+                    : $"Deployment {deploymentId} has no hook '{hookId}' awaiting action; {string.Join(", ", waiting.Select(r => $"{r.Id} ({r.Stage})"))} does.");
+            }
         }
 
         await store.EnqueueCommandAsync(new DeploymentCommand
         {
             DeploymentId = deploymentId,
             Kind = full ? CommandKind.ContinueFull : CommandKind.Continue,
+            HookId = hookId,
             RequestedBy = requestedBy,
             At = time.GetUtcNow(),
         }, cancellationToken);
         return deployment;
     }
+
+    /// <summary>Stops a deployment at its next safe point, or rolls it back; the controller carries it out.</summary>
+    public async Task<Deployment> StopAsync(string deploymentId, bool rollback, string requestedBy, CancellationToken cancellationToken)
+    {
+        var deployment = await RequireDeploymentAsync(deploymentId, cancellationToken);
+        if (!deployment.IsActive)
+        {
+            throw new InvalidRequestException($"Deployment {deploymentId} is {deployment.State}; only a deployment in progress can be stopped.");
+        }
+
+        if (deployment.Kind != DeploymentKind.Deploy || deployment.State == DeploymentState.RollingBack)
+        {
+            throw new InvalidRequestException($"Deployment {deploymentId} is a {(deployment.State == DeploymentState.RollingBack ? "deployment being rolled back" : deployment.Kind.ToString().ToLowerInvariant())}; it is finished on purpose and cannot be stopped.");
+        }
+
+        await store.EnqueueCommandAsync(new DeploymentCommand
+        {
+            DeploymentId = deploymentId,
+            Kind = rollback ? CommandKind.Rollback : CommandKind.Stop,
+            RequestedBy = requestedBy,
+            At = time.GetUtcNow(),
+        }, cancellationToken);
+        return deployment;
+    }
+
+    /// <summary>
+    /// Records a reset of a service whose platform no longer matches the record: adopt takes what runs as the new
+    /// baseline; recreate brings back the last good revision at its count with all traffic.
+    /// </summary>
+    public async Task<Deployment> ResetAsync(string serviceName, ResetMode mode, string requestedBy, CancellationToken cancellationToken)
+    {
+        var service = await store.GetServiceAsync(serviceName, cancellationToken)
+            ?? throw new InvalidRequestException($"Unknown service '{serviceName}'. Known services: {await KnownServicesAsync(cancellationToken)}.");
+        await EnsureNoActiveAsync(serviceName, cancellationToken);
+        if (mode == ResetMode.Recreate && service.StableRevision is null)
+        {
+            throw new InvalidRequestException($"Service '{serviceName}' has no last good revision to re-create; deploy one with `backstay deploy`.");
+        }
+
+        var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
+            ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
+        var now = time.GetUtcNow();
+        var plan = mode == ResetMode.Recreate
+            ? new DeploymentPlan
+            {
+                Spec = spec,
+                DesiredCount = service.DesiredCount,
+                Actions = [new ScaleAction(Role.Target, Math.Max(1, service.DesiredCount), WaitHealthy: true), new WeightAction(100), new TestTrafficAction(ToTarget: true)],
+            }
+            : new DeploymentPlan { Spec = spec, DesiredCount = service.DesiredCount, Actions = [] };
+        var reset = new Deployment
+        {
+            Id = Ids.NewDeploymentId(),
+            Service = serviceName,
+            Kind = DeploymentKind.Reset,
+            Trigger = Trigger.Reset,
+            Strategy = mode == ResetMode.Recreate ? "reset-recreate" : "reset-adopt",
+            TargetRevision = service.StableRevision ?? 0,
+            State = DeploymentState.Pending,
+            TotalSteps = plan.Actions.Count,
+            Reason = $"reset ({mode.ToString().ToLowerInvariant()}) requested by {requestedBy}",
+            PlanJson = plan.ToJson(),
+            RequestedBy = requestedBy,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await store.CreateDeploymentAsync(reset, cancellationToken);
+        return reset;
+    }
+
+    /// <summary>Differences between a service's record and the platform as the controller last saw it; empty when none or not known.</summary>
+    public async Task<IReadOnlyList<string>> DriftAsync(string serviceName, TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        var service = await store.GetServiceAsync(serviceName, cancellationToken);
+        var observation = await store.GetObservationAsync(serviceName, cancellationToken);
+        if (service is null || observation is null || time.GetUtcNow() - observation.At > maxAge)
+        {
+            return [];
+        }
+
+        var active = (await store.ListActiveDeploymentsAsync(cancellationToken)).Any(d => d.Service == serviceName);
+        return active ? [] : DriftDetector.Compare(service, observation);
+    }
+
+    private async Task<Deployment> RequireDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
+        await store.GetDeploymentAsync(deploymentId, cancellationToken)
+        ?? throw new InvalidRequestException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
 
     /// <summary>The last revision before stable that a deployment made stable.</summary>
     private async Task<int?> PreviousStableAsync(string service, int stable, CancellationToken cancellationToken)

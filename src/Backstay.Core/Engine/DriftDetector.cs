@@ -49,9 +49,10 @@ public static class DriftDetector
             differences.Add($"revision {stable} (stable) is set to {stableSet.Desired} instances; the record says {record.DesiredCount}");
         }
 
-        foreach (var other in observed.Sets.Where(s => s.Revision != stable && s.Running > 0))
+        // A set scaled to 0 may still be draining; only one someone asked to run counts.
+        foreach (var other in observed.Sets.Where(s => s.Revision != stable && s.Desired > 0))
         {
-            differences.Add($"revision {other.Revision} runs {other.Running} instance(s) that no deployment in progress accounts for");
+            differences.Add($"revision {other.Revision} is set to run {other.Desired} instance(s) that no deployment in progress accounts for");
         }
 
         var stableWeight = observed.ProductionWeights.TryGetValue(stable, out var w) ? w : 0;

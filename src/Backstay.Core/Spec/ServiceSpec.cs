@@ -17,6 +17,9 @@ public sealed record ServiceSpec
     /// <summary>The file the spec was read from, when it was read from one.</summary>
     [JsonIgnore]
     public string? SourcePath { get; init; }
+
+    /// <summary>Directory of the spec file: exec hooks and relative images are resolved from it, also in a controller.</summary>
+    public string? BaseDirectory { get; init; }
 }
 
 /// <summary>Which platform runs the service; exactly one of the members is set.</summary>

@@ -23,7 +23,7 @@ public static class SpecLoader
         ArgumentNullException.ThrowIfNull(fileName);
         var reader = new SpecReader(fileName);
         var spec = reader.Read(yaml) ?? throw new SpecException(reader.Errors);
-        return spec with { SourcePath = fileName };
+        return spec with { SourcePath = fileName, BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(fileName)) };
     }
 
     /// <summary>Checks a spec without throwing; the list is empty when the spec is valid.</summary>
