@@ -23,6 +23,8 @@ internal static class Program
             RevisionsCommand.Create(),
             RollbackCommand.Create(),
             ContinueCommand.Create(),
+            StopCommand.Create(),
+            ResetCommand.Create(),
             LogsCommand.Create(),
             ValidateCommand.Create(),
             LoadCommand.Create(),

@@ -11,9 +11,10 @@ internal static class ContinueCommand
     public static Command Create()
     {
         var id = new Argument<string>("deployment") { Description = "Id of the paused deployment" };
-        var full = new Option<bool>("--full") { Description = "Skip the remaining pauses (fast-forward)" };
+        var full = new Option<bool>("--full") { Description = "Skip the remaining pauses, analyses and steps (fast-forward)" };
+        var hook = new Option<string?>("--hook") { Description = "Id of the pause hook to answer (optional when only one waits)" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the answer is recorded" };
-        var command = new Command("continue", "Continue a paused deployment") { id, full, noWait };
+        var command = new Command("continue", "Continue a paused deployment") { id, full, hook, noWait };
         command.SetAction(async (result, cancellationToken) =>
         {
             var json = GlobalOptions.Json(result);
@@ -26,7 +27,7 @@ internal static class ContinueCommand
 
             DeployCommand.RequireController(state);
             var deployment = await new Deployments(store, TimeProvider.System)
-                .ContinueAsync(result.GetValue(id)!, result.GetValue(full), Environment.UserName, cancellationToken);
+                .ContinueAsync(result.GetValue(id)!, result.GetValue(hook), result.GetValue(full), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");
             if (result.GetValue(noWait))

@@ -11,6 +11,9 @@ namespace Backstay.Cli.Commands;
 /// <summary>`backstay deploy`: records a new revision from the spec and deploys it through the running controller.</summary>
 internal static class DeployCommand
 {
+    /// <summary>How old the controller's last look at the platform may be to refuse a deployment on drift before it is recorded.</summary>
+    internal static readonly TimeSpan DriftMaxAge = TimeSpan.FromSeconds(15);
+
     public static Command Create()
     {
         var file = new Option<string>("--file", "-f") { Description = "Spec file", DefaultValueFactory = _ => "backstay.yaml" };
@@ -19,7 +22,8 @@ internal static class DeployCommand
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the deployment is recorded" };
         var commit = new Option<string?>("--commit") { Description = "Git commit to record (default: read from the repository)" };
         var message = new Option<string?>("--message") { Description = "Commit message to record" };
-        var command = new Command("deploy", "Deploy a new revision of a service") { file, image, env, noWait, commit, message };
+        var reset = new Option<bool>("--reset") { Description = "First adopt what runs on the platform as the baseline (after a change by hand)" };
+        var command = new Command("deploy", "Deploy a new revision of a service") { file, image, env, noWait, commit, message, reset };
         command.SetAction(async (result, cancellationToken) =>
         {
             var json = GlobalOptions.Json(result);
@@ -33,10 +37,23 @@ internal static class DeployCommand
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);
             await deployments.EnsureNoActiveAsync(spec.Service, cancellationToken);
+            var console = json ? null : Consoles.Human;
+            if (result.GetValue(reset) && await store.GetServiceAsync(spec.Service, cancellationToken) is not null)
+            {
+                var adopted = await ResetCommand.RunAsync(store, spec.Service, ResetMode.Adopt, console, cancellationToken);
+                if (adopted.State != DeploymentState.Succeeded)
+                {
+                    return await FinishAsync(store, adopted, json, cancellationToken);
+                }
+            }
+            else if (await deployments.DriftAsync(spec.Service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
+            {
+                throw new CliException(DriftDetector.Describe(spec.Service, drift), ExitCodes.Drift);
+            }
+
             var revision = await deployments.CreateRevisionAsync(spec, result.GetValue(image), overrides, provenance, cancellationToken);
             var deployment = await deployments.StartAsync(spec, revision, Environment.GetEnvironmentVariable("CI") is null ? Trigger.User : Trigger.Ci,
                 Environment.UserName, cancellationToken);
-            var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Deployment [bold]{deployment.Id}[/]: {Markup.Escape(spec.Service)} revision {revision.Number} ({Markup.Escape(revision.Image)}{(revision.Digest is null ? "" : " " + revision.Digest[..19])})");
             if (result.GetValue(noWait))
             {

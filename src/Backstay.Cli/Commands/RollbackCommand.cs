@@ -1,43 +1,126 @@
 using System.CommandLine;
+using System.Text.Json;
 using Backstay.Cli.Infrastructure;
 using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 
-/// <summary>`backstay rollback SERVICE [--to N]`: rolls the deployment in progress back, or the service to an earlier revision.</summary>
+/// <summary>
+/// `backstay rollback SERVICE|DEPLOYMENT... [--to N] [--interactive]`: rolls the deployment in progress back, or a
+/// service to an earlier revision (also after success); several services together, each reported.
+/// </summary>
 internal static class RollbackCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service to roll back" };
-        var to = new Option<int?>("--to") { Description = "Revision to roll back to (default: the previous stable revision)" };
-        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the rollback is recorded" };
-        var command = new Command("rollback", "Roll a service back to an earlier revision") { service, to, noWait };
+        var targets = new Argument<string[]>("targets") { Description = "Services, or a deployment id, to roll back", Arity = ArgumentArity.ZeroOrMore };
+        var to = new Option<int?>("--to") { Description = "Revision to roll back to (default: the previous stable revision); one service only" };
+        var interactive = new Option<bool>("--interactive", "-i") { Description = "Pick services and a revision among the last ones in a dialog" };
+        var last = new Option<int>("--last") { Description = "How many earlier revisions the dialog offers", DefaultValueFactory = _ => 5 };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the rollbacks are recorded" };
+        var command = new Command("rollback", "Roll services back to an earlier revision") { targets, to, interactive, last, noWait };
         command.SetAction(async (result, cancellationToken) =>
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
             await using var store = await state.OpenStoreAsync(cancellationToken);
-            await StatusCommand.RequireServiceAsync(store, result.GetValue(service)!, cancellationToken);
+            var requests = result.GetValue(interactive)
+                ? await RollbackPicker.PickAsync(store, result.GetValue(last), cancellationToken)
+                : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), cancellationToken);
+            if (requests.Count == 0)
+            {
+                Consoles.Human.MarkupLine("Nothing to roll back.");
+                return ExitCodes.Succeeded;
+            }
+
             DeployCommand.RequireController(state);
             var deployments = new Deployments(store, TimeProvider.System);
-            var followed = await deployments.RollbackAsync(result.GetValue(service)!, result.GetValue(to), Environment.UserName, cancellationToken);
+            var followed = new List<Deployment>();
+            foreach (var (service, revision) in requests)
+            {
+                followed.Add(await deployments.RollbackAsync(service, revision, Environment.UserName, cancellationToken));
+            }
+
             var console = json ? null : Consoles.Human;
-            console?.MarkupLine($"Rolling back [bold]{Markup.Escape(followed.Service)}[/] (deployment {followed.Id})");
-            if (result.GetValue(noWait))
+            var finals = new List<Deployment>();
+            foreach (var deployment in followed)
             {
-                return await DeployCommand.FinishAsync(store, followed, json, cancellationToken);
+                console?.MarkupLine($"Rolling back [bold]{Markup.Escape(deployment.Service)}[/] (deployment {deployment.Id})");
+                var final = result.GetValue(noWait) ? deployment
+                    : await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: false, cancellationToken);
+                if (final.RolledBackBy is { } rollbackId && await store.GetDeploymentAsync(rollbackId, cancellationToken) is { } rollback)
+                {
+                    final = rollback;
+                }
+
+                finals.Add(final);
             }
 
-            var final = await new DeploymentWatcher(store, console).WaitAsync(followed.Id, stopOnPause: false, cancellationToken);
-            if (final.RolledBackBy is { } rollbackId && await store.GetDeploymentAsync(rollbackId, cancellationToken) is { } rollback)
+            if (finals.Count == 1)
             {
-                final = rollback;
+                return await DeployCommand.FinishAsync(store, finals[0], json, cancellationToken);
             }
 
-            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+            return await ReportAllAsync(store, finals, json, cancellationToken);
         });
         return command;
+    }
+
+    private static async Task<List<(string Service, int? Revision)>> ResolveAsync(IStateStore store, string[] targets, int? to, CancellationToken cancellationToken)
+    {
+        if (targets.Length == 0)
+        {
+            throw new CliException("rollback: name a service (or several), a deployment id, or use --interactive.");
+        }
+
+        if (to is not null && targets.Length > 1)
+        {
+            throw new CliException("rollback: --to picks one revision, so it needs exactly one service.");
+        }
+
+        var requests = new List<(string, int?)>();
+        foreach (var target in targets)
+        {
+            if (await store.GetDeploymentAsync(target, cancellationToken) is { } deployment)
+            {
+                // Rolling back a finished deployment means going back to what it replaced.
+                requests.Add((deployment.Service, deployment.IsActive ? null : to ?? deployment.StableRevision));
+                continue;
+            }
+
+            await StatusCommand.RequireServiceAsync(store, target, cancellationToken);
+            requests.Add((target, to));
+        }
+
+        return requests;
+    }
+
+    private static async Task<int> ReportAllAsync(IStateStore store, List<Deployment> finals, bool json, CancellationToken cancellationToken)
+    {
+        var reports = new List<DeploymentReport>();
+        foreach (var final in finals)
+        {
+            reports.Add(await Reports.BuildAsync(store, final, withEvents: json, cancellationToken));
+        }
+
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new { rollbacks = reports }, Reports.Json));
+        }
+        else
+        {
+            var table = new Table().AddColumns("Service", "Deployment", "Revision", "Outcome", "Reason");
+            foreach (var r in reports)
+            {
+                table.AddRow(Markup.Escape(r.Service), r.Id, r.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture), r.Outcome, Markup.Escape(r.Reason ?? ""));
+            }
+
+            Consoles.Human.Write(table);
+        }
+
+        return finals.Select(Reports.ExitCode).DefaultIfEmpty(ExitCodes.Succeeded).Max();
     }
 }

@@ -29,10 +29,11 @@ internal static class StatusCommand
                 var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
                     ?? active.FirstOrDefault(d => d.Service == s.Name);
                 var last = (await store.ListDeploymentsAsync(s.Name, 1, cancellationToken)).FirstOrDefault();
+                var drift = await new Deployments(store, TimeProvider.System).DriftAsync(s.Name, DeployCommand.DriftMaxAge, cancellationToken);
                 rows.Add(new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                     deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                     deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                    last?.Id, last is null ? null : Reports.Outcome(last)));
+                    last?.Id, last is null ? null : Reports.Outcome(last), drift));
             }
 
             if (GlobalOptions.Json(result))
@@ -52,16 +53,21 @@ internal static class StatusCommand
                 return ExitCodes.Succeeded;
             }
 
-            var table = new Table().AddColumns("Service", "Platform", "Stable", "Instances", "In progress", "State", "Step", "Traffic", "Last outcome");
+            var table = new Table().AddColumns("Service", "Platform", "Stable", "Instances", "In progress", "State", "Step", "Traffic", "Last outcome", "Drift");
             foreach (var r in rows)
             {
                 table.AddRow(Markup.Escape(r.Service), r.Platform, r.StableRevision?.ToString(CultureInfo.InvariantCulture) ?? "-", r.DesiredCount.ToString(CultureInfo.InvariantCulture),
                     r.DeploymentId ?? "-", r.State ?? "-", r.Step ?? "-",
                     r.TargetRevision is { } t ? $"r{t} {r.TargetWeight}%" : r.StableRevision is { } s ? $"r{s} 100%" : "-",
-                    r.LastOutcome ?? "-");
+                    r.LastOutcome ?? "-", r.Drift.Count > 0 ? "[red]yes[/]" : "no");
             }
 
             Consoles.Human.Write(table);
+            foreach (var r in rows.Where(r => r.Drift.Count > 0))
+            {
+                Consoles.Human.MarkupLine($"[red]{Markup.Escape(DriftDetector.Describe(r.Service, r.Drift))}[/]");
+            }
+
             return ExitCodes.Succeeded;
         });
         return command;
@@ -80,5 +86,6 @@ internal static class StatusCommand
     }
 
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
-        string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? DeploymentProgress, string? LastDeploymentId, string? LastOutcome);
+        string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
+        IReadOnlyList<string> Drift);
 }

@@ -12,6 +12,7 @@ internal static class ExitCodes
     public const int Stopped = 6;
     public const int Conflict = 7;
     public const int NoController = 8;
+    public const int Drift = 9;
     public const int Interrupted = 130;
 }
 

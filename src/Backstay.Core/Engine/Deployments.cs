@@ -303,8 +303,14 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             return [];
         }
 
-        var active = (await store.ListActiveDeploymentsAsync(cancellationToken)).Any(d => d.Service == serviceName);
-        return active ? [] : DriftDetector.Compare(service, observation);
+        // Only a look taken after the last deployment ended says anything about the record as it is now.
+        var last = (await store.ListDeploymentsAsync(serviceName, 1, cancellationToken)).FirstOrDefault();
+        if (last is not null && (last.IsActive || last.FinishedAt is not { } finished || observation.At <= finished))
+        {
+            return [];
+        }
+
+        return DriftDetector.Compare(service, observation);
     }
 
     private async Task<Deployment> RequireDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>

@@ -201,8 +201,8 @@ public static class PlanBuilder
     private static List<PlanAction> FirstDeployment(int n) =>
     [
         new ScaleAction(Role.Target, n, WaitHealthy: true),
-        new WeightAction(100),
         new TestTrafficAction(ToTarget: true),
+        new WeightAction(100),
     ];
 
     private static List<PlanAction> Rolling(RollingSpec rolling, int n)

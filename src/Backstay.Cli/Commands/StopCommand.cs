@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Backstay.Cli.Infrastructure;
+using Backstay.Core.Engine;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay stop DEPLOYMENT [--rollback]`: stops a deployment at its next safe point, or rolls it back.</summary>
+internal static class StopCommand
+{
+    public static Command Create()
+    {
+        var id = new Argument<string>("deployment") { Description = "Id of the deployment in progress" };
+        var rollback = new Option<bool>("--rollback") { Description = "Roll it back instead of leaving it where it is" };
+        var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the request is recorded" };
+        var command = new Command("stop", "Stop a deployment in progress") { id, rollback, noWait };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var json = GlobalOptions.Json(result);
+            var state = GlobalOptions.StateDirectory(result);
+            await using var store = await state.OpenStoreAsync(cancellationToken);
+            var deployments = new Deployments(store, TimeProvider.System);
+            var deploymentId = result.GetValue(id)!;
+            if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
+            {
+                throw new CliException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
+            }
+
+            DeployCommand.RequireController(state);
+            var deployment = await deployments.StopAsync(deploymentId, result.GetValue(rollback), Environment.UserName, cancellationToken);
+            var console = json ? null : Consoles.Human;
+            console?.MarkupLine(result.GetValue(rollback)
+                ? $"Rolling back deployment [bold]{deployment.Id}[/]"
+                : $"Stopping deployment [bold]{deployment.Id}[/] at its next safe point (a step in progress, such as a hook, finishes first)");
+            if (result.GetValue(noWait))
+            {
+                return await DeployCommand.FinishAsync(store, deployment, json, cancellationToken);
+            }
+
+            var final = await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: false, cancellationToken);
+            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+        });
+        return command;
+    }
+}
