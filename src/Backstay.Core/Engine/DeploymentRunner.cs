@@ -99,6 +99,10 @@ internal sealed class DeploymentRunner
                     ? $"rolling back to revision {_target.Number}" + (_stable is null ? "" : $" from revision {_stable.Number}")
                     : $"deploying revision {_target.Number}" + (_stable is null ? " (first deployment)" : $" over revision {_stable.Number}") + $" with {_deployment.Strategy}",
                 cancellationToken);
+            if (!IsRollback)
+            {
+                Notify("started", _deployment);
+            }
         }
         else
         {
@@ -137,6 +141,7 @@ internal sealed class DeploymentRunner
                 ? $"; traffic stays split (revision {_target.Number} {_deployment.TargetWeight}%, revision {_stable.Number} {100 - _deployment.TargetWeight}%) as recorded here until `backstay reset {Service}` or a rollback"
                 : ""), cancellationToken);
             await SaveAsync(Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+            Notify("stopped", _deployment);
             await _platform.EndDeploymentAsync(_plan.Spec, _stable?.Number ?? _target.Number, cancellationToken);
             return;
         }
@@ -317,6 +322,7 @@ internal sealed class DeploymentRunner
 
         var until = duration is { } d ? _time.GetUtcNow() + d : (DateTimeOffset?)null;
         await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
+        Notify("paused", _deployment);
         await EventAsync("Paused", until is null
             ? $"paused until continued: `backstay continue {_deployment.Id}` (or `backstay rollback {Service}`)"
             : $"paused for {Durations.Format(duration!.Value)}", cancellationToken);
@@ -437,6 +443,7 @@ internal sealed class DeploymentRunner
         run = run.State == HookState.AwaitingAction ? run : run with { State = HookState.AwaitingAction, ExpiresAt = _time.GetUtcNow() + pause.Timeout };
         await _store.SaveHookRunAsync(run, cancellationToken);
         await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
+        Notify("paused", _deployment);
         await EventAsync("Paused", $"{run.Stage} hook {run.Id} awaits action until {run.ExpiresAt:u} (then {pause.OnTimeout}): `backstay continue {_deployment.Id}` or `backstay rollback {_deployment.Id}`", cancellationToken);
         try
         {
@@ -711,6 +718,7 @@ internal sealed class DeploymentRunner
             {
                 var now = _time.GetUtcNow();
                 await _store.UpdateDeploymentAsync(undone with { State = DeploymentState.RollbackFailed, UpdatedAt = now, FinishedAt = now }, cancellationToken);
+                Notify("failed", undone with { Reason = $"rollback failed: {reason}" });
             }
 
             return;
@@ -726,6 +734,7 @@ internal sealed class DeploymentRunner
             }
 
             await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
+            Notify("failed", _deployment);
             await _platform.EndDeploymentAsync(_plan.Spec, _stable?.Number ?? _target.Number, cancellationToken);
             return;
         }
@@ -777,7 +786,9 @@ internal sealed class DeploymentRunner
         {
             var now = _time.GetUtcNow();
             var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
-            await _store.UpdateDeploymentAsync(undone with { State = state, RolledBackBy = _deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now }, cancellationToken);
+            var finished = undone with { State = state, RolledBackBy = _deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now };
+            await _store.UpdateDeploymentAsync(finished, cancellationToken);
+            Notify("rolledBack", finished);
             await _store.AppendEventAsync(new DeploymentEvent
             {
                 DeploymentId = undoneId,
@@ -788,6 +799,10 @@ internal sealed class DeploymentRunner
         }
 
         await EventAsync(IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {_target.Number} is stable", cancellationToken);
+        if (_deployment.Kind == DeploymentKind.Deploy)
+        {
+            Notify("succeeded", _deployment);
+        }
         var running = (await _platform.Compute.ListAsync(Service, cancellationToken))
             .Where(set => set.DesiredCount > 0 || set.Instances.Count > 0).Select(set => set.Revision).ToHashSet();
         var removed = await Retention.ApplyAsync(_store, Service, _plan.Spec.Retention.KeepPrevious, _target.Number, running, cancellationToken);
@@ -870,6 +885,32 @@ internal sealed class DeploymentRunner
             Step = step,
             DataJson = data is null ? null : JsonSerializer.Serialize(data),
         }, cancellationToken);
+    }
+
+    /// <summary>Tells the spec's webhooks in the background; a failing webhook is recorded, never fatal.</summary>
+    private void Notify(string name, Deployment about)
+    {
+        if (_plan.Spec.Notifications.Count == 0)
+        {
+            return;
+        }
+
+        var news = NotificationEvent.From(name, about, _time.GetUtcNow());
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var failures = await Notifier.SendAsync(_plan.Spec.Notifications, news, HookHttp.Client, Environment.GetEnvironmentVariable, CancellationToken.None);
+                foreach (var failure in failures)
+                {
+                    await _store.AppendEventAsync(new DeploymentEvent { DeploymentId = about.Id, At = _time.GetUtcNow(), Type = "NotificationFailed", Message = failure }, CancellationToken.None);
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                EngineLog.PassFailed(_logger, ex);
+            }
+        });
     }
 
     private static string Detail(string? error) => string.IsNullOrWhiteSpace(error) ? "" : $" (last error: {error.Trim()})";

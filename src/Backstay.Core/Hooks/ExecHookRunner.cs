@@ -10,6 +10,8 @@ public static class ExecHookRunner
     /// <summary>Output kept per hook run; the rest is cut from the front.</summary>
     public const int MaxOutput = 16 * 1024;
 
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(1);
+
     public static async Task<HookOutcome> RunAsync(ExecHookSpec hook, HookContext context, string workingDirectory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(hook);
@@ -53,7 +55,19 @@ public static class ExecHookRunner
             try
             {
                 await process.WaitForExitAsync(timeout.Token);
-                await Task.WhenAll(stdout, stderr);
+
+                // A child left in the background may hold the pipes open: the hook's own exit decides, not theirs.
+                try
+                {
+                    await Task.WhenAll(stdout, stderr).WaitAsync(OutputGrace, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    lock (output)
+                    {
+                        output.Append("\n[output still open after the hook exited; not waited for]");
+                    }
+                }
             }
             catch (OperationCanceledException)
             {

@@ -13,6 +13,7 @@ public sealed record ServiceSpec
     public IReadOnlyDictionary<string, IReadOnlyList<HookSpec>> Hooks { get; init; } = new Dictionary<string, IReadOnlyList<HookSpec>>();
     public RollbackSpec Rollback { get; init; } = new();
     public RetentionSpec Retention { get; init; } = new();
+    public IReadOnlyList<NotificationSpec> Notifications { get; init; } = [];
 
     /// <summary>The file the spec was read from, when it was read from one.</summary>
     [JsonIgnore]
@@ -226,4 +227,18 @@ public sealed record RollbackSpec
 public sealed record RetentionSpec
 {
     public int KeepPrevious { get; init; } = 3;
+}
+
+/// <summary>A webhook told when a deployment starts, pauses, succeeds, is rolled back, fails or stops.</summary>
+public sealed record NotificationSpec
+{
+    public required string Url { get; init; }
+
+    /// <summary>json (Backstay's event document) or slack (a Slack-compatible incoming-webhook payload).</summary>
+    public string Format { get; init; } = "json";
+
+    /// <summary>Environment variable holding the HMAC-SHA256 secret the body is signed with, if any.</summary>
+    public string? SecretEnv { get; init; }
+
+    public IReadOnlyList<string> Events { get; init; } = ["started", "paused", "succeeded", "rolledBack", "failed", "stopped"];
 }

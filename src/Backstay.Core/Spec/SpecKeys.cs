@@ -4,7 +4,7 @@ namespace Backstay.Core.Spec;
 internal static class SpecKeys
 {
     public static readonly IReadOnlyList<string> Root =
-        ["service", "platform", "task", "strategy", "analysis", "hooks", "rollback", "retention"];
+        ["service", "platform", "task", "strategy", "analysis", "hooks", "rollback", "retention", "notifications"];
 
     public static readonly IReadOnlyList<string> Platform = ["local", "ecs"];
 
@@ -63,6 +63,12 @@ internal static class SpecKeys
     public static readonly IReadOnlyList<string> Rollback = ["automatic", "allPhasesAtOnce"];
 
     public static readonly IReadOnlyList<string> Retention = ["keepPrevious"];
+
+    public static readonly IReadOnlyList<string> Notification = ["url", "format", "secretEnv", "events"];
+
+    public static readonly IReadOnlyList<string> NotificationFormats = ["json", "slack"];
+
+    public static readonly IReadOnlyList<string> NotificationEvents = ["started", "paused", "succeeded", "rolledBack", "failed", "stopped"];
 
     public static string Join(IEnumerable<string> keys) => string.Join(", ", keys);
 }

@@ -113,19 +113,8 @@ internal sealed partial class SpecReader
             return null;
         }
 
-        var url = map.RequiredString("url", UrlExample);
-        if (url.Length > 0
-            && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
-        {
-            Report(map.Get("url")!, map.PathOf("url"), $"must be an absolute http:// or https:// URL such as {UrlExample}, got '{url}'");
-        }
-
-        var secretEnv = map.OptionalString("secretEnv");
-        if (secretEnv is not null && !SpecValues.IsEnvironmentName(secretEnv))
-        {
-            Report(map.Get("secretEnv")!, map.PathOf("secretEnv"),
-                $"must be the name of an environment variable (letters, digits and '_', not starting with a digit) such as HOOK_SECRET, got '{secretEnv}'");
-        }
+        var url = ReadHttpUrl(map, "url", UrlExample);
+        var secretEnv = ReadSecretEnv(map);
 
         var defaults = new HttpHookSpec { Url = "" };
         return new HttpHookSpec
@@ -135,6 +124,75 @@ internal sealed partial class SpecReader
             SecretEnv = secretEnv,
             Retries = map.Int("retries", defaults.Retries, 0, 10),
         };
+    }
+
+    private List<NotificationSpec> ReadNotifications(SpecMap root)
+    {
+        const string Example = "`[ { url: https://hooks.slack.com/services/..., format: slack } ]`";
+        var result = new List<NotificationSpec>();
+        switch (root.Get("notifications"))
+        {
+            case null:
+                return result;
+            case YamlSequenceNode list:
+                for (var i = 0; i < list.Children.Count; i++)
+                {
+                    var path = $"notifications[{i}]";
+                    if (list.Children[i] is not YamlMappingNode)
+                    {
+                        Report(list.Children[i], path, $"must be a webhook such as {Example.Trim('`', '[', ']', ' ')}, got {Describe(list.Children[i])}");
+                        continue;
+                    }
+
+                    var map = new SpecMap(this, list.Children[i], path, SpecKeys.Notification);
+                    var url = ReadHttpUrl(map, "url", "https://hooks.slack.com/services/T000/B000/XXXX");
+                    var defaults = new NotificationSpec { Url = "" };
+                    var events = map.Get("events") is { } eventsNode ? ReadStringList(eventsNode, map.PathOf("events"), "`[rolledBack, failed]`") ?? [] : defaults.Events.ToList();
+                    foreach (var name in events.Where(e => !SpecKeys.NotificationEvents.Contains(e)))
+                    {
+                        Report(map.Get("events")!, map.PathOf("events"), $"'{name}' is not an event; choose among {SpecKeys.Join(SpecKeys.NotificationEvents)}");
+                    }
+
+                    result.Add(new NotificationSpec
+                    {
+                        Url = url,
+                        Format = map.Get("format") is { } format ? ReadChoice(format, map.PathOf("format"), SpecKeys.NotificationFormats) ?? defaults.Format : defaults.Format,
+                        SecretEnv = ReadSecretEnv(map),
+                        Events = events,
+                    });
+                }
+
+                return result;
+            case var other when IsNull(other):
+                return result;
+            case var other:
+                Report(other, "notifications", $"must be a list of webhooks such as {Example}, got {Describe(other)}");
+                return result;
+        }
+    }
+
+    private string ReadHttpUrl(SpecMap map, string key, string example)
+    {
+        var url = map.RequiredString(key, example);
+        if (url.Length > 0
+            && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+        {
+            Report(map.Get(key)!, map.PathOf(key), $"must be an absolute http:// or https:// URL such as {example}, got '{url}'");
+        }
+
+        return url;
+    }
+
+    private string? ReadSecretEnv(SpecMap map)
+    {
+        var secretEnv = map.OptionalString("secretEnv");
+        if (secretEnv is not null && !SpecValues.IsEnvironmentName(secretEnv))
+        {
+            Report(map.Get("secretEnv")!, map.PathOf("secretEnv"),
+                $"must be the name of an environment variable (letters, digits and '_', not starting with a digit) such as HOOK_SECRET, got '{secretEnv}'");
+        }
+
+        return secretEnv;
     }
 
     private PauseHookSpec? ReadPauseHook(SpecMap hook)

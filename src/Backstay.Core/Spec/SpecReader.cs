@@ -160,6 +160,7 @@ internal sealed partial class SpecReader(string fileName)
         var hooks = ReadHooks(map);
         var rollback = ReadRollback(map);
         var retention = ReadRetention(map);
+        var notifications = ReadNotifications(map);
         CheckStrategyFitsPlatform(platform, strategy);
 
         if (platform is null || task is null)
@@ -176,6 +177,7 @@ internal sealed partial class SpecReader(string fileName)
             Hooks = hooks,
             Rollback = rollback,
             Retention = retention,
+            Notifications = notifications,
         };
         return strategy is null ? spec : spec with { Strategy = strategy };
     }

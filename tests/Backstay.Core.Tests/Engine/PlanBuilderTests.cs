@@ -159,8 +159,8 @@ public sealed class PlanBuilderTests
         plan.Actions.ShouldBe(
         [
             new ScaleAction(Role.Target, 4, WaitHealthy: true),
-            new WeightAction(100),
             new TestTrafficAction(ToTarget: true),
+            new WeightAction(100),
         ]);
     }
 

@@ -74,7 +74,7 @@ public class SpecLoaderErrorTests
             """);
 
         ShouldBeAt(error, 4, 1, "stratgy");
-        error.Message.ShouldBe("unknown key 'stratgy'; did you mean 'strategy'? Allowed keys: service, platform, task, strategy, analysis, hooks, rollback, retention");
+        error.Message.ShouldBe("unknown key 'stratgy'; did you mean 'strategy'? Allowed keys: service, platform, task, strategy, analysis, hooks, rollback, retention, notifications");
     }
 
     [Fact]

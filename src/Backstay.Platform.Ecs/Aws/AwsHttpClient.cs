@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+using Backstay.Core.Ports;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Backstay.Platform.Ecs.Aws;
+
+/// <summary>
+/// Sends signed requests to AWS: signs each attempt with SigV4, retries throttling, 5xx answers, timeouts and network
+/// errors with jittered exponential backoff (Polly), bounds each attempt with a timeout, and turns error answers into
+/// <see cref="AwsServiceException"/>s whose messages say what to do.
+/// </summary>
+internal sealed partial class AwsHttpClient
+{
+    private readonly HttpClient _http;
+    private readonly IAwsCredentialSource _credentials;
+    private readonly TimeProvider _time;
+    private readonly AwsClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+
+    public AwsHttpClient(HttpClient http, IAwsCredentialSource credentials, TimeProvider time, AwsClientOptions options, ILogger logger)
+    {
+        _http = http;
+        _credentials = credentials;
+        _time = time;
+        _options = options;
+        _logger = logger;
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder()
+                    .Handle<AwsServiceException>(e => e.IsRetryable)
+                    .Handle<HttpRequestException>()
+                    .Handle<TimeoutRejectedException>(),
+                MaxRetryAttempts = Math.Max(0, options.MaxRetries),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                OnRetry = args =>
+                {
+                    LogRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, args.Outcome.Exception?.Message ?? "");
+                    return default;
+                },
+            })
+            .AddTimeout(options.AttemptTimeout)
+            .Build();
+    }
+
+    /// <summary>Calls sent so far per "service:Operation" (every attempt counts), for measuring what a deployment costs.</summary>
+    public IReadOnlyDictionary<string, int> Calls => _calls;
+
+    public int TotalCalls => _calls.Values.Sum();
+
+    public void ResetCounts() => _calls.Clear();
+
+    /// <summary>A JSON 1.1 call: POST of the JSON body with X-Amz-Target set to the service's prefix and the operation.</summary>
+    public Task<string> SendJsonAsync(AwsService service, AwsEndpoint endpoint, string operation, string json, CancellationToken cancellationToken) =>
+        SendAsync(service, endpoint, operation, "application/x-amz-json-1.1", $"{service.Target}.{operation}",
+            Encoding.UTF8.GetBytes(json), cancellationToken);
+
+    /// <summary>A Query call: form-encoded Action, Version and the parameters; answers are XML.</summary>
+    public Task<string> SendQueryAsync(AwsService service, AwsEndpoint endpoint, string operation, IEnumerable<KeyValuePair<string, string>> parameters,
+        CancellationToken cancellationToken)
+    {
+        var body = new StringBuilder()
+            .Append("Action=").Append(SigV4Signer.UriEncode(operation))
+            .Append("&Version=").Append(SigV4Signer.UriEncode(service.Target));
+        foreach (var (name, value) in parameters)
+        {
+            body.Append('&').Append(SigV4Signer.UriEncode(name)).Append('=').Append(SigV4Signer.UriEncode(value));
+        }
+
+        return SendAsync(service, endpoint, operation, "application/x-www-form-urlencoded; charset=utf-8", null,
+            Encoding.UTF8.GetBytes(body.ToString()), cancellationToken);
+    }
+
+    private async Task<string> SendAsync(AwsService service, AwsEndpoint endpoint, string operation, string contentType, string? target,
+        byte[] body, CancellationToken cancellationToken)
+    {
+        var attempts = 0;
+        try
+        {
+            return await _pipeline.ExecuteAsync(async token =>
+            {
+                attempts++;
+                _calls.AddOrUpdate($"{service.SigningName}:{operation}", 1, (_, n) => n + 1);
+                return await SendOnceAsync(service, endpoint, operation, contentType, target, body, token);
+            }, cancellationToken);
+        }
+        catch (AwsServiceException ex) when (ex.IsRetryable)
+        {
+            throw ex.WithAttempts(attempts, service);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            throw new PlatformException(
+                $"{service.DisplayName} {operation} at {endpoint.Uri} did not answer within {_options.AttemptTimeout.TotalSeconds:0.#}s, {attempts} attempt(s). Check the network path to AWS (proxy, VPC endpoint, AWS_ENDPOINT_URL).", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new PlatformException(
+                $"Could not reach {service.DisplayName} at {endpoint.Uri} for {operation} after {attempts} attempt(s): {ex.Message}. Check the network, proxy settings and AWS_ENDPOINT_URL{(endpoint.Overridden ? "" : " (unset: the public endpoint is used)")}.", ex);
+        }
+    }
+
+    private async Task<string> SendOnceAsync(AwsService service, AwsEndpoint endpoint, string operation, string contentType, string? target,
+        byte[] body, CancellationToken cancellationToken)
+    {
+        var credentials = await _credentials.GetAsync(cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Uri);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        var headers = new List<KeyValuePair<string, string>> { new("content-type", contentType) };
+        if (target is not null)
+        {
+            request.Headers.TryAddWithoutValidation("X-Amz-Target", target);
+            headers.Add(new("x-amz-target", target));
+        }
+
+        var signed = SigV4Signer.Sign("POST", endpoint.Uri, headers, body, credentials, endpoint.Region, service.SigningName, _time.GetUtcNow());
+        request.Headers.TryAddWithoutValidation("X-Amz-Date", signed.AmzDate);
+        if (credentials.SessionToken is { Length: > 0 } token)
+        {
+            request.Headers.TryAddWithoutValidation("X-Amz-Security-Token", token);
+        }
+
+        request.Headers.TryAddWithoutValidation("Authorization", signed.Authorization);
+        request.Headers.UserAgent.ParseAdd("backstay/1.0");
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.IsSuccessStatusCode)
+        {
+            return text;
+        }
+
+        var requestId = response.Headers.TryGetValues("x-amzn-RequestId", out var ids) ? ids.FirstOrDefault()
+            : response.Headers.TryGetValues("x-amz-request-id", out var ids2) ? ids2.FirstOrDefault() : null;
+        var typeHeader = response.Headers.TryGetValues("x-amzn-ErrorType", out var types) ? types.FirstOrDefault() : null;
+        var (code, message) = service.Protocol == AwsProtocol.Json11 ? ParseJsonError(text, typeHeader) : ParseXmlError(text);
+        throw new AwsServiceException(service, operation, response.StatusCode, code ?? $"Http{(int)response.StatusCode}", message, requestId);
+    }
+
+    internal static (string? Code, string? Message) ParseJsonError(string body, string? typeHeader)
+    {
+        string? code = null;
+        string? message = null;
+        try
+        {
+            using var doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(body) ? "{}" : body);
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                if (property.Value.ValueKind != JsonValueKind.String)
+                {
+                    continue;
+                }
+
+                if (property.NameEquals("__type") || property.NameEquals("code") || property.NameEquals("Code"))
+                {
+                    code ??= property.Value.GetString();
+                }
+                else if (property.NameEquals("message") || property.NameEquals("Message"))
+                {
+                    message = property.Value.GetString();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            message = body.Length > 300 ? body[..300] : body;
+        }
+
+        code = typeHeader ?? code;
+        if (code is not null)
+        {
+            // "aws.protocoljson#ClusterNotFoundException" or "ClusterNotFoundException:http://internal.amazon.com/..."
+            var hash = code.LastIndexOf('#');
+            if (hash >= 0)
+            {
+                code = code[(hash + 1)..];
+            }
+
+            var colon = code.IndexOf(':', StringComparison.Ordinal);
+            if (colon >= 0)
+            {
+                code = code[..colon];
+            }
+        }
+
+        return (code, message);
+    }
+
+    internal static (string? Code, string? Message) ParseXmlError(string body)
+    {
+        try
+        {
+            var doc = XDocument.Parse(body);
+            var error = doc.Descendants().FirstOrDefault(e => e.Name.LocalName == "Error");
+            return (error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Code")?.Value,
+                error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value);
+        }
+        catch (System.Xml.XmlException)
+        {
+            return (null, body.Length > 300 ? body[..300] : body);
+        }
+    }
+
+    [LoggerMessage(100, LogLevel.Warning, "AWS call failed, retry {Attempt} in {DelayMs:0} ms: {Reason}")]
+    private static partial void LogRetry(ILogger logger, int attempt, double delayMs, string reason);
+}
+
+/// <summary>The address and signing region of one service.</summary>
+internal sealed record AwsEndpoint(Uri Uri, string Region, bool Overridden);

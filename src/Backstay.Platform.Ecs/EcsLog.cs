@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Backstay.Platform.Ecs;
+
+internal static partial class EcsLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Created ECS service {Service} in cluster {Cluster} with the EXTERNAL deployment controller")]
+    public static partial void ServiceCreated(ILogger logger, string service, string cluster);
+
+    [LoggerMessage(2, LogLevel.Information, "Registered task definition {TaskDefinition} for revision {Revision} of {Service}")]
+    public static partial void TaskDefinitionRegistered(ILogger logger, string taskDefinition, int revision, string service);
+
+    [LoggerMessage(3, LogLevel.Information, "Task set {TaskSet} of revision {Revision} of {Service}: {Action}")]
+    public static partial void TaskSetChanged(ILogger logger, string taskSet, int revision, string service, string action);
+
+    [LoggerMessage(4, LogLevel.Information, "{Listener} listener of {Service}: {Weights}")]
+    public static partial void WeightsSet(ILogger logger, string listener, string service, string weights);
+
+    [LoggerMessage(5, LogLevel.Information, "Auto scaling of {Service} {Action}")]
+    public static partial void AutoScaling(ILogger logger, string service, string action);
+
+    [LoggerMessage(6, LogLevel.Warning, "Image {Image} is not in a private ECR registry; it stays a tag and is not pinned to a digest, so a rollback runs whatever the tag points to then")]
+    public static partial void ImageNotPinned(ILogger logger, string image);
+
+    [LoggerMessage(7, LogLevel.Warning, "Auto scaling of {Service} was already suspended by someone else; Backstay leaves it as it is")]
+    public static partial void AutoScalingSuspendedByOthers(ILogger logger, string service);
+}

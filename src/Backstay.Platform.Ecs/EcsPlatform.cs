@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs.Aws;
+using Backstay.Platform.Ecs.Aws.ApplicationAutoScaling;
+using Backstay.Platform.Ecs.Aws.Ecs;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Backstay.Platform.Ecs;
+
+/// <summary>
+/// Amazon ECS as a Backstay platform: each revision is a task-definition revision run by its own task set of a
+/// service with the EXTERNAL deployment controller, behind one of two target groups that alternate between
+/// deployments; traffic moves through weighted forward actions on the ALB listeners. The platform only carries out
+/// what the engine decides: it never decides to roll back.
+/// </summary>
+public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignals
+{
+    private const string ScalableDimension = "ecs:service:DesiredCount";
+
+    private readonly EcsPlatformOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly AwsClientFactory _factory;
+    private readonly ConcurrentDictionary<string, EcsServiceContext> _services = new(StringComparer.Ordinal);
+
+    public EcsPlatform(EcsPlatformOptions options, TimeProvider time, ILogger? logger = null)
+        : this(options, time, logger, handler: null)
+    {
+    }
+
+    internal EcsPlatform(EcsPlatformOptions options, TimeProvider time, ILogger? logger, HttpMessageHandler? handler)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _time = time;
+        _logger = logger ?? NullLogger.Instance;
+        _factory = new AwsClientFactory(new AwsEnvironment(options.Environment), options.Credentials ?? new DefaultChainCredentialSource(),
+            time, options.Aws, _logger, handler);
+    }
+
+    public string Name => "ecs";
+
+    public ICompute Compute => this;
+
+    public ITraffic Traffic => this;
+
+    public ISignals Signals => this;
+
+    /// <summary>AWS calls sent so far per "service:Operation", every attempt counted.</summary>
+    public IReadOnlyDictionary<string, int> ApiCalls => _factory.Http.Calls.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
+    public void ResetApiCallCounts() => _factory.Http.ResetCounts();
+
+    internal AwsClients ClientsFor(string region) => _factory.ForRegion(region);
+
+    /// <summary>
+    /// Creates the ECS service with the EXTERNAL deployment controller when it does not exist, or adopts it when it does.
+    /// A service that was deleted outside Backstay (INACTIVE) is drift: Backstay stops and says so rather than re-create it.
+    /// </summary>
+    public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
+        {
+            Cluster = context.Cluster,
+            Services = [context.ServiceName],
+        }, cancellationToken));
+        var service = described.Services.FirstOrDefault();
+        if (service is null || service.Status is "INACTIVE" or "DRAINING")
+        {
+            if (service is not null && !_options.RecreateDeletedService)
+            {
+                throw Deleted(context, service.Status!);
+            }
+
+            await CreateServiceAsync(context, cancellationToken);
+        }
+        else if (service.DeploymentController?.Type is { } type && type != "EXTERNAL")
+        {
+            throw new PlatformException(
+                $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' uses the {type} deployment controller. Backstay deploys through task sets, which need the EXTERNAL controller, " +
+                "and ECS cannot change a service's controller: create the service anew with `deploymentController: EXTERNAL` (or delete it and let Backstay create it).");
+        }
+
+        await CheckLoadBalancerAsync(context, cancellationToken);
+        context.Invalidate();
+    }
+
+    /// <summary>Suspends the service's auto scaling for the deployment, remembering (in a tag on the service) what to restore.</summary>
+    public async Task BeginDeploymentAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var target = await ScalableTargetAsync(context, cancellationToken);
+        if (target is null)
+        {
+            return;
+        }
+
+        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var ours = Tags.Find(snapshot.Service.Tags, Tags.AutoScalingSuspended);
+        var state = target.SuspendedState ?? new SuspendedState();
+        if (ours is null && state.AllSuspended)
+        {
+            EcsLog.AutoScalingSuspendedByOthers(_logger, context.ServiceName);
+            return;
+        }
+
+        if (ours is null)
+        {
+            // Tagged before suspending: a process that dies in between still leaves the note that tells the next one to resume.
+            await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest
+            {
+                ResourceArn = snapshot.Service.ServiceArn!,
+                Tags = [new Tag(Tags.AutoScalingSuspended, EncodeState(state))],
+            }, cancellationToken));
+        }
+
+        if (!state.AllSuspended)
+        {
+            await CallAsync(context, () => context.Aws.AutoScaling.RegisterScalableTargetAsync(new RegisterScalableTargetRequest
+            {
+                ServiceNamespace = "ecs",
+                ResourceId = context.ResourceId,
+                ScalableDimension = ScalableDimension,
+                SuspendedState = new SuspendedState { DynamicScalingInSuspended = true, DynamicScalingOutSuspended = true, ScheduledScalingSuspended = true },
+            }, cancellationToken));
+            EcsLog.AutoScaling(_logger, context.ServiceName, "suspended for the deployment");
+        }
+
+        context.Invalidate();
+    }
+
+    /// <summary>
+    /// Leaves the serving revision's task set as the primary one at 100% of the service, keeps the service's desired
+    /// count when auto scaling owns it, and resumes auto scaling as it was before the deployment.
+    /// </summary>
+    public async Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var target = await ScalableTargetAsync(context, cancellationToken);
+        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        if (snapshot.SetOf(servingRevision) is { } serving)
+        {
+            await SettleServingSetAsync(context, snapshot, serving, target is not null, cancellationToken);
+        }
+
+        if (Tags.Find(snapshot.Service.Tags, Tags.AutoScalingSuspended) is { } previous)
+        {
+            if (target is not null)
+            {
+                await CallAsync(context, () => context.Aws.AutoScaling.RegisterScalableTargetAsync(new RegisterScalableTargetRequest
+                {
+                    ServiceNamespace = "ecs",
+                    ResourceId = context.ResourceId,
+                    ScalableDimension = ScalableDimension,
+                    SuspendedState = DecodeState(previous),
+                }, cancellationToken));
+                EcsLog.AutoScaling(_logger, context.ServiceName, $"resumed on revision {servingRevision}");
+            }
+
+            await CallAsync(context, () => context.Aws.Ecs.UntagResourceAsync(new UntagResourceRequest
+            {
+                ResourceArn = snapshot.Service.ServiceArn!,
+                TagKeys = [Tags.AutoScalingSuspended],
+            }, cancellationToken));
+        }
+
+        context.Invalidate();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _factory.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task SettleServingSetAsync(EcsServiceContext context, EcsSnapshot snapshot, TaskSet serving, bool autoScaled, CancellationToken cancellationToken)
+    {
+        if (serving.Status != "PRIMARY")
+        {
+            await CallAsync(context, () => context.Aws.Ecs.UpdateServicePrimaryTaskSetAsync(new UpdateServicePrimaryTaskSetRequest
+            {
+                Cluster = context.Cluster,
+                Service = context.ServiceName,
+                PrimaryTaskSet = serving.TaskSetArn!,
+            }, cancellationToken));
+        }
+
+        // With other sets still running, their counts depend on the desired count: leave the scale to the next deployment.
+        if (snapshot.TaskSets.Any(t => t.TaskSetArn != serving.TaskSetArn && t.Status != "DRAINING"))
+        {
+            return;
+        }
+
+        var count = snapshot.CountOf(serving);
+        var full = (serving.Scale?.Value ?? 0) >= 100;
+        var desired = autoScaled ? snapshot.DesiredCount : count;
+        if (!full)
+        {
+            // Up to 100% first and the desired count after, so the serving set never dips below its count on the way.
+            await CallAsync(context, () => context.Aws.Ecs.UpdateTaskSetAsync(new UpdateTaskSetRequest
+            {
+                Cluster = context.Cluster,
+                Service = context.ServiceName,
+                TaskSet = serving.TaskSetArn!,
+                Scale = new Scale { Value = 100, Unit = "PERCENT" },
+            }, cancellationToken));
+        }
+
+        if (desired != snapshot.DesiredCount && desired > 0)
+        {
+            await CallAsync(context, () => context.Aws.Ecs.UpdateServiceAsync(new UpdateServiceRequest
+            {
+                Cluster = context.Cluster,
+                Service = context.ServiceName,
+                DesiredCount = desired,
+            }, cancellationToken));
+        }
+    }
+
+    private async Task<ScalableTarget?> ScalableTargetAsync(EcsServiceContext context, CancellationToken cancellationToken)
+    {
+        var targets = await CallAsync(context, () => context.Aws.AutoScaling.DescribeScalableTargetsAsync(new DescribeScalableTargetsRequest
+        {
+            ServiceNamespace = "ecs",
+            ResourceIds = [context.ResourceId],
+            ScalableDimension = ScalableDimension,
+        }, cancellationToken));
+        return targets.ScalableTargets.FirstOrDefault(t => t.ResourceId == context.ResourceId);
+    }
+
+    private async Task CreateServiceAsync(EcsServiceContext context, CancellationToken cancellationToken)
+    {
+        await CallAsync(context, () => context.Aws.Ecs.CreateServiceAsync(new CreateServiceRequest
+        {
+            Cluster = context.Cluster,
+            ServiceName = context.ServiceName,
+            DesiredCount = Math.Max(1, context.Spec.Platform.Instances),
+            DeploymentController = new DeploymentController { Type = "EXTERNAL" },
+            SchedulingStrategy = "REPLICA",
+            Tags = [new Tag(Tags.ManagedBy, "backstay"), new Tag(Tags.Service, Tags.Clean(context.Spec.Service))],
+        }, cancellationToken));
+        EcsLog.ServiceCreated(_logger, context.ServiceName, context.Cluster);
+    }
+
+    /// <summary>Reads the service and its task sets, reusing a read younger than the snapshot TTL unless fresh is asked for.</summary>
+    private async Task<EcsSnapshot> ReadAsync(EcsServiceContext context, bool fresh, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (!fresh && context.Snapshot is { } cached && now - context.SnapshotAt < _options.SnapshotTtl)
+        {
+            return cached;
+        }
+
+        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
+        {
+            Cluster = context.Cluster,
+            Services = [context.ServiceName],
+            Include = ["TAGS"],
+        }, cancellationToken));
+        var service = described.Services.FirstOrDefault();
+        if (service is null || service.Status != "ACTIVE")
+        {
+            throw Deleted(context, service?.Status ?? "MISSING");
+        }
+
+        context.Snapshot = new EcsSnapshot(service);
+        context.SnapshotAt = _time.GetUtcNow();
+        return context.Snapshot;
+    }
+
+    private EcsDriftException Deleted(EcsServiceContext context, string status) => new(
+        $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' is {status}: it was deleted or changed outside Backstay. " +
+        $"Backstay does not re-create it on its own; run `backstay reset {context.Spec.Service}` to re-create it from the last good revision.");
+
+    private EcsServiceContext Register(ServiceSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var ecs = spec.Platform.Ecs
+            ?? throw new PlatformException($"Service '{spec.Service}' is not an ECS service (platform: {spec.Platform.Kind}); the ECS platform cannot run it.");
+        if (ecs.LoadBalancer is not { } lb)
+        {
+            throw new PlatformException(
+                $"Service '{spec.Service}' has no platform.ecs.loadBalancer: Backstay moves traffic through an ALB listener with two target groups; add `loadBalancer: {{ productionListener: arn:..., targetGroups: [arn:...blue, arn:...green] }}`.");
+        }
+
+        if (lb.TargetGroups.Count != 2 || lb.TargetGroups[0] == lb.TargetGroups[1])
+        {
+            throw new PlatformException(
+                $"Service '{spec.Service}' names {lb.TargetGroups.Count} target group(s) under platform.ecs.loadBalancer.targetGroups; give exactly two different ones, which Backstay alternates between deployments.");
+        }
+
+        var region = _factory.Environment.ResolveRegion(ecs.Region, _options.Region);
+        return _services.AddOrUpdate(spec.Service,
+            _ => new EcsServiceContext(spec, ClientsFor(region)),
+            (_, existing) =>
+            {
+                if (existing.Aws.Region != region)
+                {
+                    return new EcsServiceContext(spec, ClientsFor(region));
+                }
+
+                existing.Spec = spec;
+                return existing;
+            });
+    }
+
+    private EcsServiceContext Context(string service) =>
+        _services.TryGetValue(service, out var context)
+            ? context
+            : throw new PlatformException(
+                $"The ECS platform has not been told about service '{service}' in this process; it learns a service's cluster, listeners and target groups from its spec when a deployment (or `backstay reset`) starts.");
+
+    /// <summary>Runs an AWS call and puts the cluster and service into the messages of the errors that name them.</summary>
+    private static async Task<T> CallAsync<T>(EcsServiceContext context, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (AwsServiceException ex) when (ex.Code == "ClusterNotFoundException")
+        {
+            throw new PlatformException(
+                $"ECS cluster '{context.Cluster}' was not found in {context.Aws.Region} ({ex.Operation}). Check platform.ecs.cluster and the region (platform.ecs.region, --region or AWS_REGION).", ex);
+        }
+        catch (AwsServiceException ex) when (ex.Code is "ServiceNotFoundException" or "ServiceNotActiveException")
+        {
+            throw new EcsDriftException(
+                $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' {(ex.Code == "ServiceNotFoundException" ? "does not exist" : "is not active")} ({ex.Operation}); it was deleted or changed outside Backstay. " +
+                $"Run `backstay reset {context.Spec.Service}` to re-create it from the last good revision.", ex);
+        }
+        catch (AwsServiceException ex) when (ex.Code is "TargetGroupNotFound" or "ListenerNotFound" or "RuleNotFound" or "LoadBalancerNotFound")
+        {
+            throw new PlatformException(
+                $"{ex.Message} Check platform.ecs.loadBalancer of '{context.Spec.Service}': the listener and target group ARNs must exist in {context.Aws.Region}.", ex);
+        }
+    }
+
+    private static string EncodeState(SuspendedState state) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"in={Flag(state.DynamicScalingInSuspended)} out={Flag(state.DynamicScalingOutSuspended)} scheduled={Flag(state.ScheduledScalingSuspended)}");
+
+    private static SuspendedState DecodeState(string value)
+    {
+        var parts = value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=')).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1] == "true", StringComparer.Ordinal);
+        return new SuspendedState
+        {
+            DynamicScalingInSuspended = parts.GetValueOrDefault("in"),
+            DynamicScalingOutSuspended = parts.GetValueOrDefault("out"),
+            ScheduledScalingSuspended = parts.GetValueOrDefault("scheduled"),
+        };
+    }
+
+    private static string Flag(bool? value) => value == true ? "true" : "false";
+}
