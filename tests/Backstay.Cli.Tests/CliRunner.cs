@@ -1,8 +1,13 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 
 namespace Backstay.Cli.Tests;
+
+/// <summary>What `deploy --output json` said.</summary>
+public sealed record DeployResult(int ExitCode, string Id, string Outcome, string Raw);
 
 /// <summary>Result of one run of the real backstay command.</summary>
 public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
@@ -24,9 +29,12 @@ public sealed class CliRunner : IDisposable
 
     public static string BackstayDll => Path.Combine(AppContext.BaseDirectory, "backstay.dll");
 
-    public async Task<CliResult> RunAsync(TimeSpan timeout, params string[] args)
+    public Task<CliResult> RunAsync(TimeSpan timeout, params string[] args) => RunProgramAsync(timeout, "dotnet", [BackstayDll, .. args]);
+
+    /// <summary>Runs any program in the working directory, e.g. a terminal driver around backstay.</summary>
+    public async Task<CliResult> RunProgramAsync(TimeSpan timeout, string program, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(program, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try
@@ -36,7 +44,7 @@ public sealed class CliRunner : IDisposable
         catch (TimeoutException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"backstay {string.Join(' ', args)} did not finish within {timeout}; stdout so far: {await stdout}");
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout}; stdout so far: {await stdout}");
         }
 
         return new CliResult(process.ExitCode, await stdout, await stderr);
@@ -50,6 +58,99 @@ public sealed class CliRunner : IDisposable
         var process = Start(args);
         _background.Add(process);
         return process;
+    }
+
+    public async Task<Process> StartServeAsync()
+    {
+        var serve = StartBackground("serve");
+        var lockFile = Path.Combine(StateDirectory, "serve.lock");
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (serve.HasExited)
+            {
+                throw new InvalidOperationException($"serve exited with {serve.ExitCode}: {await serve.StandardError.ReadToEndAsync()}");
+            }
+
+            var status = await RunAsync("status", "--output", "json");
+            if (status.Stdout.Contains("\"controllerRunning\": true", StringComparison.Ordinal))
+            {
+                return serve;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"serve did not start; lock file exists: {File.Exists(lockFile)}");
+    }
+
+    public async Task<DeployResult> DeployAsync(params string[] extra)
+    {
+        var result = await RunAsync(TimeSpan.FromSeconds(90), ["deploy", "--output", "json", .. extra]);
+        if (result.Stdout.Length == 0)
+        {
+            throw new InvalidOperationException($"deploy printed nothing (exit {result.ExitCode}): {result.Stderr}");
+        }
+
+        var root = JsonDocument.Parse(result.Stdout).RootElement;
+        return new DeployResult(result.ExitCode, root.GetProperty("id").GetString()!, root.GetProperty("outcome").GetString()!, result.Stdout);
+    }
+
+    public async Task<JsonElement> WaitForOutcomeAsync(string service, string id, string outcome)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var history = JsonDocument.Parse((await RunAsync("history", service, "--output", "json")).Stdout).RootElement;
+            var deployment = history.EnumerateArray().Single(d => d.GetProperty("id").GetString() == id);
+            if (deployment.GetProperty("outcome").GetString() == outcome)
+            {
+                return deployment;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"deployment {id} did not reach {outcome} within 30 s");
+    }
+
+    public static string Outcome(string json) => JsonDocument.Parse(json).RootElement.GetProperty("outcome").GetString()!;
+
+    public static async Task<List<int>> ServedRevisionsAsync(int port, int requests)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var revisions = new List<int>();
+        for (var i = 0; i < requests; i++)
+        {
+            using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"));
+            if (response.Headers.TryGetValues("X-Revision", out var values))
+            {
+                revisions.Add(int.Parse(values.First(), CultureInfo.InvariantCulture));
+            }
+        }
+
+        return revisions;
+    }
+
+    public static async Task LoadAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"), cancellationToken);
+                await Task.Delay(5, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }
     }
 
     public string WriteFile(string name, string content)
@@ -66,16 +167,17 @@ public sealed class CliRunner : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private Process Start(string[] args)
+    private Process Start(string[] args) => Start("dotnet", [BackstayDll, .. args]);
+
+    private Process Start(string program, string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = WorkDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
-        info.ArgumentList.Add(BackstayDll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -83,7 +185,7 @@ public sealed class CliRunner : IDisposable
 
         info.Environment["NO_COLOR"] = "1";
         info.Environment.Remove("BACKSTAY_STATE");
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start backstay");
+        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
     }
 
     public void Dispose()

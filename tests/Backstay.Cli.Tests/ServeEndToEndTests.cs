@@ -38,13 +38,13 @@ public sealed class ServeEndToEndTests : IDisposable
     [Fact]
     public async Task Deploy_PausedCanary_ConflictThenContinueFromAnotherProcess_Succeeds()
     {
-        await StartServeAsync();
+        await _cli.StartServeAsync();
 
-        var first = await DeployAsync();
+        var first = await _cli.DeployAsync();
         first.Outcome.ShouldBe("Succeeded");
         first.ExitCode.ShouldBe(0);
 
-        var second = await DeployAsync("--env", "GREETING=v2");
+        var second = await _cli.DeployAsync("--env", "GREETING=v2");
         second.ExitCode.ShouldBe(5, second.Raw);
         second.Outcome.ShouldBe("Paused");
 
@@ -56,8 +56,8 @@ public sealed class ServeEndToEndTests : IDisposable
 
         var continued = await _cli.RunAsync("continue", second.Id, "--output", "json");
         continued.ExitCode.ShouldBe(0, continued.Stdout + continued.Stderr);
-        Outcome(continued.Stdout).ShouldBe("Succeeded");
-        (await ServedRevisionsAsync(20)).ShouldAllBe(r => r == 2);
+        CliRunner.Outcome(continued.Stdout).ShouldBe("Succeeded");
+        (await CliRunner.ServedRevisionsAsync(_prod, 20)).ShouldAllBe(r => r == 2);
 
         var history = await _cli.RunAsync("history", "web", "--output", "json");
         var list = JsonDocument.Parse(history.Stdout).RootElement;
@@ -68,14 +68,14 @@ public sealed class ServeEndToEndTests : IDisposable
     [Fact]
     public async Task Deploy_BadReleaseUnderLoad_IsRolledBackByItsOwnDeployment()
     {
-        await StartServeAsync();
-        (await DeployAsync()).Outcome.ShouldBe("Succeeded");
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
         using var load = new CancellationTokenSource();
-        var loadTask = LoadAsync(load.Token);
+        var loadTask = CliRunner.LoadAsync(_prod, load.Token);
 
         // The canary pauses at 50%; the background analysis watches it there and rolls it back.
-        var bad = await DeployAsync("--env", "ERROR_RATE=0.5");
-        var report = await WaitForOutcomeAsync(bad.Id, "RolledBack");
+        var bad = await _cli.DeployAsync("--env", "ERROR_RATE=0.5");
+        var report = await _cli.WaitForOutcomeAsync("web", bad.Id, "RolledBack");
         await load.CancelAsync();
         await loadTask;
 
@@ -87,28 +87,28 @@ public sealed class ServeEndToEndTests : IDisposable
         rollback.GetProperty("kind").GetString().ShouldBe("Rollback");
         rollback.GetProperty("rollbackOf").GetString().ShouldBe(bad.Id);
         rollback.GetProperty("outcome").GetString().ShouldBe("Succeeded");
-        (await ServedRevisionsAsync(20)).ShouldAllBe(r => r == 1);
+        (await CliRunner.ServedRevisionsAsync(_prod, 20)).ShouldAllBe(r => r == 1);
     }
 
     [Fact]
     public async Task Deploy_InstanceNeverHealthy_FailsAndStableKeepsServing()
     {
-        await StartServeAsync();
-        (await DeployAsync()).Outcome.ShouldBe("Succeeded");
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
 
-        var bad = await DeployAsync("--env", "FAIL_HEALTH=true");
+        var bad = await _cli.DeployAsync("--env", "FAIL_HEALTH=true");
 
         bad.ExitCode.ShouldBe(3, bad.Raw);
         JsonDocument.Parse(bad.Raw).RootElement.GetProperty("reason").GetString()!.ShouldContain("healthy");
-        (await ServedRevisionsAsync(10)).ShouldAllBe(r => r == 1);
+        (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 1);
     }
 
     [Fact]
     public async Task Rollback_AfterSuccess_ToEarlierRevision_ServesIt()
     {
-        await StartServeAsync();
-        (await DeployAsync()).Outcome.ShouldBe("Succeeded");
-        var second = await DeployAsync("--env", "GREETING=v2");
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
+        var second = await _cli.DeployAsync("--env", "GREETING=v2");
         (await _cli.RunAsync("continue", second.Id, "--output", "json")).ExitCode.ShouldBe(0);
 
         var rollback = await _cli.RunAsync("rollback", "web", "--to", "1", "--output", "json");
@@ -117,26 +117,26 @@ public sealed class ServeEndToEndTests : IDisposable
         var report = JsonDocument.Parse(rollback.Stdout).RootElement;
         report.GetProperty("kind").GetString().ShouldBe("Rollback");
         report.GetProperty("revision").GetInt32().ShouldBe(1);
-        (await ServedRevisionsAsync(10)).ShouldAllBe(r => r == 1);
+        (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 1);
     }
 
     [Fact]
     public async Task Serve_KilledWhilePaused_KeepsServingAndResumesOnRestart()
     {
-        var serve = await StartServeAsync();
-        (await DeployAsync()).Outcome.ShouldBe("Succeeded");
-        var paused = await DeployAsync("--env", "GREETING=v2");
+        var serve = await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
+        var paused = await _cli.DeployAsync("--env", "GREETING=v2");
         paused.Outcome.ShouldBe("Paused");
 
         serve.Kill();
         await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        (await ServedRevisionsAsync(10)).ShouldNotBeEmpty();
+        (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldNotBeEmpty();
 
-        await StartServeAsync();
+        await _cli.StartServeAsync();
         var continued = await _cli.RunAsync("continue", paused.Id, "--output", "json");
 
         continued.ExitCode.ShouldBe(0, continued.Stdout + continued.Stderr);
-        (await ServedRevisionsAsync(10)).ShouldAllBe(r => r == 2);
+        (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 2);
         var events = JsonDocument.Parse(continued.Stdout).RootElement.GetProperty("events").EnumerateArray()
             .Select(e => e.GetProperty("type").GetString()).ToList();
         events.ShouldContain("Resumed");
@@ -145,8 +145,8 @@ public sealed class ServeEndToEndTests : IDisposable
     [Fact]
     public async Task Serve_Stopped_LeavesNoProcessBehind()
     {
-        var serve = await StartServeAsync();
-        (await DeployAsync()).Outcome.ShouldBe("Succeeded");
+        var serve = await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
         ProcessesUsing(_cli.StateDirectory).ShouldNotBeEmpty();
         var pids = RecordedPids();
         pids.Count.ShouldBeGreaterThanOrEqualTo(3);
@@ -160,99 +160,6 @@ public sealed class ServeEndToEndTests : IDisposable
         serve.ExitCode.ShouldBe(0);
         ProcessesUsing(_cli.StateDirectory).ShouldBeEmpty();
         pids.Where(pid => Directory.Exists($"/proc/{pid}")).ShouldBeEmpty();
-    }
-
-    private async Task<Process> StartServeAsync()
-    {
-        var serve = _cli.StartBackground("serve");
-        var lockFile = Path.Combine(_cli.StateDirectory, "serve.lock");
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            if (serve.HasExited)
-            {
-                throw new InvalidOperationException($"serve exited with {serve.ExitCode}: {await serve.StandardError.ReadToEndAsync()}");
-            }
-
-            var status = await _cli.RunAsync("status", "--output", "json");
-            if (status.Stdout.Contains("\"controllerRunning\": true", StringComparison.Ordinal))
-            {
-                return serve;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"serve did not start; lock file exists: {File.Exists(lockFile)}");
-    }
-
-    private async Task<DeployResult> DeployAsync(params string[] extra)
-    {
-        var result = await _cli.RunAsync(TimeSpan.FromSeconds(90), ["deploy", "--output", "json", .. extra]);
-        if (result.Stdout.Length == 0)
-        {
-            throw new InvalidOperationException($"deploy printed nothing (exit {result.ExitCode}): {result.Stderr}");
-        }
-
-        var root = JsonDocument.Parse(result.Stdout).RootElement;
-        return new DeployResult(result.ExitCode, root.GetProperty("id").GetString()!, root.GetProperty("outcome").GetString()!, result.Stdout);
-    }
-
-    private async Task<JsonElement> WaitForOutcomeAsync(string id, string outcome)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            var history = JsonDocument.Parse((await _cli.RunAsync("history", "web", "--output", "json")).Stdout).RootElement;
-            var deployment = history.EnumerateArray().Single(d => d.GetProperty("id").GetString() == id);
-            if (deployment.GetProperty("outcome").GetString() == outcome)
-            {
-                return deployment;
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new TimeoutException($"deployment {id} did not reach {outcome} within 30 s");
-    }
-
-    private static string Outcome(string json) => JsonDocument.Parse(json).RootElement.GetProperty("outcome").GetString()!;
-
-    private async Task<List<int>> ServedRevisionsAsync(int requests)
-    {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var revisions = new List<int>();
-        for (var i = 0; i < requests; i++)
-        {
-            using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{_prod}/"));
-            if (response.Headers.TryGetValues("X-Revision", out var values))
-            {
-                revisions.Add(int.Parse(values.First(), CultureInfo.InvariantCulture));
-            }
-        }
-
-        return revisions;
-    }
-
-    private async Task LoadAsync(CancellationToken cancellationToken)
-    {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{_prod}/"), cancellationToken);
-                await Task.Delay(5, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(50, CancellationToken.None);
-            }
-        }
     }
 
     private static List<string> ProcessesUsing(string text) =>
@@ -308,5 +215,4 @@ public sealed class ServeEndToEndTests : IDisposable
         }
     }
 
-    private sealed record DeployResult(int ExitCode, string Id, string Outcome, string Raw);
 }
