@@ -1,0 +1,95 @@
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+
+namespace Backstay.Core.Control;
+
+/// <summary>The control plane on a store: what the CLI uses without a controller URL, and what a controller serves.</summary>
+public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IImageResolver? imageResolver, Func<bool> controllerRunning, bool ownsStore = true)
+    : IControlPlane
+{
+    /// <summary>How old the controller's last look at the platform may be to refuse a deployment on drift before it is recorded.</summary>
+    public static readonly TimeSpan DriftMaxAge = TimeSpan.FromSeconds(15);
+
+    private readonly Deployments _deployments = new(store, time, imageResolver);
+
+    public IStateStore Store => store;
+
+    public async Task<Deployment> DeployAsync(DeployRequest request, string requestedBy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var service = request.Spec.Service;
+        await _deployments.EnsureNoActiveAsync(service, cancellationToken);
+        if (request.Reset && await store.GetServiceAsync(service, cancellationToken) is not null)
+        {
+            var reset = await _deployments.ResetAsync(service, ResetMode.Adopt, requestedBy, cancellationToken);
+            var finished = await WaitAsync(reset.Id, cancellationToken);
+            if (finished.State != DeploymentState.Succeeded)
+            {
+                throw new InvalidRequestException($"The reset before the deployment ended {finished.State}: {finished.Reason}; see `backstay history {service}`.");
+            }
+        }
+        else if (await _deployments.DriftAsync(service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
+        {
+            throw new DriftException(DriftDetector.Describe(service, drift));
+        }
+
+        var revision = await _deployments.CreateRevisionAsync(request.Spec, request.Image, request.Env, request.Provenance, cancellationToken);
+        return await _deployments.StartAsync(request.Spec, revision, request.Trigger, requestedBy, cancellationToken);
+    }
+
+    public Task<Deployment> RollbackAsync(string service, int? toRevision, string requestedBy, CancellationToken cancellationToken) =>
+        _deployments.RollbackAsync(service, toRevision, requestedBy, cancellationToken);
+
+    public Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken) =>
+        _deployments.ContinueAsync(deploymentId, hookId, full, requestedBy, cancellationToken);
+
+    public Task<Deployment> StopAsync(string deploymentId, bool rollback, string requestedBy, CancellationToken cancellationToken) =>
+        _deployments.StopAsync(deploymentId, rollback, requestedBy, cancellationToken);
+
+    public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
+        _deployments.ResetAsync(service, mode, requestedBy, cancellationToken);
+
+    public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) => store.ListServicesAsync(cancellationToken);
+
+    public Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken) => store.GetServiceAsync(name, cancellationToken);
+
+    public Task<IReadOnlyList<Revision>> ListRevisionsAsync(string service, CancellationToken cancellationToken) => store.ListRevisionsAsync(service, cancellationToken);
+
+    public Task<IReadOnlyList<Deployment>> ListDeploymentsAsync(string? service, int limit, CancellationToken cancellationToken) =>
+        store.ListDeploymentsAsync(service, limit, cancellationToken);
+
+    public Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken) => store.ListActiveDeploymentsAsync(cancellationToken);
+
+    public Task<Deployment?> GetDeploymentAsync(string id, CancellationToken cancellationToken) => store.GetDeploymentAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<DeploymentEvent>> ListEventsAsync(string deploymentId, long afterSequence, CancellationToken cancellationToken) =>
+        store.ListEventsAsync(deploymentId, afterSequence, cancellationToken);
+
+    public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) =>
+        store.ListHookRunsAsync(deploymentId, cancellationToken);
+
+    public Task<IReadOnlyList<string>> DriftAsync(string service, CancellationToken cancellationToken) =>
+        _deployments.DriftAsync(service, DriftMaxAge, cancellationToken);
+
+    public Task<bool> ControllerRunningAsync(CancellationToken cancellationToken) => Task.FromResult(controllerRunning());
+
+    public ValueTask DisposeAsync() => ownsStore ? store.DisposeAsync() : ValueTask.CompletedTask;
+
+    private async Task<Deployment> WaitAsync(string id, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(5));
+        while (true)
+        {
+            var deployment = await store.GetDeploymentAsync(id, timeout.Token)
+                ?? throw new InvalidOperationException($"Deployment {id} disappeared from the store.");
+            if (deployment.IsFinished)
+            {
+                return deployment;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), time, timeout.Token);
+        }
+    }
+}
