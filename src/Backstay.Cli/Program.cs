@@ -15,6 +15,8 @@ internal static class Program
         {
             GlobalOptions.State,
             GlobalOptions.Output,
+            GlobalOptions.Server,
+            GlobalOptions.Token,
             DemoCommand.Create(),
             ServeCommand.Create(),
             DeployCommand.Create(),
@@ -60,6 +62,7 @@ internal static class Program
             CliException cli => (cli.ExitCode, cli.Message),
             DeploymentConflictException conflict => (ExitCodes.Conflict, conflict.Message),
             InvalidRequestException invalid => (ExitCodes.InvalidInput, invalid.Message),
+            Backstay.Core.Control.DriftException drift => (ExitCodes.Drift, drift.Message),
             PlatformException platform => (ExitCodes.Error, platform.Message),
             OperationCanceledException => (ExitCodes.Interrupted, "Interrupted. Deployments already recorded go on in `backstay serve`; see `backstay status`."),
             _ => (ExitCodes.Error, $"unexpected error: {ex}"),

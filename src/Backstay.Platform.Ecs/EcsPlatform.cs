@@ -57,10 +57,29 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
     internal AwsClients ClientsFor(string region) => _factory.ForRegion(region);
 
     /// <summary>
+    /// Tells the platform a service's spec without touching AWS, so a process that did not start the deployment
+    /// (`backstay status`, `rollback`, `reset` with an empty local store) can read and change it: what runs is read
+    /// back from the task sets' external ids and tags.
+    /// </summary>
+    public Task AttachAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        Register(spec);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
     /// Creates the ECS service with the EXTERNAL deployment controller when it does not exist, or adopts it when it does.
     /// A service that was deleted outside Backstay (INACTIVE) is drift: Backstay stops and says so rather than re-create it.
     /// </summary>
-    public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    public Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => EnsureAsync(spec, recreate: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="EnsureServiceAsync"/>, but a service deleted outside Backstay is created again: what
+    /// `backstay reset --recreate` needs. (Core's port has no such call yet; see docs/ecs.md.)
+    /// </summary>
+    public Task RecreateServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => EnsureAsync(spec, recreate: true, cancellationToken);
+
+    private async Task EnsureAsync(ServiceSpec spec, bool recreate, CancellationToken cancellationToken)
     {
         var context = Register(spec);
         var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
@@ -71,9 +90,15 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         var service = described.Services.FirstOrDefault();
         if (service is null || service.Status is "INACTIVE" or "DRAINING")
         {
-            if (service is not null && !_options.RecreateDeletedService)
+            if (service is not null && !recreate)
             {
                 throw Deleted(context, service.Status!);
+            }
+
+            if (service?.Status == "DRAINING")
+            {
+                throw new PlatformException(
+                    $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' is still DRAINING after its deletion; ECS refuses a new service of that name until it is INACTIVE. Try again in a few minutes.");
             }
 
             await CreateServiceAsync(context, cancellationToken);
@@ -274,7 +299,7 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
 
     private EcsDriftException Deleted(EcsServiceContext context, string status) => new(
         $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' is {status}: it was deleted or changed outside Backstay. " +
-        $"Backstay does not re-create it on its own; run `backstay reset {context.Spec.Service}` to re-create it from the last good revision.");
+        $"Backstay does not re-create it on its own; run `backstay reset {context.Spec.Service} --recreate` to re-create it from the last good revision.");
 
     private EcsServiceContext Register(ServiceSpec spec)
     {
@@ -330,7 +355,7 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         {
             throw new EcsDriftException(
                 $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' {(ex.Code == "ServiceNotFoundException" ? "does not exist" : "is not active")} ({ex.Operation}); it was deleted or changed outside Backstay. " +
-                $"Run `backstay reset {context.Spec.Service}` to re-create it from the last good revision.", ex);
+                $"Run `backstay reset {context.Spec.Service} --recreate` to re-create it from the last good revision.", ex);
         }
         catch (AwsServiceException ex) when (ex.Code is "TargetGroupNotFound" or "ListenerNotFound" or "RuleNotFound" or "LoadBalancerNotFound")
         {

@@ -22,12 +22,6 @@ public sealed record EcsPlatformOptions
     /// <summary>How long a read of the service and its task sets is reused; every change Backstay makes clears it.</summary>
     public TimeSpan SnapshotTtl { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>
-    /// Re-create a service that was deleted outside Backstay (INACTIVE) instead of stopping with a drift message;
-    /// what `backstay reset` asks for.
-    /// </summary>
-    public bool RecreateDeletedService { get; init; }
-
     /// <summary>Launch type of task sets of a service that has none yet to copy from: FARGATE or EC2.</summary>
     public string LaunchType { get; init; } = "FARGATE";
 

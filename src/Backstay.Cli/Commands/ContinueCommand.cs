@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -19,15 +18,14 @@ internal static class ContinueCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await state.OpenStoreAsync(cancellationToken);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             if (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken) is null)
             {
                 throw new CliException($"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
-            DeployCommand.RequireController(state);
-            var deployment = await new Deployments(store, TimeProvider.System)
-                .ContinueAsync(result.GetValue(id)!, result.GetValue(hook), result.GetValue(full), Environment.UserName, cancellationToken);
+            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            var deployment = await store.ContinueAsync(result.GetValue(id)!, result.GetValue(hook), result.GetValue(full), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");
             if (result.GetValue(noWait))

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
@@ -98,7 +99,7 @@ internal static class DemoCommand
         using var stopEngine = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var engine = new DeploymentEngine(store, platform, time, new EngineOptions { Owner = "demo" }, loggers.CreateLogger("backstay"));
         var engineTask = engine.RunAsync(stopEngine.Token);
-        var deployments = new Deployments(store, time, new LocalImageResolver(Builtins.Images));
+        await using var control = new LocalControlPlane(store, time, new LocalImageResolver(Builtins.Images), () => true, ownsStore: false);
         var provenance = new Provenance { Message = "backstay demo" };
         var rows = new List<DemoRow>();
         await using var load = new LoadGenerator(new Uri($"http://127.0.0.1:{prod}/"), rate, time);
@@ -115,12 +116,11 @@ internal static class DemoCommand
             {
                 console?.WriteLine();
                 console?.MarkupLine($"[bold underline]{Markup.Escape(title)}[/]" + (rows.Count > 0 ? $" under {rate} requests/s" : ""));
-                var revision = await deployments.CreateRevisionAsync(spec, null, env, provenance, cancellationToken);
                 var started = time.GetUtcNow();
-                var deployment = await deployments.StartAsync(spec, revision, Trigger.User, "demo", cancellationToken);
+                var deployment = await control.DeployAsync(new DeployRequest { Spec = spec, Env = env, Provenance = provenance }, "demo", cancellationToken);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(TimeSpan.FromSeconds(90));
-                var final = await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: false, timeout.Token);
+                var final = await new DeploymentWatcher(control, console).WaitAsync(deployment.Id, stopOnPause: false, timeout.Token);
                 var finished = final.FinishedAt ?? time.GetUtcNow();
                 if (rows.Count == 0)
                 {
@@ -130,12 +130,12 @@ internal static class DemoCommand
 
                 var (requests, failed) = load.Count(started, finished);
                 long? tts = null;
-                if (final.SafeAt is { } safe && load.FirstFailure(revision.Number, started) is { } firstFailure)
+                if (final.SafeAt is { } safe && load.FirstFailure(deployment.TargetRevision, started) is { } firstFailure)
                 {
                     tts = (long)(safe - firstFailure).TotalMilliseconds;
                 }
 
-                rows.Add(new DemoRow(final.Id, revision.Number, final.Strategy, Reports.Outcome(final), expected, requests, failed, tts, final.Reason));
+                rows.Add(new DemoRow(final.Id, deployment.TargetRevision, final.Strategy, Reports.Outcome(final), expected, requests, failed, tts, final.Reason));
             }
 
             // Let the last rollback's drained instances finish before the load stops.

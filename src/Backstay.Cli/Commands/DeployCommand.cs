@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
+using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
 using Spectre.Console;
@@ -11,8 +11,6 @@ namespace Backstay.Cli.Commands;
 /// <summary>`backstay deploy`: records a new revision from the spec and deploys it through the running controller.</summary>
 internal static class DeployCommand
 {
-    /// <summary>How old the controller's last look at the platform may be to refuse a deployment on drift before it is recorded.</summary>
-    internal static readonly TimeSpan DriftMaxAge = TimeSpan.FromSeconds(15);
 
     public static Command Create()
     {
@@ -30,45 +28,35 @@ internal static class DeployCommand
             var state = GlobalOptions.StateDirectory(result);
             var spec = LoadSpec(result.GetValue(file)!);
             var overrides = ParseEnv(result.GetValue(env) ?? []);
-            RequireController(state);
-
-            await using var store = await state.OpenStoreAsync(cancellationToken);
-            var deployments = new Deployments(store, TimeProvider.System, new LocalImageResolver(Builtins.Images));
+            await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await RequireControllerAsync(control, state, cancellationToken);
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);
-            await deployments.EnsureNoActiveAsync(spec.Service, cancellationToken);
             var console = json ? null : Consoles.Human;
-            if (result.GetValue(reset) && await store.GetServiceAsync(spec.Service, cancellationToken) is not null)
+            var deployment = await control.DeployAsync(new DeployRequest
             {
-                var adopted = await ResetCommand.RunAsync(store, spec.Service, ResetMode.Adopt, console, cancellationToken);
-                if (adopted.State != DeploymentState.Succeeded)
-                {
-                    return await FinishAsync(store, adopted, json, cancellationToken);
-                }
-            }
-            else if (await deployments.DriftAsync(spec.Service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
-            {
-                throw new CliException(DriftDetector.Describe(spec.Service, drift), ExitCodes.Drift);
-            }
-
-            var revision = await deployments.CreateRevisionAsync(spec, result.GetValue(image), overrides, provenance, cancellationToken);
-            var deployment = await deployments.StartAsync(spec, revision, Environment.GetEnvironmentVariable("CI") is null ? Trigger.User : Trigger.Ci,
-                Environment.UserName, cancellationToken);
-            console?.MarkupLine($"Deployment [bold]{deployment.Id}[/]: {Markup.Escape(spec.Service)} revision {revision.Number} ({Markup.Escape(revision.Image)}{(revision.Digest is null ? "" : " " + revision.Digest[..19])})");
+                Spec = spec,
+                Image = result.GetValue(image),
+                Env = overrides,
+                Provenance = provenance,
+                Trigger = Environment.GetEnvironmentVariable("CI") is null ? Trigger.User : Trigger.Ci,
+                Reset = result.GetValue(reset),
+            }, Environment.UserName, cancellationToken);
+            console?.MarkupLine($"Deployment [bold]{deployment.Id}[/]: {Markup.Escape(spec.Service)} revision {deployment.TargetRevision}");
             if (result.GetValue(noWait))
             {
-                return await FinishAsync(store, deployment, json, cancellationToken);
+                return await FinishAsync(control, deployment, json, cancellationToken);
             }
 
-            var final = await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: true, cancellationToken);
-            return await FinishAsync(store, final, json, cancellationToken);
+            var final = await new DeploymentWatcher(control, console).WaitAsync(deployment.Id, stopOnPause: true, cancellationToken);
+            return await FinishAsync(control, final, json, cancellationToken);
         });
         return command;
     }
 
-    internal static async Task<int> FinishAsync(Backstay.Core.Ports.IStateStore store, Deployment deployment, bool json, CancellationToken cancellationToken)
+    internal static async Task<int> FinishAsync(IControlPlane control, Deployment deployment, bool json, CancellationToken cancellationToken)
     {
-        var report = await Reports.BuildAsync(store, deployment, withEvents: json, cancellationToken);
+        var report = await Reports.BuildAsync(control, deployment, withEvents: json, cancellationToken);
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(report, Reports.Json));
@@ -121,9 +109,9 @@ internal static class DeployCommand
         return env;
     }
 
-    internal static void RequireController(StateDirectory state)
+    internal static async Task RequireControllerAsync(IControlPlane control, StateDirectory state, CancellationToken cancellationToken)
     {
-        if (!state.ControllerRunning())
+        if (!await control.ControllerRunningAsync(cancellationToken))
         {
             throw new CliException(
                 $"No `backstay serve` is running for the state directory {state.Path}. The local platform runs inside it: start `backstay serve` in another terminal (same directory, or --state), then deploy again. `backstay demo` shows everything in one command.",

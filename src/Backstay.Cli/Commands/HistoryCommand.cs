@@ -18,7 +18,7 @@ internal static class HistoryCommand
         {
             var name = result.GetValue(service)!;
             var json = GlobalOptions.Json(result);
-            await using var store = await GlobalOptions.StateDirectory(result).OpenStoreAsync(cancellationToken);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             await StatusCommand.RequireServiceAsync(store, name, cancellationToken);
             var list = await store.ListDeploymentsAsync(name, result.GetValue(limit), cancellationToken);
             var reports = new List<DeploymentReport>();

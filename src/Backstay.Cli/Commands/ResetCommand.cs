@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
 using Backstay.Core.Engine;
-using Backstay.Core.Ports;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -24,9 +24,9 @@ internal static class ResetCommand
 
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await state.OpenStoreAsync(cancellationToken);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             await StatusCommand.RequireServiceAsync(store, result.GetValue(service)!, cancellationToken);
-            DeployCommand.RequireController(state);
+            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
             var mode = result.GetValue(recreate) ? ResetMode.Recreate : ResetMode.Adopt;
             var final = await RunAsync(store, result.GetValue(service)!, mode, json ? null : Consoles.Human, cancellationToken);
             return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
@@ -34,9 +34,9 @@ internal static class ResetCommand
         return command;
     }
 
-    internal static async Task<Core.Model.Deployment> RunAsync(IStateStore store, string service, ResetMode mode, IAnsiConsole? console, CancellationToken cancellationToken)
+    internal static async Task<Core.Model.Deployment> RunAsync(IControlPlane store, string service, ResetMode mode, IAnsiConsole? console, CancellationToken cancellationToken)
     {
-        var reset = await new Deployments(store, TimeProvider.System).ResetAsync(service, mode, Environment.UserName, cancellationToken);
+        var reset = await store.ResetAsync(service, mode, Environment.UserName, cancellationToken);
         console?.MarkupLine($"Reset [bold]{reset.Id}[/] of {Markup.Escape(service)} ({mode.ToString().ToLowerInvariant()})");
         return await new DeploymentWatcher(store, console).WaitAsync(reset.Id, stopOnPause: false, cancellationToken);
     }

@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
+using Backstay.Core.Control;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -26,7 +25,7 @@ internal static class RollbackCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await state.OpenStoreAsync(cancellationToken);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             var requests = result.GetValue(interactive)
                 ? await RollbackPicker.PickAsync(store, result.GetValue(last), cancellationToken)
                 : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), cancellationToken);
@@ -36,12 +35,11 @@ internal static class RollbackCommand
                 return ExitCodes.Succeeded;
             }
 
-            DeployCommand.RequireController(state);
-            var deployments = new Deployments(store, TimeProvider.System);
+            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
             var followed = new List<Deployment>();
             foreach (var (service, revision) in requests)
             {
-                followed.Add(await deployments.RollbackAsync(service, revision, Environment.UserName, cancellationToken));
+                followed.Add(await store.RollbackAsync(service, revision, Environment.UserName, cancellationToken));
             }
 
             var console = json ? null : Consoles.Human;
@@ -69,7 +67,7 @@ internal static class RollbackCommand
         return command;
     }
 
-    private static async Task<List<(string Service, int? Revision)>> ResolveAsync(IStateStore store, string[] targets, int? to, CancellationToken cancellationToken)
+    private static async Task<List<(string Service, int? Revision)>> ResolveAsync(IControlPlane store, string[] targets, int? to, CancellationToken cancellationToken)
     {
         if (targets.Length == 0)
         {
@@ -98,7 +96,7 @@ internal static class RollbackCommand
         return requests;
     }
 
-    private static async Task<int> ReportAllAsync(IStateStore store, List<Deployment> finals, bool json, CancellationToken cancellationToken)
+    private static async Task<int> ReportAllAsync(IControlPlane store, List<Deployment> finals, bool json, CancellationToken cancellationToken)
     {
         var reports = new List<DeploymentReport>();
         foreach (var final in finals)

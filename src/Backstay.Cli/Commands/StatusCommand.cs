@@ -4,7 +4,7 @@ using System.Text.Json;
 using Backstay.Cli.Infrastructure;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -19,17 +19,18 @@ internal static class StatusCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await state.OpenStoreAsync(cancellationToken);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             var name = result.GetValue(service);
             var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
+            var running = await store.ControllerRunningAsync(cancellationToken);
             var rows = new List<ServiceStatus>();
             foreach (var s in services)
             {
                 var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
                     ?? active.FirstOrDefault(d => d.Service == s.Name);
                 var last = (await store.ListDeploymentsAsync(s.Name, 1, cancellationToken)).FirstOrDefault();
-                var drift = await new Deployments(store, TimeProvider.System).DriftAsync(s.Name, DeployCommand.DriftMaxAge, cancellationToken);
+                var drift = await store.DriftAsync(s.Name, cancellationToken);
                 rows.Add(new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                     deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                     deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
@@ -38,11 +39,11 @@ internal static class StatusCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { controllerRunning = state.ControllerRunning(), services = rows }, Reports.Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { controllerRunning = running, services = rows }, Reports.Json));
                 return ExitCodes.Succeeded;
             }
 
-            if (!state.ControllerRunning())
+            if (!running)
             {
                 Consoles.Human.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
             }
@@ -73,7 +74,7 @@ internal static class StatusCommand
         return command;
     }
 
-    internal static async Task<ServiceRecord> RequireServiceAsync(IStateStore store, string name, CancellationToken cancellationToken)
+    internal static async Task<ServiceRecord> RequireServiceAsync(IControlPlane store, string name, CancellationToken cancellationToken)
     {
         var service = await store.GetServiceAsync(name, cancellationToken);
         if (service is not null)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -18,16 +17,15 @@ internal static class StopCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await state.OpenStoreAsync(cancellationToken);
-            var deployments = new Deployments(store, TimeProvider.System);
+            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             var deploymentId = result.GetValue(id)!;
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
             {
                 throw new CliException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
-            DeployCommand.RequireController(state);
-            var deployment = await deployments.StopAsync(deploymentId, result.GetValue(rollback), Environment.UserName, cancellationToken);
+            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            var deployment = await store.StopAsync(deploymentId, result.GetValue(rollback), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine(result.GetValue(rollback)
                 ? $"Rolling back deployment [bold]{deployment.Id}[/]"

@@ -1,13 +1,13 @@
 using Backstay.Core.Analysis;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
 
 /// <summary>Follows a deployment (and the rollback that undoes it) through the store, printing its timeline as it happens.</summary>
-internal sealed class DeploymentWatcher(IStateStore store, IAnsiConsole? console)
+internal sealed class DeploymentWatcher(IControlPlane store, IAnsiConsole? console)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal);

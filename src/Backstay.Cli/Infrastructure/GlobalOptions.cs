@@ -18,6 +18,18 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Server = new("--server")
+    {
+        Description = "URL of a Backstay controller (default: $BACKSTAY_SERVER, or the `backstay serve` running on the state directory)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Token = new("--token")
+    {
+        Description = "API token for --server (default: $BACKSTAY_TOKEN, or <state>/token)",
+        Recursive = true,
+    };
+
     static GlobalOptions()
     {
         Output.AcceptOnlyFromAmong("human", "json");

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
+using Backstay.Core.Control;
 
 namespace Backstay.Cli.Infrastructure;
 
@@ -35,7 +35,7 @@ internal static class Reports
         _ => ExitCodes.Succeeded,
     };
 
-    public static async Task<DeploymentReport> BuildAsync(IStateStore store, Deployment d, bool withEvents, CancellationToken cancellationToken)
+    public static async Task<DeploymentReport> BuildAsync(IControlPlane store, Deployment d, bool withEvents, CancellationToken cancellationToken)
     {
         var events = new List<EventReport>();
         DateTimeOffset? firstErrorAt = null;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
@@ -8,7 +8,7 @@ namespace Backstay.Cli.Infrastructure;
 /// <summary>The interactive rollback dialog: choose services, then a revision of each among the last N.</summary>
 internal static class RollbackPicker
 {
-    public static async Task<List<(string Service, int? Revision)>> PickAsync(IStateStore store, int last, CancellationToken cancellationToken)
+    public static async Task<List<(string Service, int? Revision)>> PickAsync(IControlPlane store, int last, CancellationToken cancellationToken)
     {
         var console = Consoles.Human;
         if (!console.Profile.Capabilities.Interactive || Console.IsInputRedirected)

@@ -177,6 +177,8 @@ internal sealed record UpdateServiceRequest
     public string? Cluster { get; init; }
     public required string Service { get; init; }
     public int? DesiredCount { get; init; }
+    public string? TaskDefinition { get; init; }
+    public bool? ForceNewDeployment { get; init; }
 }
 
 internal sealed record DeleteServiceRequest

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json;
+using Backstay.Core.Control;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>
+/// Opens the control plane a command talks to: a controller given by --server or $BACKSTAY_SERVER, else the
+/// `backstay serve` running on the state directory (found through its server.json), else the state directory's
+/// store in-process.
+/// </summary>
+internal static class ControlPlanes
+{
+    public static async Task<IControlPlane> OpenAsync(ParseResult result, CancellationToken cancellationToken)
+    {
+        var state = GlobalOptions.StateDirectory(result);
+        var server = result.GetValue(GlobalOptions.Server) ?? Environment.GetEnvironmentVariable("BACKSTAY_SERVER");
+        var token = result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN");
+        if (server is not null)
+        {
+            if (!Uri.TryCreate(server, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                throw new CliException($"--server '{server}': give the controller's URL, e.g. http://127.0.0.1:7480");
+            }
+
+            return new HttpControlPlane(WithSlash(url), token ?? ReadToken(state));
+        }
+
+        if (LocalServer(state) is { } local)
+        {
+            return new HttpControlPlane(local, token ?? ReadToken(state));
+        }
+
+        var store = await state.OpenStoreAsync(cancellationToken);
+        return new LocalControlPlane(store, TimeProvider.System, new LocalImageResolver(Builtins.Images), state.ControllerRunning);
+    }
+
+    /// <summary>The URL of the controller serving this state directory, when one runs.</summary>
+    public static Uri? LocalServer(StateDirectory state)
+    {
+        var file = Path.Combine(state.Path, "server.json");
+        if (!File.Exists(file) || !state.ControllerRunning())
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(file));
+            return document.RootElement.TryGetProperty("url", out var url) && Uri.TryCreate(url.GetString(), UriKind.Absolute, out var uri) ? WithSlash(uri) : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? ReadToken(StateDirectory state)
+    {
+        var file = Path.Combine(state.Path, "token");
+        try
+        {
+            return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static Uri WithSlash(Uri url) => url.AbsoluteUri.EndsWith('/') ? url : new Uri(url.AbsoluteUri + "/");
+}

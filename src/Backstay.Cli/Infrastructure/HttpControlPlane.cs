@@ -1,0 +1,173 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Backstay.Core.Control;
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>The control plane of a controller, through its REST API: same calls, same results, same errors as in-process.</summary>
+internal sealed class HttpControlPlane : IControlPlane
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly HttpClient _client;
+
+    public HttpControlPlane(Uri server, string? token)
+    {
+        _client = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5) }) { BaseAddress = server, Timeout = Timeout };
+        if (token is not null)
+        {
+            _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        _client.DefaultRequestHeaders.Add("X-Backstay-User", Environment.UserName);
+    }
+
+    public Uri Server => _client.BaseAddress!;
+
+    public Task<Deployment> DeployAsync(DeployRequest request, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(request.Spec.Service)}/deployments", request, request.Spec.Service, cancellationToken);
+
+    public Task<Deployment> RollbackAsync(string service, int? toRevision, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/rollback", new { toRevision }, service, cancellationToken);
+
+    public Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/continue", new { hookId, full }, null, cancellationToken);
+
+    public Task<Deployment> StopAsync(string deploymentId, bool rollback, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/stop", new { rollback }, null, cancellationToken);
+
+    public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/reset", new { mode = mode.ToString() }, service, cancellationToken);
+
+    public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<ServiceRecord>>("api/services", cancellationToken)!;
+
+    public Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken) =>
+        GetOrNullAsync<ServiceRecord>($"api/services/{Esc(name)}", cancellationToken);
+
+    public Task<IReadOnlyList<Revision>> ListRevisionsAsync(string service, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<Revision>>($"api/services/{Esc(service)}/revisions", cancellationToken);
+
+    public Task<IReadOnlyList<Deployment>> ListDeploymentsAsync(string? service, int limit, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<Deployment>>(service is null ? $"api/deployments?limit={limit}" : $"api/services/{Esc(service)}/deployments?limit={limit}", cancellationToken);
+
+    public Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<Deployment>>("api/deployments?active=true&limit=1000", cancellationToken);
+
+    public Task<Deployment?> GetDeploymentAsync(string id, CancellationToken cancellationToken) =>
+        GetOrNullAsync<Deployment>($"api/deployments/{Esc(id)}", cancellationToken);
+
+    public Task<IReadOnlyList<DeploymentEvent>> ListEventsAsync(string deploymentId, long afterSequence, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<DeploymentEvent>>($"api/deployments/{Esc(deploymentId)}/events?after={afterSequence}", cancellationToken);
+
+    public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<HookRun>>($"api/deployments/{Esc(deploymentId)}/hooks", cancellationToken);
+
+    public Task<IReadOnlyList<string>> DriftAsync(string service, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<string>>($"api/services/{Esc(service)}/drift", cancellationToken);
+
+    public async Task<bool> ControllerRunningAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _client.GetAsync(new Uri("healthz", UriKind.Relative), cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken) =>
+        await SendAsync<T>(HttpMethod.Get, path, null, null, cancellationToken);
+
+    private async Task<T?> GetOrNullAsync<T>(string path, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            return await SendAsync<T>(HttpMethod.Get, path, null, null, cancellationToken);
+        }
+        catch (InvalidRequestException ex) when (ex.Data["status"] is HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, string? service, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: Reports.Json);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new CliException($"The controller at {Server} did not answer ({ex.Message}); is `backstay serve` running? Check --server or BACKSTAY_SERVER.", ExitCodes.NoController);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"The controller at {Server} did not answer within {Timeout.TotalSeconds:0} s.", ExitCodes.Error);
+        }
+
+        using (response)
+        {
+            if (response.IsSuccessStatusCode)
+            {
+                return await response.Content.ReadFromJsonAsync<T>(Reports.Json, cancellationToken)
+                    ?? throw new CliException($"The controller at {Server} sent an empty answer to {method} /{path}.", ExitCodes.Error);
+            }
+
+            throw await ErrorAsync(response, service, cancellationToken);
+        }
+    }
+
+    private async Task<Exception> ErrorAsync(HttpResponseMessage response, string? service, CancellationToken cancellationToken)
+    {
+        string message;
+        string? kind = null;
+        string? active = null;
+        try
+        {
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            var root = document.RootElement;
+            message = root.TryGetProperty("error", out var e) ? e.GetString() ?? "" : response.ReasonPhrase ?? "";
+            kind = root.TryGetProperty("kind", out var k) ? k.GetString() : null;
+            active = root.TryGetProperty("activeDeploymentId", out var a) ? a.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            message = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+        }
+
+        return (response.StatusCode, kind) switch
+        {
+            (HttpStatusCode.Unauthorized, _) => new CliException($"The controller at {Server} refused the token; give --token or BACKSTAY_TOKEN (the admin token is in the server's <state>/token).", ExitCodes.Error),
+            (HttpStatusCode.Forbidden, _) => new CliException($"The controller refused: {message} (a read-only token cannot change anything).", ExitCodes.Error),
+            (_, "conflict") when active is not null => new DeploymentConflictException(service ?? "?", active),
+            (_, "drift") => new DriftException(message),
+            (HttpStatusCode.NotFound, _) => new InvalidRequestException(message) { Data = { ["status"] = HttpStatusCode.NotFound } },
+            (HttpStatusCode.BadRequest or HttpStatusCode.Conflict, _) => new InvalidRequestException(message),
+            _ => new CliException($"The controller at {Server} failed: HTTP {(int)response.StatusCode}: {message}", ExitCodes.Error),
+        };
+    }
+
+    private static string Esc(string value) => Uri.EscapeDataString(value);
+}

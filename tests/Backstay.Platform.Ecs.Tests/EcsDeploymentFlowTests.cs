@@ -1,0 +1,231 @@
+using Backstay.Core.Model;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs.Tests.Moto;
+using Xunit.Abstractions;
+
+namespace Backstay.Platform.Ecs.Tests;
+
+/// <summary>Whole deployments: the real engine and SQLite store driving the ECS platform against moto.</summary>
+[Collection(MotoCollection.Name)]
+public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
+{
+    private const string V1 = "public.ecr.aws/nginx/nginx:1.26";
+    private const string V2 = "public.ecr.aws/nginx/nginx:1.27";
+
+    [Fact]
+    public async Task FirstDeployment_CreatesServiceWithExternalController_AndSendsAllTrafficToIt()
+    {
+        await using var flow = await EcsFlow.StartAsync("first");
+        var spec = flow.World.Spec();
+
+        var deployment = await flow.DeployAsync(spec, V1);
+
+        deployment.State.ShouldBe(DeploymentState.Succeeded, deployment.Reason);
+        var service = (await flow.World.DescribeServiceAsync())!;
+        service.Status.ShouldBe("ACTIVE");
+        service.DeploymentController!.Type.ShouldBe("EXTERNAL");
+        service.DesiredCount.ShouldBe(2);
+        var set = service.TaskSets.ShouldHaveSingleItem();
+        set.Status.ShouldBe("PRIMARY");
+        set.Scale!.Value.ShouldBe(100);
+        set.ExternalId.ShouldBe("backstay:revision:1");
+        set.LoadBalancers!.Single().TargetGroupArn.ShouldBe(flow.World.Blue);
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+        (await flow.World.ListenerWeightsAsync(flow.World.TestListener))[flow.World.Blue].ShouldBe(100);
+        var definition = await flow.World.Aws.Ecs.DescribeTaskDefinitionAsync(new() { TaskDefinition = set.TaskDefinition!, Include = ["TAGS"] }, CancellationToken.None)
+            .WaitAsync(MotoWorld.CallTimeout);
+        definition.TaskDefinition!.ContainerDefinitions.Single().Image.ShouldBe(V1);
+        definition.TaskDefinition.ContainerDefinitions.Single().Environment!.ShouldContain(new Backstay.Platform.Ecs.Aws.Ecs.EcsKeyValuePair("GREETING", "hi"));
+        definition.Tags!.ShouldContain(new Backstay.Platform.Ecs.Aws.Ecs.Tag("backstay:revision", "1"));
+        definition.Tags!.ShouldContain(new Backstay.Platform.Ecs.Aws.Ecs.Tag("backstay:commit", "abc1234"));
+        Report(flow, "first deployment");
+    }
+
+    [Fact]
+    public async Task BlueGreen_EndsWithAllProductionWeightOnTheOtherTargetGroup()
+    {
+        await using var flow = await EcsFlow.StartAsync("bg");
+        var spec = flow.World.Spec();
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        flow.Platform.ResetApiCallCounts();
+        var started = DateTimeOffset.UtcNow;
+
+        var deployment = await flow.DeployAsync(spec, V2);
+
+        var took = DateTimeOffset.UtcNow - started;
+        deployment.State.ShouldBe(DeploymentState.Succeeded, deployment.Reason);
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 0, [flow.World.Green] = 100 });
+        (await flow.World.ListenerWeightsAsync(flow.World.TestListener))[flow.World.Green].ShouldBe(100);
+        var service = (await flow.World.DescribeServiceAsync())!;
+        var set = service.TaskSets.ShouldHaveSingleItem();
+        set.ExternalId.ShouldBe("backstay:revision:2");
+        set.Status.ShouldBe("PRIMARY");
+        set.LoadBalancers!.Single().TargetGroupArn.ShouldBe(flow.World.Green);
+        Report(flow, $"blue/green deployment ({took.TotalSeconds:0.0}s wall, bake 1s + keep previous 1s)");
+    }
+
+    [Fact]
+    public async Task Canary_Healthy_StepsThroughItsWeightsAndEndsOnTheOtherTargetGroup()
+    {
+        await using var flow = await EcsFlow.StartAsync("canaryok");
+        var spec = flow.World.Spec(new StrategySpec
+        {
+            Canary = new CanarySpec { Steps = [new SetWeightStep(25), new PauseStep(TimeSpan.FromSeconds(1)), new SetWeightStep(50), new PauseStep(TimeSpan.FromSeconds(1))] },
+        });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        flow.Platform.ResetApiCallCounts();
+        var started = DateTimeOffset.UtcNow;
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        await flow.WaitForAsync(deployment.Id, d => d.TargetWeight == 50, "canary at 50%");
+        var halfway = await flow.World.ListenerWeightsAsync();
+        var done = await flow.WaitSettledAsync(deployment.Id);
+
+        var took = DateTimeOffset.UtcNow - started;
+        done.State.ShouldBe(DeploymentState.Succeeded, done.Reason);
+        halfway.ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 50, [flow.World.Green] = 50 });
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 0, [flow.World.Green] = 100 });
+        (await flow.World.DescribeServiceAsync())!.TaskSets.ShouldHaveSingleItem().ExternalId.ShouldBe("backstay:revision:2");
+        Report(flow, $"canary deployment 25% -> 50% -> 100% ({took.TotalSeconds:0.0}s wall, pauses 2 x 1s)");
+    }
+
+    [Fact]
+    public async Task Canary_AlarmGoingToAlarmMidway_RollsBackWithAllWeightOnStableTargetGroup()
+    {
+        await using var flow = await EcsFlow.StartAsync("canary");
+        var spec = flow.World.Spec(new StrategySpec
+        {
+            Canary = new CanarySpec { Steps = [new SetWeightStep(20), new PauseStep(TimeSpan.FromMinutes(5)), new SetWeightStep(100)] },
+        });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        flow.Platform.ResetApiCallCounts();
+        var started = DateTimeOffset.UtcNow;
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        await flow.WaitForAsync(deployment.Id, d => d.State == DeploymentState.Paused && d.TargetWeight == 20, "canary at 20% and paused");
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 80, [flow.World.Green] = 20 });
+        await flow.World.SetAlarmStateAsync("ALARM");
+        var done = await flow.WaitSettledAsync(deployment.Id);
+
+        var took = DateTimeOffset.UtcNow - started;
+        done.State.ShouldBe(DeploymentState.RolledBack);
+        done.Reason!.ShouldContain(flow.World.AlarmName);
+        var rollback = (await flow.Store.GetDeploymentAsync(done.RolledBackBy!, CancellationToken.None))!;
+        rollback.State.ShouldBe(DeploymentState.Succeeded);
+        rollback.Trigger.ShouldBe(Trigger.AutomaticRollback);
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+        var service = (await flow.World.DescribeServiceAsync())!;
+        var set = service.TaskSets.ShouldHaveSingleItem();
+        set.ExternalId.ShouldBe("backstay:revision:1");
+        set.Status.ShouldBe("PRIMARY");
+        set.Scale!.Value.ShouldBe(100);
+        Report(flow, $"canary deployment with automatic rollback ({took.TotalSeconds:0.0}s wall from start to rolled back)");
+    }
+
+    [Fact]
+    public async Task Deployment_WithAlarmAlreadyInAlarm_StopsBeforeAnyTrafficMoves()
+    {
+        await using var flow = await EcsFlow.StartAsync("prealarm");
+        var spec = flow.World.Spec();
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        await flow.World.SetAlarmStateAsync("ALARM");
+
+        var deployment = await flow.DeployAsync(spec, V2);
+
+        deployment.State.ShouldBe(DeploymentState.Stopped);
+        deployment.Reason!.ShouldContain("already in ALARM");
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+    }
+
+    [Fact]
+    public async Task ManualRollback_ToEarlierRevision_BringsBackItsTaskDefinitionAndTraffic()
+    {
+        await using var flow = await EcsFlow.StartAsync("manual");
+        var spec = flow.World.Spec();
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        (await flow.DeployAsync(spec, V2)).State.ShouldBe(DeploymentState.Succeeded);
+        var firstDefinition = (await flow.World.Aws.Ecs.ListTaskDefinitionsAsync(new() { FamilyPrefix = flow.World.Service }, CancellationToken.None))
+            .TaskDefinitionArns.Single(a => a.EndsWith(":1", StringComparison.Ordinal));
+
+        var rollback = await flow.Requests.RollbackAsync(flow.World.Service, 1, "tester", CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        var done = await flow.WaitSettledAsync(rollback.Id);
+
+        done.State.ShouldBe(DeploymentState.Succeeded, done.Reason);
+        done.Kind.ShouldBe(DeploymentKind.Rollback);
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+        var set = (await flow.World.DescribeServiceAsync())!.TaskSets.ShouldHaveSingleItem();
+        set.ExternalId.ShouldBe("backstay:revision:1");
+        set.TaskDefinition.ShouldBe(firstDefinition);
+        var definitions = await flow.World.Aws.Ecs.ListTaskDefinitionsAsync(new() { FamilyPrefix = flow.World.Service }, CancellationToken.None);
+        definitions.TaskDefinitionArns.Count.ShouldBe(2);
+        (await flow.Store.GetServiceAsync(flow.World.Service, CancellationToken.None))!.StableRevision.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task AutoScaling_IsSuspendedDuringDeployment_AndResumedAfter()
+    {
+        await using var flow = await EcsFlow.StartAsync("scaling");
+        var spec = flow.World.Spec(new StrategySpec { BlueGreen = new BlueGreenSpec { TestTraffic = true, Bake = TimeSpan.FromSeconds(3), KeepPreviousFor = TimeSpan.FromSeconds(1) } });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        await flow.World.RegisterScalableTargetAsync();
+        (await flow.World.ScalableTargetAsync())!.SuspendedState?.AnySuspended.ShouldNotBe(true);
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        await flow.WaitForAsync(deployment.Id, d => d.TargetWeight == 100, "all traffic on the new revision (baking)");
+        var during = (await flow.World.ScalableTargetAsync())!;
+        var tagged = Tags.Find((await flow.World.DescribeServiceAsync())!.Tags, Tags.AutoScalingSuspended);
+        var done = await flow.WaitSettledAsync(deployment.Id);
+
+        // The engine records Succeeded before it calls EndDeploymentAsync, so the resume lands a moment later.
+        var after = (await flow.World.ScalableTargetAsync())!;
+        for (var i = 0; i < 100 && after.SuspendedState?.AnySuspended == true; i++)
+        {
+            await Task.Delay(100);
+            after = (await flow.World.ScalableTargetAsync())!;
+        }
+
+        done.State.ShouldBe(DeploymentState.Succeeded);
+        during.SuspendedState!.AllSuspended.ShouldBeTrue();
+        tagged.ShouldBe("in=false out=false scheduled=false");
+        after.SuspendedState!.AnySuspended.ShouldBeFalse();
+        after.MinCapacity.ShouldBe(1);
+        after.MaxCapacity.ShouldBe(10);
+        var service = (await flow.World.DescribeServiceAsync())!;
+        Tags.Find(service.Tags, Tags.AutoScalingSuspended).ShouldBeNull();
+        service.DesiredCount.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Drift_ServiceDeletedOutOfBand_IsReportedAndNotRecreated()
+    {
+        await using var flow = await EcsFlow.StartAsync("drift");
+        var spec = flow.World.Spec();
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        await flow.World.DeleteServiceOutOfBandAsync();
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Core.Model.DeploymentEvent? reported = null;
+        while (reported is null && watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            reported = (await flow.EventsAsync(deployment.Id)).FirstOrDefault(e => e.Type == "EngineError");
+            await Task.Delay(100);
+        }
+
+        reported.ShouldNotBeNull("the engine recorded no error for the deleted service");
+        reported.Message.ShouldContain($"ECS service '{flow.World.Service}' in cluster '{flow.World.Cluster}' is INACTIVE");
+        reported.Message.ShouldContain($"backstay reset {flow.World.Service}");
+        (await flow.World.DescribeServiceAsync())!.Status.ShouldBe("INACTIVE");
+        (await flow.World.ListenerWeightsAsync())[flow.World.Blue].ShouldBe(100);
+    }
+
+    private void Report(EcsFlow flow, string what)
+    {
+        var calls = flow.Platform.ApiCalls;
+        output.WriteLine($"{what}: {calls.Values.Sum()} AWS API calls");
+        foreach (var (operation, count) in calls.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"  {operation}: {count}");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Backstay.Platform.Ecs.Tests.Moto;
+
+/// <summary>
+/// A moto server (python3 -m moto.server) on a free loopback port, started once for the test collection, with the
+/// process environment pointing the AWS SDK chain and Backstay's endpoint resolution at it, and dummy credentials.
+/// </summary>
+public sealed class MotoServer : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private Process? _process;
+
+    public Uri Endpoint { get; private set; } = null!;
+
+    public const string Region = "us-east-1";
+
+    public async Task InitializeAsync()
+    {
+        var port = FreePort();
+        Endpoint = new Uri($"http://127.0.0.1:{port}");
+        var start = new ProcessStartInfo("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", port.ToString()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["MOTO_ALLOW_NONEXISTENT_REGION"] = "true";
+        _process = Process.Start(start) ?? throw new InvalidOperationException("python3 -m moto.server did not start; install moto (pip install 'moto[server]').");
+
+        // Its request log is not needed, but the pipes must be drained or the server blocks once they fill up.
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "testing");
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "testing");
+        Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
+        Environment.SetEnvironmentVariable("AWS_REGION", Region);
+        Environment.SetEnvironmentVariable("AWS_ENDPOINT_URL", Endpoint.ToString());
+        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"moto server exited with code {_process.ExitCode} before answering.");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri(Endpoint, "/moto-api/data.json"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            if (watch.Elapsed > StartTimeout)
+            {
+                throw new TimeoutException($"moto server did not answer on {Endpoint} within {StartTimeout}.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        _process?.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class MotoCollection : ICollectionFixture<MotoServer>
+{
+    public const string Name = "moto";
+}
