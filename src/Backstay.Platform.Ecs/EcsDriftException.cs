@@ -3,7 +3,7 @@ using Backstay.Core.Ports;
 namespace Backstay.Platform.Ecs;
 
 /// <summary>The ECS service no longer matches what Backstay set up (deleted, inactive, target groups taken); Backstay does not guess.</summary>
-public sealed class EcsDriftException : PlatformException
+public sealed class EcsDriftException : PlatformDriftException
 {
     public EcsDriftException()
     {

@@ -79,7 +79,24 @@ internal sealed class DeploymentRunner
 
         _target = await RequireRevisionAsync(_deployment.TargetRevision, cancellationToken);
         _stable = _deployment.StableRevision is { } s ? await RequireRevisionAsync(s, cancellationToken) : null;
-        await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
+        try
+        {
+            if (_deployment.Kind == DeploymentKind.Reset)
+            {
+                await _platform.RecreateServiceAsync(_plan.Spec, cancellationToken);
+            }
+            else
+            {
+                await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
+            }
+        }
+        catch (PlatformException ex) when (_deployment.State == DeploymentState.Pending)
+        {
+            // Nothing has moved yet: a platform that cannot take the service stops the deployment with its message.
+            await EventAsync("Stopped", ex.Message, cancellationToken);
+            await SaveAsync(Finish(DeploymentState.Stopped, ex.Message), cancellationToken);
+            return;
+        }
 
         if (_plan.Actions.Count == 0 && IsRollback)
         {
@@ -127,6 +144,7 @@ internal sealed class DeploymentRunner
             for (var step = first; step < _plan.Actions.Count; step++)
             {
                 var action = _plan.Actions[step];
+                _pendingAnswer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
                 await JournalAsync(step, StepPhase.Started, action, cancellationToken);
                 await SaveAsync(_deployment with { CurrentStep = step, StepPhase = StepPhase.Started }, cancellationToken);
                 await EventAsync("StepStarted", $"step {step + 1}/{_plan.Actions.Count}: {action.Describe()}", cancellationToken, step);
@@ -148,6 +166,12 @@ internal sealed class DeploymentRunner
         catch (StepAbortedException aborted)
         {
             await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy);
+            return;
+        }
+        catch (PlatformDriftException ex)
+        {
+            await EventAsync("Stopped", ex.Message + $"; run `backstay status {Service}` and `backstay reset {Service}`", cancellationToken);
+            await SaveAsync(Finish(DeploymentState.Stopped, ex.Message), cancellationToken);
             return;
         }
         catch (Exception ex) when (ex is not OperationCanceledException && ex is PlatformException)
@@ -330,7 +354,7 @@ internal sealed class DeploymentRunner
         {
             while (until is null || _time.GetUtcNow() < until)
             {
-                if (await TickAsync(cancellationToken) is not null || _skipPauses)
+                if (await TickAsync(cancellationToken) is { HookId: null } || _skipPauses)
                 {
                     break;
                 }
@@ -363,8 +387,23 @@ internal sealed class DeploymentRunner
         for (var index = 0; index < hooks.Count; index++)
         {
             var hook = hooks[index];
-            var earlier = previous.LastOrDefault(r => r.Stage == action.Stage && r.Index == index);
+            var earlier = previous.LastOrDefault(r => r.Step == _deployment.CurrentStep && r.Stage == action.Stage && r.Index == index);
             if (earlier is { State: HookState.Succeeded })
+            {
+                continue;
+            }
+
+            if (earlier is { State: HookState.InProgress or HookState.Pending })
+            {
+                await _store.SaveHookRunAsync(earlier with
+                {
+                    State = HookState.Failed,
+                    FinishedAt = _time.GetUtcNow(),
+                    Output = (earlier.Output is null ? "" : earlier.Output + "\n") + "[interrupted by a restart of Backstay; run again]",
+                }, cancellationToken);
+            }
+
+            if (action.DuringRollback && hook.Pause is not null)
             {
                 continue;
             }
@@ -372,6 +411,7 @@ internal sealed class DeploymentRunner
             var run = earlier is { State: HookState.AwaitingAction } ? earlier : new HookRun
             {
                 Id = Ids.NewHookId(),
+                Step = _deployment.CurrentStep,
                 DeploymentId = _deployment.Id,
                 Stage = action.Stage,
                 Index = index,
@@ -474,6 +514,18 @@ internal sealed class DeploymentRunner
                 ? run with { State = HookState.Succeeded, FinishedAt = _time.GetUtcNow(), Answer = "continue (default on timeout)" }
                 : run with { State = HookState.TimedOut, FinishedAt = _time.GetUtcNow(), Answer = "rollback (default on timeout)" };
         }
+        catch (StepAbortedException aborted)
+        {
+            await _store.SaveHookRunAsync(run with
+            {
+                State = HookState.Failed,
+                FinishedAt = _time.GetUtcNow(),
+                Answer = aborted.Stop ? "stop" : null,
+                AnsweredBy = aborted.RequestedBy,
+                Output = aborted.Message,
+            }, cancellationToken);
+            throw;
+        }
         finally
         {
             if (!cancellationToken.IsCancellationRequested)
@@ -494,6 +546,11 @@ internal sealed class DeploymentRunner
         while (true)
         {
             await TickAsync(cancellationToken, spec.Interval);
+            if (_skipPauses)
+            {
+                await EventAsync("StepSkipped", "analysis cut short (continue --full)", cancellationToken);
+                return;
+            }
             var metrics = await _platform.Signals.GetMetricsAsync(Service, _target.Number, spec.Window, _targetTrafficSince, cancellationToken);
             last = AnalysisEvaluator.Evaluate(spec, metrics);
             if (counter.Record(last))
@@ -533,6 +590,20 @@ internal sealed class DeploymentRunner
     private async Task<DeploymentCommand?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
     {
         await Task.Delay(interval ?? _plan.Analysis.Interval, _time, cancellationToken);
+        var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
+        _pendingAnswer = null;
+        if (!Watches)
+        {
+            return answer;
+        }
+
+        return await WatchAsync(answer, cancellationToken);
+    }
+
+    private DeploymentCommand? _pendingAnswer;
+
+    private async Task<DeploymentCommand?> HandleCommandsAsync(CancellationToken cancellationToken)
+    {
         DeploymentCommand? answer = null;
         foreach (var command in await _store.TakeCommandsAsync(_deployment.Id, cancellationToken))
         {
@@ -560,11 +631,11 @@ internal sealed class DeploymentRunner
             }
         }
 
-        if (!Watches)
-        {
-            return answer;
-        }
+        return answer;
+    }
 
+    private async Task<DeploymentCommand?> WatchAsync(DeploymentCommand? answer, CancellationToken cancellationToken)
+    {
         var set = await GetSetAsync(_target.Number, cancellationToken);
         if (set?.Instances.FirstOrDefault(i => i.Restarts >= CrashLoopRestarts) is { } looping)
         {
@@ -598,6 +669,13 @@ internal sealed class DeploymentRunner
         }
 
         var observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
+        var last = (await _store.ListDeploymentsAsync(Service, 2, cancellationToken)).FirstOrDefault(d => d.Id != _deployment.Id);
+        if (last is { Kind: DeploymentKind.Deploy, State: DeploymentState.Stopped, TargetWeight: 0 } stopped)
+        {
+            // The stopped deployment on record accounts for its target's instances; this deployment scales them to 0 when it succeeds.
+            observation = observation with { Sets = [.. observation.Sets.Where(set => set.Revision != stopped.TargetRevision)] };
+        }
+
         var differences = DriftDetector.Compare(record, observation);
         if (differences.Count > 0)
         {
@@ -779,9 +857,9 @@ internal sealed class DeploymentRunner
             await _store.UpsertServiceAsync(service with { StableRevision = _target.Number, DesiredCount = _plan.DesiredCount > 0 ? _plan.DesiredCount : service.DesiredCount, UpdatedAt = _time.GetUtcNow() }, cancellationToken);
         }
 
-        await SaveAsync(Finish(DeploymentState.Succeeded, null), cancellationToken);
         await ScaleDownLeftoversAsync(cancellationToken);
         await _platform.EndDeploymentAsync(_plan.Spec, _target.Number, cancellationToken);
+        await SaveAsync(Finish(DeploymentState.Succeeded, null), cancellationToken);
         if (IsRollback && _deployment.RollbackOf is { } undoneId && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
         {
             var now = _time.GetUtcNow();

@@ -145,6 +145,37 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             return active;
         }
 
+        var latest = (await store.ListDeploymentsAsync(serviceName, 1, cancellationToken)).FirstOrDefault();
+        if (latest is { Kind: DeploymentKind.Deploy, State: DeploymentState.Stopped, StableRevision: { } before } stopped
+            && before == service.StableRevision && (toRevision is null || toRevision == before))
+        {
+            // A stopped deployment left its target running (maybe with traffic): rolling it back restores what it replaced.
+            var stoppedSpec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
+                ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
+            var at = time.GetUtcNow();
+            var undo = new Deployment
+            {
+                Id = Ids.NewDeploymentId(),
+                Service = serviceName,
+                Kind = DeploymentKind.Rollback,
+                Trigger = Trigger.ManualRollback,
+                Strategy = "rollback",
+                StableRevision = stopped.TargetRevision,
+                TargetRevision = before,
+                State = DeploymentState.Pending,
+                StableCountBefore = stopped.StableCountBefore > 0 ? stopped.StableCountBefore : service.DesiredCount,
+                TargetWeight = 100 - stopped.TargetWeight,
+                RollbackOf = stopped.Id,
+                Reason = $"rollback of stopped deployment {stopped.Id} requested by {requestedBy}",
+                PlanJson = new DeploymentPlan { Spec = stoppedSpec, Actions = [], DesiredCount = service.DesiredCount }.ToJson(),
+                RequestedBy = requestedBy,
+                CreatedAt = at,
+                UpdatedAt = at,
+            };
+            await store.CreateDeploymentAsync(undo, cancellationToken);
+            return undo;
+        }
+
         var stable = service.StableRevision
             ?? throw new InvalidRequestException($"Service '{serviceName}' has no stable revision to roll back from.");
         var revisions = await store.ListRevisionsAsync(serviceName, cancellationToken);

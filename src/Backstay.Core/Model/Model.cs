@@ -200,6 +200,9 @@ public sealed record HookRun
     /// <summary>How a pause hook was answered: continue, rollback, or the default on timeout.</summary>
     public string? Answer { get; init; }
     public string? AnsweredBy { get; init; }
+
+    /// <summary>The plan step the run belongs to: a stage such as AllowTraffic recurs at several steps.</summary>
+    public int Step { get; init; }
 }
 
 /// <summary>What the platform showed for one service at a moment: each revision's instances and the production weights.</summary>

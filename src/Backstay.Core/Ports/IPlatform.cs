@@ -18,6 +18,12 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Makes the service exist on the platform (listeners, load balancer entries); idempotent.</summary>
     Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken);
 
+    /// <summary>Binds a fresh process to a service recorded earlier (cluster, listeners) so reads by service name work; idempotent.</summary>
+    Task AttachAsync(ServiceSpec spec, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Re-creates a service that was deleted by hand (reset --recreate); by default the same as <see cref="EnsureServiceAsync"/>.</summary>
+    Task RecreateServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => EnsureServiceAsync(spec, cancellationToken);
+
     /// <summary>Called when a deployment starts acting: e.g. suspends auto scaling. Idempotent.</summary>
     Task BeginDeploymentAsync(ServiceSpec spec, CancellationToken cancellationToken) => Task.CompletedTask;
 

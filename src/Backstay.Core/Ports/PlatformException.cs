@@ -17,3 +17,21 @@ public class PlatformException : Exception
     {
     }
 }
+
+/// <summary>The platform no longer matches what Backstay set up (a service deleted, a task set gone): stop, do not guess.</summary>
+public class PlatformDriftException : PlatformException
+{
+    public PlatformDriftException()
+    {
+    }
+
+    public PlatformDriftException(string message)
+        : base(message)
+    {
+    }
+
+    public PlatformDriftException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
