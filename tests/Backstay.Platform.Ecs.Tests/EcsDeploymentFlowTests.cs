@@ -205,14 +205,15 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
 
         var deployment = await flow.StartDeploymentAsync(spec, V2);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        Core.Model.DeploymentEvent? reported = null;
-        while (reported is null && watch.Elapsed < TimeSpan.FromSeconds(20))
+        Core.Model.Deployment? stopped = null;
+        while (stopped is null && watch.Elapsed < TimeSpan.FromSeconds(20))
         {
-            reported = (await flow.EventsAsync(deployment.Id)).FirstOrDefault(e => e.Type == "EngineError");
+            stopped = await flow.Store.GetDeploymentAsync(deployment.Id, CancellationToken.None) is { State: DeploymentState.Stopped } d ? d : null;
             await Task.Delay(100);
         }
 
-        reported.ShouldNotBeNull("the engine recorded no error for the deleted service");
+        stopped.ShouldNotBeNull("the deployment was not stopped for the deleted service");
+        var reported = (await flow.EventsAsync(deployment.Id)).Single(e => e.Type == "Stopped");
         reported.Message.ShouldContain($"ECS service '{flow.World.Service}' in cluster '{flow.World.Cluster}' is INACTIVE");
         reported.Message.ShouldContain($"backstay reset {flow.World.Service}");
         (await flow.World.DescribeServiceAsync())!.Status.ShouldBe("INACTIVE");
