@@ -17,6 +17,7 @@ internal static class Program
             GlobalOptions.Output,
             GlobalOptions.Server,
             GlobalOptions.Token,
+            GlobalOptions.Region,
             DemoCommand.Create(),
             ServeCommand.Create(),
             DeployCommand.Create(),

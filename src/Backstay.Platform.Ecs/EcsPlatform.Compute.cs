@@ -98,15 +98,16 @@ public sealed partial class EcsPlatform
         var template = snapshot.Primary ?? snapshot.Revisions.Select(r => r.Set).FirstOrDefault() ?? snapshot.TaskSets.FirstOrDefault();
         var container = TaskDefinitionBuilder.PickContainer(definition, context.Ecs.Container, context.Family);
         var network = template?.NetworkConfiguration;
-        if (template is null && _options.Subnets.Count > 0)
+        var options = Effective(context.Ecs);
+        if (template is null && options.Subnets.Count > 0)
         {
             network = new NetworkConfiguration
             {
                 AwsvpcConfiguration = new AwsVpcConfiguration
                 {
-                    Subnets = _options.Subnets,
-                    SecurityGroups = _options.SecurityGroups.Count > 0 ? _options.SecurityGroups : null,
-                    AssignPublicIp = _options.AssignPublicIp ? "ENABLED" : "DISABLED",
+                    Subnets = options.Subnets,
+                    SecurityGroups = options.SecurityGroups.Count > 0 ? options.SecurityGroups : null,
+                    AssignPublicIp = options.AssignPublicIp ? "ENABLED" : "DISABLED",
                 },
             };
         }
@@ -126,7 +127,7 @@ public sealed partial class EcsPlatform
             TaskDefinition = definition.TaskDefinitionArn!,
             LoadBalancers = [new LoadBalancer { TargetGroupArn = targetGroup, ContainerName = container.Name, ContainerPort = revision.Port }],
             NetworkConfiguration = network,
-            LaunchType = template is null ? _options.LaunchType.ToUpperInvariant() : template.CapacityProviderStrategy is { Count: > 0 } ? null : template.LaunchType,
+            LaunchType = template is null ? options.LaunchType.ToUpperInvariant() : template.CapacityProviderStrategy is { Count: > 0 } ? null : template.LaunchType,
             CapacityProviderStrategy = template?.CapacityProviderStrategy is { Count: > 0 } strategy ? strategy : null,
             PlatformVersion = template?.PlatformVersion is { } version && version != "LATEST" ? version : null,
             Scale = new Scale { Value = percent, Unit = "PERCENT" },
@@ -242,7 +243,7 @@ public sealed partial class EcsPlatform
         }
         else
         {
-            request = TaskDefinitionBuilder.FromSpec(context.Family, context.Ecs.Container ?? context.Family, revision, _options, tags);
+            request = TaskDefinitionBuilder.FromSpec(context.Family, context.Ecs.Container ?? context.Family, revision, Effective(context.Ecs), tags);
         }
 
         var registered = await CallAsync(context, () => context.Aws.Ecs.RegisterTaskDefinitionAsync(request, cancellationToken));
@@ -367,4 +368,17 @@ public sealed partial class EcsPlatform
         var i = arn.IndexOf(":targetgroup/", StringComparison.Ordinal);
         return i < 0 ? arn : arn[(i + ":targetgroup/".Length)..].Split('/')[0];
     }
+
+    /// <summary>The platform's options with what the spec says about a service Backstay creates taking precedence.</summary>
+    private EcsPlatformOptions Effective(Core.Spec.EcsPlatformSpec ecs) => _options with
+    {
+        LaunchType = ecs.LaunchType ?? _options.LaunchType,
+        Subnets = ecs.Subnets.Count > 0 ? ecs.Subnets : _options.Subnets,
+        SecurityGroups = ecs.SecurityGroups.Count > 0 ? ecs.SecurityGroups : _options.SecurityGroups,
+        AssignPublicIp = ecs.AssignPublicIp || _options.AssignPublicIp,
+        Cpu = ecs.Cpu ?? _options.Cpu,
+        Memory = ecs.Memory ?? _options.Memory,
+        ExecutionRoleArn = ecs.ExecutionRoleArn ?? _options.ExecutionRoleArn,
+        TaskRoleArn = ecs.TaskRoleArn ?? _options.TaskRoleArn,
+    };
 }

@@ -102,7 +102,7 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
         var started = DateTimeOffset.UtcNow;
 
         var deployment = await flow.StartDeploymentAsync(spec, V2);
-        await flow.WaitForAsync(deployment.Id, d => d.State == DeploymentState.Paused && d.TargetWeight == 20, "canary at 20% and paused");
+        await flow.WaitForAsync(deployment.Id, d => d.State == DeploymentState.InProgress && d.TargetWeight == 20 && d.CurrentStep >= 2, "canary at 20% and waiting");
         (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 80, [flow.World.Green] = 20 });
         await flow.World.SetAlarmStateAsync("ALARM");
         var done = await flow.WaitSettledAsync(deployment.Id);

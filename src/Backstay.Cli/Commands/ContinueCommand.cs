@@ -24,7 +24,8 @@ internal static class ContinueCommand
                 throw new CliException($"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
-            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            var paused = (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken))!;
+            await using var execution = await Execution.ForAsync(result, store, null, paused.Service, cancellationToken);
             var deployment = await store.ContinueAsync(result.GetValue(id)!, result.GetValue(hook), result.GetValue(full), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");
@@ -33,16 +34,7 @@ internal static class ContinueCommand
                 return await DeployCommand.FinishAsync(store, deployment, json, cancellationToken);
             }
 
-            // Let the controller take the answer before waiting for the next pause.
-            var watcher = new DeploymentWatcher(store, console);
-            var deadline = TimeProvider.System.GetUtcNow().AddSeconds(10);
-            while ((await store.GetDeploymentAsync(deployment.Id, cancellationToken))?.State == Core.Model.DeploymentState.Paused
-                   && TimeProvider.System.GetUtcNow() < deadline)
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-
-            var final = await watcher.WaitAsync(deployment.Id, stopOnPause: true, cancellationToken);
+            var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken, leavingPause: true);
             return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
         });
         return command;

@@ -29,7 +29,7 @@ internal static class DeployCommand
             var spec = LoadSpec(result.GetValue(file)!);
             var overrides = ParseEnv(result.GetValue(env) ?? []);
             await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
-            await RequireControllerAsync(control, state, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, control, spec, null, cancellationToken);
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);
             var console = json ? null : Consoles.Human;
@@ -48,7 +48,7 @@ internal static class DeployCommand
                 return await FinishAsync(control, deployment, json, cancellationToken);
             }
 
-            var final = await new DeploymentWatcher(control, console).WaitAsync(deployment.Id, stopOnPause: true, cancellationToken);
+            var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken);
             return await FinishAsync(control, final, json, cancellationToken);
         });
         return command;

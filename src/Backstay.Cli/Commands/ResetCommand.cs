@@ -26,18 +26,18 @@ internal static class ResetCommand
             var state = GlobalOptions.StateDirectory(result);
             await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             await StatusCommand.RequireServiceAsync(store, result.GetValue(service)!, cancellationToken);
-            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, store, null, result.GetValue(service)!, cancellationToken);
             var mode = result.GetValue(recreate) ? ResetMode.Recreate : ResetMode.Adopt;
-            var final = await RunAsync(store, result.GetValue(service)!, mode, json ? null : Consoles.Human, cancellationToken);
+            var final = await RunAsync(store, execution, result.GetValue(service)!, mode, json ? null : Consoles.Human, cancellationToken);
             return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
         });
         return command;
     }
 
-    internal static async Task<Core.Model.Deployment> RunAsync(IControlPlane store, string service, ResetMode mode, IAnsiConsole? console, CancellationToken cancellationToken)
+    internal static async Task<Core.Model.Deployment> RunAsync(IControlPlane store, Execution execution, string service, ResetMode mode, IAnsiConsole? console, CancellationToken cancellationToken)
     {
         var reset = await store.ResetAsync(service, mode, Environment.UserName, cancellationToken);
         console?.MarkupLine($"Reset [bold]{reset.Id}[/] of {Markup.Escape(service)} ({mode.ToString().ToLowerInvariant()})");
-        return await new DeploymentWatcher(store, console).WaitAsync(reset.Id, stopOnPause: false, cancellationToken);
+        return await execution.WaitAsync(reset.Id, stopOnPause: false, console, cancellationToken);
     }
 }

@@ -35,7 +35,12 @@ internal static class RollbackCommand
                 return ExitCodes.Succeeded;
             }
 
-            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            var executions = new Dictionary<string, Execution>(StringComparer.Ordinal);
+            foreach (var (service, _) in requests)
+            {
+                executions[service] = await Execution.ForAsync(result, store, null, service, cancellationToken);
+            }
+
             var followed = new List<Deployment>();
             foreach (var (service, revision) in requests)
             {
@@ -48,13 +53,18 @@ internal static class RollbackCommand
             {
                 console?.MarkupLine($"Rolling back [bold]{Markup.Escape(deployment.Service)}[/] (deployment {deployment.Id})");
                 var final = result.GetValue(noWait) ? deployment
-                    : await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: false, cancellationToken);
+                    : await executions[deployment.Service].WaitAsync(deployment.Id, stopOnPause: false, console, cancellationToken);
                 if (final.RolledBackBy is { } rollbackId && await store.GetDeploymentAsync(rollbackId, cancellationToken) is { } rollback)
                 {
                     final = rollback;
                 }
 
                 finals.Add(final);
+            }
+
+            foreach (var execution in executions.Values)
+            {
+                await execution.DisposeAsync();
             }
 
             if (finals.Count == 1)

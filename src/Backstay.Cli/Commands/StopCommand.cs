@@ -24,7 +24,8 @@ internal static class StopCommand
                 throw new CliException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
-            await DeployCommand.RequireControllerAsync(store, state, cancellationToken);
+            var running = (await store.GetDeploymentAsync(deploymentId, cancellationToken))!;
+            await using var execution = await Execution.ForAsync(result, store, null, running.Service, cancellationToken);
             var deployment = await store.StopAsync(deploymentId, result.GetValue(rollback), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine(result.GetValue(rollback)
@@ -35,7 +36,7 @@ internal static class StopCommand
                 return await DeployCommand.FinishAsync(store, deployment, json, cancellationToken);
             }
 
-            var final = await new DeploymentWatcher(store, console).WaitAsync(deployment.Id, stopOnPause: false, cancellationToken);
+            var final = await execution.WaitAsync(deployment.Id, stopOnPause: false, console, cancellationToken);
             return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
         });
         return command;

@@ -32,7 +32,7 @@ internal static class ControlPlanes
         }
 
         var store = await state.OpenStoreAsync(cancellationToken);
-        return new LocalControlPlane(store, TimeProvider.System, new LocalImageResolver(Builtins.Images), state.ControllerRunning);
+        return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
     }
 
     /// <summary>The URL of the controller serving this state directory, when one runs.</summary>

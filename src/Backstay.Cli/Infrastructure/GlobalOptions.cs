@@ -30,6 +30,12 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Region = new("--region")
+    {
+        Description = "AWS region for ECS services (default: the spec's, then AWS_REGION / AWS_DEFAULT_REGION / the profile's)",
+        Recursive = true,
+    };
+
     static GlobalOptions()
     {
         Output.AcceptOnlyFromAmong("human", "json");

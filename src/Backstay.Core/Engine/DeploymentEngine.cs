@@ -196,5 +196,6 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
     }
 
-    internal static string LeaseKey(string service) => $"service:{service}";
+    /// <summary>The lease that makes one engine at a time run a service's deployments.</summary>
+    public static string LeaseKey(string service) => $"service:{service}";
 }

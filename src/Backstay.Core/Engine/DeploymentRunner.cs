@@ -345,11 +345,18 @@ internal sealed class DeploymentRunner
         }
 
         var until = duration is { } d ? _time.GetUtcNow() + d : (DateTimeOffset?)null;
-        await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
-        Notify("paused", _deployment);
-        await EventAsync("Paused", until is null
-            ? $"paused until continued: `backstay continue {_deployment.Id}` (or `backstay rollback {Service}`)"
-            : $"paused for {Durations.Format(duration!.Value)}", cancellationToken);
+        if (until is null)
+        {
+            // Only a pause that waits for a person makes the deployment Paused; a timed one is a wait in progress.
+            await SaveAsync(_deployment with { State = DeploymentState.Paused }, cancellationToken);
+            Notify("paused", _deployment);
+            await EventAsync("Paused", $"paused until continued: `backstay continue {_deployment.Id}` (or `backstay rollback {Service}`)", cancellationToken);
+        }
+        else
+        {
+            await EventAsync("Waiting", $"waiting {Durations.Format(duration!.Value)} (`backstay continue {_deployment.Id} --full` skips it)", cancellationToken);
+        }
+
         try
         {
             while (until is null || _time.GetUtcNow() < until)
@@ -362,13 +369,13 @@ internal sealed class DeploymentRunner
         }
         finally
         {
-            if (!cancellationToken.IsCancellationRequested)
+            if (!cancellationToken.IsCancellationRequested && _deployment.State == DeploymentState.Paused)
             {
                 await SaveAsync(_deployment with { State = DeploymentState.InProgress }, CancellationToken.None);
             }
         }
 
-        await EventAsync("Continued", "pause ended", cancellationToken);
+        await EventAsync("Continued", until is null ? "pause ended" : "wait ended", cancellationToken);
     }
 
     /// <summary>

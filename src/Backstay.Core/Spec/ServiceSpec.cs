@@ -59,6 +59,25 @@ public sealed record EcsPlatformSpec
     public int DesiredCount { get; init; } = 1;
     public EcsLoadBalancerSpec? LoadBalancer { get; init; }
     public IReadOnlyList<string> Alarms { get; init; } = [];
+
+    /// <summary>FARGATE or EC2, for a service Backstay creates; null: the platform's default (FARGATE).</summary>
+    public string? LaunchType { get; init; }
+
+    /// <summary>awsvpc subnets and security groups of a service Backstay creates.</summary>
+    public IReadOnlyList<string> Subnets { get; init; } = [];
+
+    public IReadOnlyList<string> SecurityGroups { get; init; } = [];
+
+    public bool AssignPublicIp { get; init; }
+
+    /// <summary>Task size of a task definition built from the spec (Fargate sizes such as "256" and "512").</summary>
+    public string? Cpu { get; init; }
+
+    public string? Memory { get; init; }
+
+    public string? ExecutionRoleArn { get; init; }
+
+    public string? TaskRoleArn { get; init; }
 }
 
 /// <summary>The ALB listeners and target groups of an ECS service.</summary>

@@ -13,7 +13,9 @@ internal static class SpecKeys
     public static readonly IReadOnlyList<string> Listeners = ["production", "test"];
 
     public static readonly IReadOnlyList<string> EcsPlatform =
-        ["cluster", "service", "region", "container", "desiredCount", "loadBalancer", "alarms"];
+        ["cluster", "service", "region", "container", "desiredCount", "loadBalancer", "alarms", "launchType", "subnets", "securityGroups", "assignPublicIp", "cpu", "memory", "executionRoleArn", "taskRoleArn"];
+
+    public static readonly IReadOnlyList<string> LaunchTypes = ["FARGATE", "EC2"];
 
     public static readonly IReadOnlyList<string> LoadBalancer = ["productionListener", "testListener", "targetGroups"];
 

@@ -143,6 +143,14 @@ internal sealed partial class SpecReader
             Alarms = ecs.Get("alarms") is { } alarms
                 ? ReadStringList(alarms, ecs.PathOf("alarms"), "`[hello-5xx, hello-latency]`") ?? []
                 : defaults.Alarms,
+            LaunchType = ecs.Get("launchType") is { } launchType ? ReadChoice(launchType, ecs.PathOf("launchType"), SpecKeys.LaunchTypes) : null,
+            Subnets = ecs.Get("subnets") is { } subnets ? ReadStringList(subnets, ecs.PathOf("subnets"), "`[subnet-0abc, subnet-0def]`") ?? [] : [],
+            SecurityGroups = ecs.Get("securityGroups") is { } groups ? ReadStringList(groups, ecs.PathOf("securityGroups"), "`[sg-0abc]`") ?? [] : [],
+            AssignPublicIp = ecs.Bool("assignPublicIp", defaults.AssignPublicIp),
+            Cpu = ecs.OptionalString("cpu"),
+            Memory = ecs.OptionalString("memory"),
+            ExecutionRoleArn = ecs.OptionalString("executionRoleArn"),
+            TaskRoleArn = ecs.OptionalString("taskRoleArn"),
         };
     }
 

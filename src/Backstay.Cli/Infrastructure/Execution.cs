@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Backstay.Core.Control;
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs;
+using Spectre.Console;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>
+/// How a recorded deployment of a service makes progress: the controller (`backstay serve`) runs it, or, on a
+/// platform that needs no controller (Amazon ECS), an engine in this process runs it until it ends or pauses, as
+/// CI expects from `backstay deploy`. A later `continue` from another process picks it up the same way.
+/// </summary>
+internal sealed class Execution : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions SpecJson = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+    private readonly IControlPlane _control;
+    private readonly IPlatform? _platform;
+
+    private Execution(IControlPlane control, IPlatform? platform)
+    {
+        _control = control;
+        _platform = platform;
+    }
+
+    /// <summary>Chooses for a spec (deploy) or a recorded service (the other commands); fails when a controller is needed and none runs.</summary>
+    public static async Task<Execution> ForAsync(ParseResult result, IControlPlane control, ServiceSpec? spec, string? service, CancellationToken cancellationToken)
+    {
+        if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { Platform: "ecs" } record)
+        {
+            spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, SpecJson);
+        }
+
+        if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane)
+        {
+            var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
+            await platform.AttachAsync(spec, cancellationToken);
+            return new Execution(control, platform);
+        }
+
+        await DeployCommandControllerCheck(control, GlobalOptions.StateDirectory(result), cancellationToken);
+        return new Execution(control, null);
+    }
+
+    /// <summary>Waits until the deployment ends (or pauses when stopOnPause), running the engine here when this execution owns a platform.</summary>
+    /// <param name="leavingPause">The deployment is paused and was just answered: wait for it to leave that pause first.</param>
+    public async Task<Deployment> WaitAsync(string deploymentId, bool stopOnPause, IAnsiConsole? console, CancellationToken cancellationToken, bool leavingPause = false)
+    {
+        var watcher = new DeploymentWatcher(_control, console);
+        if (_platform is null || _control is not LocalControlPlane local)
+        {
+            await LeavePauseAsync(deploymentId, leavingPause, cancellationToken);
+            return await watcher.WaitAsync(deploymentId, stopOnPause, cancellationToken);
+        }
+
+        var owner = $"cli-{Environment.MachineName}-{Environment.ProcessId}";
+        var engine = new DeploymentEngine(local.Store, _platform, TimeProvider.System, new EngineOptions { Owner = owner });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var loop = engine.RunAsync(stop.Token);
+        try
+        {
+            await LeavePauseAsync(deploymentId, leavingPause, cancellationToken);
+            return await watcher.WaitAsync(deploymentId, stopOnPause, cancellationToken);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop;
+            if (await _control.GetDeploymentAsync(deploymentId, CancellationToken.None) is { } deployment)
+            {
+                // Another process (a later `continue`) must not wait for this one's lease to expire.
+                await local.Store.ReleaseLeaseAsync(DeploymentEngine.LeaseKey(deployment.Service), owner, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Lets the engine take the answer to a pause before watching for the next one (10 s at most).</summary>
+    private async Task LeavePauseAsync(string deploymentId, bool leavingPause, CancellationToken cancellationToken)
+    {
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(10);
+        while (leavingPause && TimeProvider.System.GetUtcNow() < deadline
+               && (await _control.GetDeploymentAsync(deploymentId, cancellationToken))?.State == DeploymentState.Paused)
+        {
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_platform is not null)
+        {
+            await _platform.DisposeAsync();
+        }
+    }
+
+    private static Task DeployCommandControllerCheck(IControlPlane control, StateDirectory state, CancellationToken cancellationToken) =>
+        Commands.DeployCommand.RequireControllerAsync(control, state, cancellationToken);
+}

@@ -1,0 +1,26 @@
+using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs;
+
+namespace Backstay.Cli.Infrastructure;
+
+/// <summary>Pins images the way the spec's platform can: files for the local runtime, ECR digests for ECS.</summary>
+internal sealed class ImageResolvers(string? region) : IImageResolver, IDisposable
+{
+    private readonly LocalImageResolver _local = new(Builtins.Images);
+    private EcsImageResolver? _ecs;
+
+    public Task<ResolvedImage> ResolveAsync(ServiceSpec spec, string image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Platform.Kind != "ecs")
+        {
+            return _local.ResolveAsync(spec, image, cancellationToken);
+        }
+
+        _ecs ??= new EcsImageResolver(new EcsPlatformOptions { Region = region }, TimeProvider.System);
+        return _ecs.ResolveAsync(spec, image, cancellationToken);
+    }
+
+    public void Dispose() => _ecs?.Dispose();
+}

@@ -1,0 +1,271 @@
+using System.Globalization;
+using Backstay.Core.Control;
+using Backstay.Core.Engine;
+using Backstay.Core.Model;
+using Backstay.Server.Hosting;
+using Backstay.Server.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Backstay.Server.Api;
+
+/// <summary>Bodies of the action routes.</summary>
+internal sealed record RollbackBody(int? ToRevision);
+
+internal sealed record ContinueBody(string? HookId, bool Full);
+
+internal sealed record StopBody(bool Rollback);
+
+internal sealed record ResetBody(ResetMode? Mode);
+
+/// <summary>One service as the dashboard's overview shows it: its record, what runs, and what differs.</summary>
+internal sealed record ServiceOverview(
+    ServiceRecord Service,
+    Deployment? ActiveDeployment,
+    Deployment? LastDeployment,
+    Observation? Observation,
+    IReadOnlyList<string> Drift);
+
+/// <summary>The REST API: the control plane's calls, one route each, under /api.</summary>
+internal static class ApiEndpoints
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 10_000;
+
+    public static void Map(IEndpointRouteBuilder app, LocalControlPlane plane, EngineService engine, ILogger logger)
+    {
+        var api = app.MapGroup("/api");
+
+        api.MapGet("/services", async Task<IResult> (HttpContext context) =>
+            ApiJson.Ok(await plane.ListServicesAsync(context.RequestAborted)));
+
+        api.MapGet("/services/{name}", async (string name, HttpContext context) =>
+            ApiJson.Ok(await RequireServiceAsync(plane, name, context.RequestAborted)));
+
+        api.MapGet("/services/{name}/revisions", async (string name, HttpContext context) =>
+        {
+            await RequireServiceAsync(plane, name, context.RequestAborted);
+            return ApiJson.Ok(await plane.ListRevisionsAsync(name, context.RequestAborted));
+        });
+
+        api.MapGet("/services/{name}/deployments", async (string name, HttpContext context) =>
+        {
+            var limit = QueryInt(context, "limit", DefaultLimit, 1, MaxLimit);
+            await RequireServiceAsync(plane, name, context.RequestAborted);
+            return ApiJson.Ok(await plane.ListDeploymentsAsync(name, limit, context.RequestAborted));
+        });
+
+        api.MapPost("/services/{name}/deployments", async (string name, HttpContext context) =>
+        {
+            var request = await ApiJson.ReadAsync<DeployRequest>(context.Request, null, context.RequestAborted);
+            Validate(request, name);
+            var caller = context.Caller();
+            var deployment = await plane.DeployAsync(request, caller.RequestedBy, context.RequestAborted);
+            ServerLog.WriteAccepted(logger, "deploy", caller.RequestedBy, deployment.Id, deployment.Service);
+            context.Response.Headers.Location = "/api/deployments/" + Uri.EscapeDataString(deployment.Id);
+            return ApiJson.Ok(deployment, StatusCodes.Status201Created);
+        });
+
+        api.MapPost("/services/{name}/rollback", async (string name, HttpContext context) =>
+        {
+            var body = await ApiJson.ReadAsync(context.Request, new RollbackBody(null), context.RequestAborted);
+            return await ActAsync(context, logger, "rollback", () => plane.RollbackAsync(name, body.ToRevision, context.Caller().RequestedBy, context.RequestAborted),
+                () => ServiceMissingAsync(plane, name, context.RequestAborted));
+        });
+
+        api.MapPost("/services/{name}/reset", async (string name, HttpContext context) =>
+        {
+            var body = await ApiJson.ReadAsync<ResetBody>(context.Request, null, context.RequestAborted);
+            var mode = body.Mode ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                "A reset needs a mode: {\"mode\": \"Adopt\"} takes what runs as the new record, {\"mode\": \"Recreate\"} brings back the last good revision.");
+            return await ActAsync(context, logger, "reset", () => plane.ResetAsync(name, mode, context.Caller().RequestedBy, context.RequestAborted),
+                () => ServiceMissingAsync(plane, name, context.RequestAborted));
+        });
+
+        api.MapGet("/services/{name}/drift", async (string name, HttpContext context) =>
+        {
+            await RequireServiceAsync(plane, name, context.RequestAborted);
+            return ApiJson.Ok(await plane.DriftAsync(name, context.RequestAborted));
+        });
+
+        api.MapGet("/deployments", async Task<IResult> (HttpContext context) =>
+        {
+            var limit = QueryInt(context, "limit", DefaultLimit, 1, MaxLimit);
+            var active = QueryBool(context, "active");
+            IEnumerable<Deployment> list = active switch
+            {
+                true => await plane.ListActiveDeploymentsAsync(context.RequestAborted),
+                false => (await plane.ListDeploymentsAsync(null, MaxLimit, context.RequestAborted)).Where(d => d.IsFinished),
+                null => await plane.ListDeploymentsAsync(null, limit, context.RequestAborted),
+            };
+            return ApiJson.Ok(list.Take(limit).ToList());
+        });
+
+        api.MapGet("/deployments/{id}", async (string id, HttpContext context) =>
+            ApiJson.Ok(await RequireDeploymentAsync(plane, id, context.RequestAborted)));
+
+        api.MapGet("/deployments/{id}/events", async (string id, HttpContext context) =>
+        {
+            var after = QueryLong(context, "after", 0);
+            await RequireDeploymentAsync(plane, id, context.RequestAborted);
+            return ApiJson.Ok(await plane.ListEventsAsync(id, after, context.RequestAborted));
+        });
+
+        api.MapGet("/deployments/{id}/hooks", async (string id, HttpContext context) =>
+        {
+            await RequireDeploymentAsync(plane, id, context.RequestAborted);
+            return ApiJson.Ok(await plane.ListHookRunsAsync(id, context.RequestAborted));
+        });
+
+        api.MapPost("/deployments/{id}/continue", async (string id, HttpContext context) =>
+        {
+            var body = await ApiJson.ReadAsync(context.Request, new ContinueBody(null, false), context.RequestAborted);
+            return await ActAsync(context, logger, "continue", () => plane.ContinueAsync(id, body.HookId, body.Full, context.Caller().RequestedBy, context.RequestAborted),
+                () => DeploymentMissingAsync(plane, id, context.RequestAborted));
+        });
+
+        api.MapPost("/deployments/{id}/stop", async (string id, HttpContext context) =>
+        {
+            var body = await ApiJson.ReadAsync(context.Request, new StopBody(false), context.RequestAborted);
+            return await ActAsync(context, logger, body.Rollback ? "stop and roll back" : "stop",
+                () => plane.StopAsync(id, body.Rollback, context.Caller().RequestedBy, context.RequestAborted),
+                () => DeploymentMissingAsync(plane, id, context.RequestAborted));
+        });
+
+        api.MapGet("/controller", () => ApiJson.Ok(new { running = engine.Running }));
+
+        api.MapGet("/whoami", (HttpContext context) =>
+        {
+            var caller = context.Caller();
+            return ApiJson.Ok(new { role = caller.Role.ToString().ToLowerInvariant(), user = caller.User, requestedBy = caller.RequestedBy });
+        });
+
+        api.MapGet("/overview", async Task<IResult> (HttpContext context) =>
+        {
+            var cancellationToken = context.RequestAborted;
+            var active = await plane.ListActiveDeploymentsAsync(cancellationToken);
+            var result = new List<ServiceOverview>();
+            foreach (var service in await plane.ListServicesAsync(cancellationToken))
+            {
+                var last = (await plane.ListDeploymentsAsync(service.Name, 1, cancellationToken)).FirstOrDefault();
+                result.Add(new ServiceOverview(
+                    service,
+                    active.Where(d => d.Service == service.Name).OrderBy(d => d.Kind == DeploymentKind.Rollback ? 0 : 1).FirstOrDefault(),
+                    last,
+                    await plane.Store.GetObservationAsync(service.Name, cancellationToken),
+                    await plane.DriftAsync(service.Name, cancellationToken)));
+            }
+
+            return ApiJson.Ok(result);
+        });
+
+        api.MapGet("/openapi.json", () => Results.Stream(Dashboard.EmbeddedAssets.Open("openapi.json")!, "application/json; charset=utf-8"));
+    }
+
+    /// <summary>Checks what JSON cannot: the route names the service, and the spec names a platform and an image.</summary>
+    private static void Validate(DeployRequest request, string name)
+    {
+        if (request.Spec is null)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "The request has no spec; send {\"spec\": {...}} as the CLI does.");
+        }
+
+        if (!string.Equals(request.Spec.Service, name, StringComparison.Ordinal))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"The spec deploys service '{request.Spec.Service}', but the request was sent to /api/services/{name}/deployments; send it to /api/services/{request.Spec.Service}/deployments.");
+        }
+
+        if (request.Spec.Platform is null || (request.Spec.Platform.Local is null) == (request.Spec.Platform.Ecs is null))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "spec.platform must name exactly one platform: local or ecs.");
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Spec.Task?.Image))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "spec.task.image is required.");
+        }
+    }
+
+    /// <summary>Runs an action; a refusal about something that does not exist becomes a 404 with the control plane's own words.</summary>
+    private static async Task<IResult> ActAsync(HttpContext context, ILogger logger, string action, Func<Task<Deployment>> act, Func<Task<bool>> missing)
+    {
+        Deployment deployment;
+        try
+        {
+            deployment = await act();
+        }
+        catch (InvalidRequestException ex)
+        {
+            if (await missing())
+            {
+                throw new ApiException(StatusCodes.Status404NotFound, ErrorKind.NotFound, ex.Message);
+            }
+
+            throw;
+        }
+
+        ServerLog.WriteAccepted(logger, action, context.Caller().RequestedBy, deployment.Id, deployment.Service);
+        return ApiJson.Ok(deployment, StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<bool> ServiceMissingAsync(LocalControlPlane plane, string name, CancellationToken cancellationToken) =>
+        await plane.GetServiceAsync(name, cancellationToken) is null;
+
+    private static async Task<bool> DeploymentMissingAsync(LocalControlPlane plane, string id, CancellationToken cancellationToken) =>
+        await plane.GetDeploymentAsync(id, cancellationToken) is null;
+
+    internal static async Task<ServiceRecord> RequireServiceAsync(IControlPlane plane, string name, CancellationToken cancellationToken)
+    {
+        if (await plane.GetServiceAsync(name, cancellationToken) is { } service)
+        {
+            return service;
+        }
+
+        // The control plane's own words (Deployments.RollbackAsync and ResetAsync), so the CLI reads the same through the API.
+        var services = await plane.ListServicesAsync(cancellationToken);
+        var known = services.Count == 0 ? "none yet (deploy one with `backstay deploy`)" : string.Join(", ", services.Select(s => s.Name));
+        throw new ApiException(StatusCodes.Status404NotFound, ErrorKind.NotFound, $"Unknown service '{name}'. Known services: {known}.");
+    }
+
+    internal static async Task<Deployment> RequireDeploymentAsync(IControlPlane plane, string id, CancellationToken cancellationToken) =>
+        await plane.GetDeploymentAsync(id, cancellationToken)
+        ?? throw new ApiException(StatusCodes.Status404NotFound, ErrorKind.NotFound,
+            $"Unknown deployment '{id}'; `backstay history SERVICE` lists a service's deployments.");
+
+    private static int QueryInt(HttpContext context, string name, int fallback, int min, int max)
+    {
+        var text = context.Request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"Query parameter {name}={text} must be a whole number from {min} to {max}.");
+    }
+
+    private static long QueryLong(HttpContext context, string name, long fallback)
+    {
+        var text = context.Request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            return fallback;
+        }
+
+        return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 0
+            ? value
+            : throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"Query parameter {name}={text} must be a whole number, 0 or more.");
+    }
+
+    private static bool? QueryBool(HttpContext context, string name)
+    {
+        var text = context.Request.Query[name].ToString();
+        return text.Length == 0 ? null
+            : bool.TryParse(text, out var value) ? value
+            : throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"Query parameter {name}={text} must be true or false.");
+    }
+}

@@ -1,0 +1,131 @@
+using Backstay.Core.Control;
+using Backstay.Core.Engine;
+using Backstay.Server.Api;
+using Backstay.Server.Dashboard;
+using Backstay.Server.Hosting;
+using Backstay.Server.Observability;
+using Backstay.Server.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Backstay.Server;
+
+/// <summary>
+/// The controller (`backstay serve`): the deployment engine as a hosted service, the REST API under /api, the
+/// event stream, health and metrics, and the dashboard, on one Kestrel listener (loopback by default).
+/// </summary>
+public static class ControllerHost
+{
+    /// <summary>Builds the controller's host; run it with RunAsync or StartAsync, and dispose the platform and store after it stops.</summary>
+    /// <exception cref="ArgumentException">The listen address is malformed, or not loopback while remote access is not allowed.</exception>
+    public static WebApplication Build(ControllerHostOptions options, LocalControlPlane controlPlane, DeploymentEngine engine, ILoggerProvider? logs = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(controlPlane);
+        ArgumentNullException.ThrowIfNull(engine);
+        var listen = ListenAddress.Parse(options.Listen, options.AllowRemote);
+        var time = options.TimeProvider;
+
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(ControllerHost).Assembly.GetName().Name,
+            EnvironmentName = Environments.Production,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(listen.Address, listen.Port);
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
+        });
+        builder.Services.AddRoutingCore();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton(controlPlane);
+        builder.Services.AddSingleton<IControlPlane>(controlPlane);
+        builder.Services.AddSingleton<EngineService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        builder.Services.AddSingleton(sp => TokenStore.LoadOrCreate(options.StateDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server")));
+        builder.Services.AddSingleton<ApiAuthentication>();
+        builder.Services.AddSingleton<ApiExceptionHandler>();
+        builder.Services.AddSingleton<EventStream>();
+        builder.Services.AddSingleton(sp => new Metrics(controlPlane, () => sp.GetRequiredService<EngineService>().Running,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server.Metrics")));
+
+        builder.Services.AddSingleton(sp => new ServerFile(options.StateDirectory, listen, sp.GetRequiredService<IServer>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server")));
+
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server");
+        var engineService = app.Services.GetRequiredService<EngineService>();
+        var authentication = app.Services.GetRequiredService<ApiAuthentication>();
+        var errors = app.Services.GetRequiredService<ApiExceptionHandler>();
+        var tokens = app.Services.GetRequiredService<TokenStore>();
+
+        var serverFile = app.Services.GetRequiredService<ServerFile>();
+        app.Lifetime.ApplicationStarted.Register(serverFile.Write);
+        app.Lifetime.ApplicationStopping.Register(serverFile.Delete);
+
+        app.Use((context, next) => errors.InvokeAsync(context, next));
+        app.Use((context, next) => authentication.InvokeAsync(context, next));
+        app.UseRouting();
+
+        ApiEndpoints.Map(app, controlPlane, engineService, logger);
+        var events = app.Services.GetRequiredService<EventStream>();
+        app.MapGet("/api/events", events.StreamAsync);
+        app.MapGet("/healthz", () => engineService.Running
+            ? Results.Json(new { status = "ok" }, ApiJson.Options)
+            : Results.Json(new { status = "the deployment engine is not running" }, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable));
+        var metrics = app.Services.GetRequiredService<Metrics>();
+        app.MapGet("/metrics", async Task<IResult> (HttpContext context) =>
+        {
+            // Unauthenticated only for a client on this machine that names this machine (a local Prometheus);
+            // anything else needs a token, read-only is enough.
+            if (!ApiAuthentication.IsLocalClient(context) && authentication.Authenticate(context).Role is null)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"backstay\"";
+                return Results.Json(new ApiErrorBody("/metrics needs a token (the read-only one is enough) from another machine.", ErrorKind.Unauthorized),
+                    ApiJson.ErrorOptions, statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            return Results.Text(await metrics.RenderAsync(context.RequestAborted), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        DashboardEndpoints.Map(app, authentication, tokens, time);
+        app.MapFallback("/api/{**path}", (HttpContext context) =>
+            Results.Json(new ApiErrorBody($"There is no {context.Request.Method} {context.Request.Path} in the API; GET /api/openapi.json lists the routes.", ErrorKind.NotFound),
+                ApiJson.ErrorOptions, statusCode: StatusCodes.Status404NotFound));
+        return app;
+    }
+
+    /// <summary>Why the engine stopped the host, or null when it did not (the host stopped on request, or still runs).</summary>
+    public static Exception? EngineFailure(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<EngineService>().Failure;
+    }
+
+    /// <summary>The URL clients on this machine use (port 0 resolved) once the host has started, as written to server.json; null before.</summary>
+    public static Uri? LocalUrl(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<ServerFile>().Url is { } url ? new Uri(url) : null;
+    }
+}

@@ -1,0 +1,86 @@
+using Backstay.Server.Api;
+using Backstay.Server.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Backstay.Server.Dashboard;
+
+/// <summary>The login body.</summary>
+internal sealed record LoginBody(string? Token);
+
+/// <summary>
+/// The dashboard: static pages from the assembly, a login that trades the token for an HTTP-only cookie once,
+/// and a logout. The API does the rest, with that cookie.
+/// </summary>
+internal static class DashboardEndpoints
+{
+    /// <summary>Scripts and styles only from this host, no inline script, no framing: a stolen page cannot run foreign code.</summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+    public static void Map(IEndpointRouteBuilder app, ApiAuthentication authentication, TokenStore tokens, TimeProvider time)
+    {
+        app.MapGet("/", (HttpContext context) =>
+            authentication.Authenticate(context).Role is null
+                ? Results.Redirect("/login")
+                : Page(context, "index.html"));
+
+        app.MapGet("/login", (HttpContext context) => Page(context, "login.html"));
+
+        app.MapPost("/login", async Task<IResult> (HttpContext context) =>
+        {
+            if (!ApiAuthentication.IsSameOrigin(context.Request))
+            {
+                return Error(StatusCodes.Status403Forbidden, ErrorKind.Forbidden, "A login must come from the dashboard's own login page.");
+            }
+
+            var body = await ApiJson.ReadAsync<LoginBody>(context.Request, null, context.RequestAborted);
+            var token = body.Token?.Trim();
+            if (tokens.Authenticate(token) is not { } role)
+            {
+                return Error(StatusCodes.Status401Unauthorized, ErrorKind.Unauthorized,
+                    "That is not a token of this controller; the admin token is in <state>/token, a read-only one in <state>/token.read.");
+            }
+
+            context.Response.Cookies.Append(ApiAuthentication.CookieName, token!, ApiAuthentication.SessionCookie(time.GetUtcNow()));
+            return ApiJson.Ok(new { role = role.ToString().ToLowerInvariant() });
+        });
+
+        app.MapPost("/logout", (HttpContext context) =>
+        {
+            if (!ApiAuthentication.IsSameOrigin(context.Request))
+            {
+                return Error(StatusCodes.Status403Forbidden, ErrorKind.Forbidden, "A logout must come from the dashboard's own page.");
+            }
+
+            context.Response.Cookies.Delete(ApiAuthentication.CookieName, ApiAuthentication.SessionCookie(time.GetUtcNow()));
+            return Results.NoContent();
+        });
+
+        app.MapGet("/assets/{file}", (string file, HttpContext context) => Page(context, "assets/" + file));
+    }
+
+    private static IResult Page(HttpContext context, string name)
+    {
+        if (EmbeddedAssets.Get(name) is not { } asset)
+        {
+            return Error(StatusCodes.Status404NotFound, ErrorKind.NotFound, $"There is no {name} here.");
+        }
+
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.CacheControl = "no-cache";
+        headers.ETag = asset.ETag;
+        return context.Request.Headers.IfNoneMatch == asset.ETag
+            ? Results.StatusCode(StatusCodes.Status304NotModified)
+            : Results.Bytes(asset.Content, asset.ContentType);
+    }
+
+    private static IResult Error(int status, string kind, string message) =>
+        Results.Json(new ApiErrorBody(message, kind), ApiJson.ErrorOptions, statusCode: status);
+}

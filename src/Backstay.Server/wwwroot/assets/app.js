@@ -1,0 +1,692 @@
+'use strict';
+// The Backstay dashboard: plain DOM, no framework, no build step. Everything it shows comes from /api with the
+// session cookie; live updates come from /api/events (Server-Sent Events) and, for the charts, from polling the
+// deployment's live figures every second.
+(function () {
+  const view = document.getElementById('view');
+  const menu = document.getElementById('menu');
+  const live = document.getElementById('live');
+  const dialog = document.getElementById('confirm');
+  const state = {
+    role: 'viewer',
+    route: null,
+    overview: [],
+    recent: [],
+    series: new Map(), // deployment id -> [{t, rps, errorRate, p99, weight}]
+    deployment: null,
+    events: [],
+    hooks: [],
+    revisions: [],
+    refreshTimer: null,
+    pollTimer: null,
+  };
+  const ACTIVE = ['Pending', 'InProgress', 'Paused', 'RollingBack'];
+  const SERIES_SECONDS = 180;
+
+  // ---------- helpers ----------
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else if (key === 'class') node.className = value;
+      else if (key === 'dataset') Object.assign(node.dataset, value);
+      else if (key === 'style') Object.assign(node.style, value); // CSSOM: allowed by the CSP, unlike a style attribute
+      else node.setAttribute(key, value === true ? '' : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  async function api(path, options) {
+    const headers = { Accept: 'application/json' };
+    const user = localStorage.getItem('backstay.user');
+    if (user) headers['X-Backstay-User'] = user;
+    let body;
+    if (options && options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    const response = await fetch(path, { method: (options && options.method) || 'GET', headers, body, credentials: 'same-origin' });
+    if (response.status === 401) {
+      location.replace('/login');
+      throw new Error('Not logged in.');
+    }
+    const text = await response.text();
+    const json = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const error = new Error((json && json.error) || ('HTTP ' + response.status));
+      error.status = response.status;
+      error.kind = json && json.kind;
+      throw error;
+    }
+    return json;
+  }
+
+  const enc = encodeURIComponent;
+  const isActive = (d) => d && ACTIVE.includes(d.state);
+  const badge = (text, extra) => h('span', { class: 'badge ' + text + (extra ? ' ' + extra : ''), 'data-testid': 'state' }, text);
+  const short = (s, n) => (s && s.length > n ? s.slice(0, n) : s || '');
+
+  function ago(iso) {
+    if (!iso) return '';
+    const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+    if (seconds < 60) return Math.round(seconds) + ' s ago';
+    if (seconds < 3600) return Math.round(seconds / 60) + ' min ago';
+    if (seconds < 86400) return Math.round(seconds / 3600) + ' h ago';
+    return new Date(iso).toLocaleDateString();
+  }
+
+  function time(iso) {
+    return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '';
+  }
+
+  // "1.02:03:04.5" (.NET TimeSpan) to seconds.
+  function seconds(span) {
+    if (span === null || span === undefined) return null;
+    if (typeof span === 'number') return span;
+    const m = /^(-)?(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(span);
+    if (!m) return null;
+    const value = (+(m[2] || 0)) * 86400 + (+m[3]) * 3600 + (+m[4]) * 60 + parseFloat(m[5]);
+    return m[1] ? -value : value;
+  }
+
+  function duration(span) {
+    const s = seconds(span);
+    if (s === null) return '';
+    if (s < 1) return Math.round(s * 1000) + 'ms';
+    if (s < 60) return +s.toFixed(1) + 's';
+    if (s < 3600) return +(s / 60).toFixed(1) + 'm';
+    return +(s / 3600).toFixed(1) + 'h';
+  }
+
+  function parse(json) {
+    try { return json ? JSON.parse(json) : null; } catch { return null; }
+  }
+
+  function toast(text, error) {
+    const node = h('div', { class: 'toast' + (error ? ' error' : ''), role: 'status', 'data-testid': error ? 'toast-error' : 'toast' }, text);
+    document.getElementById('toasts').append(node);
+    setTimeout(() => node.remove(), error ? 9000 : 5000);
+  }
+
+  function describe(action) {
+    switch (action.action) {
+      case 'scale': return 'scale ' + String(action.role).toLowerCase() + ' to ' + action.count + (action.waitHealthy ? ' (wait healthy)' : '');
+      case 'weight': return 'set weight ' + action.targetWeight + '%';
+      case 'testTraffic': return action.toTarget ? 'test traffic to new revision' : 'test traffic to stable revision';
+      case 'pause': return action.duration ? 'pause ' + duration(action.duration) : 'pause until continued';
+      case 'analysis': return 'analysis over ' + duration(action.analysis && action.analysis.window);
+      case 'wait': return (action.reason || 'wait') + ' ' + duration(action.duration);
+      case 'hook': return action.stage + ' hooks' + (action.duringRollback ? ' (rollback)' : '');
+      default: return action.action;
+    }
+  }
+
+  function split(stable, target, weight) {
+    const t = Math.max(0, Math.min(100, weight || 0));
+    return h('div', {},
+      h('div', { class: 'split', 'data-testid': 'traffic', title: 'production traffic' },
+        h('span', { class: 's', style: { width: (100 - t) + '%' } }),
+        h('span', { class: 't', style: { width: t + '%' } })),
+      h('div', { class: 'legend' },
+        stable !== null && stable !== undefined ? 'r' + stable + ' ' + (100 - t) + '%' : '',
+        target !== null && target !== undefined && t > 0 ? ' · r' + target + ' ' + t + '%' : ''));
+  }
+
+  // ---------- confirmation dialog ----------
+  function confirmAction(title, text, okLabel, danger, extra) {
+    document.getElementById('confirm-title').textContent = title;
+    document.getElementById('confirm-text').textContent = text;
+    const holder = document.getElementById('confirm-extra');
+    holder.replaceChildren();
+    if (extra) holder.append(extra);
+    const ok = document.getElementById('confirm-ok');
+    ok.textContent = okLabel;
+    ok.className = danger ? 'danger' : 'primary';
+    return new Promise((resolve) => {
+      dialog.returnValue = '';
+      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+      dialog.showModal();
+      ok.focus();
+    });
+  }
+
+  async function run(label, call) {
+    try {
+      const deployment = await call();
+      toast(label + (deployment && deployment.id ? ': ' + deployment.id : ''));
+      scheduleRefresh(100);
+      return deployment;
+    } catch (err) {
+      toast(label + ' refused: ' + err.message, true);
+      return null;
+    }
+  }
+
+  // ---------- actions (each asks first) ----------
+  async function continueDeployment(id, hookId) {
+    if (!(await confirmAction('Continue ' + id + '?', hookId
+      ? 'The pause hook ' + hookId + ' is answered with continue; the deployment goes on.'
+      : 'The paused deployment goes on to its next step.', 'Continue', false))) return;
+    await run('Continue requested', () => api('/api/deployments/' + enc(id) + '/continue', { method: 'POST', body: { hookId: hookId || null, full: false } }));
+  }
+
+  async function stopDeployment(id, rollback) {
+    if (!(await confirmAction((rollback ? 'Stop and roll back ' : 'Stop ') + id + '?', rollback
+      ? 'Traffic goes back to the stable revision at once; the new revision is scaled to 0.'
+      : 'The deployment stops at its next safe point and traffic stays where it is, on the record, until a rollback or reset.',
+    rollback ? 'Stop and roll back' : 'Stop', true))) return;
+    await run(rollback ? 'Rollback requested' : 'Stop requested', () => api('/api/deployments/' + enc(id) + '/stop', { method: 'POST', body: { rollback } }));
+  }
+
+  async function rollbackService(name, preselect) {
+    let revisions = [];
+    let service = null;
+    let active = null;
+    try {
+      [revisions, service] = await Promise.all([api('/api/services/' + enc(name) + '/revisions'), api('/api/services/' + enc(name))]);
+      active = (await api('/api/deployments?active=true&limit=1000')).find((d) => d.service === name) || null;
+    } catch (err) {
+      toast(err.message, true);
+      return;
+    }
+    const select = h('select', { id: 'confirm-revision', 'data-testid': 'rollback-revision' },
+      h('option', { value: '' }, active ? 'its stable revision r' + active.stableRevision : 'the previous good revision (default)'));
+    if (!active) {
+      for (const r of revisions.filter((r) => !r.removed && r.number !== service.stableRevision)) {
+        select.append(h('option', { value: String(r.number), selected: preselect === r.number },
+          'r' + r.number + ' · ' + short(r.digest || r.image, 19) + (r.provenance && r.provenance.commit ? ' · ' + short(r.provenance.commit, 8) : '') +
+          (r.provenance && r.provenance.message ? ' · ' + short(r.provenance.message, 40) : '')));
+      }
+    }
+    const text = active
+      ? 'Deployment ' + active.id + ' is in progress: it is rolled back to its stable revision, traffic first.'
+      : 'Service ' + name + ' (stable r' + service.stableRevision + ') gets a rollback deployment of its own, recorded in the history.';
+    const extra = h('label', {}, 'Roll back to ', select);
+    if (!(await confirmAction('Roll back ' + name + '?', text, 'Roll back', true, extra))) return;
+    const toRevision = select.value ? Number(select.value) : null;
+    const deployment = await run('Rollback requested', () => api('/api/services/' + enc(name) + '/rollback', { method: 'POST', body: { toRevision } }));
+    if (deployment) location.hash = '#/deployments/' + enc(deployment.id);
+  }
+
+  async function resetService(name) {
+    const adopt = h('input', { type: 'radio', name: 'reset-mode', value: 'Adopt', checked: true, 'data-testid': 'reset-adopt' });
+    const recreate = h('input', { type: 'radio', name: 'reset-mode', value: 'Recreate', 'data-testid': 'reset-recreate' });
+    const extra = h('div', {},
+      h('label', {}, adopt, ' Adopt: take what runs on the platform now as the new record'),
+      h('label', {}, recreate, ' Recreate: bring back the last good revision at its count with all traffic'));
+    if (!(await confirmAction('Reset ' + name + '?', 'Use this after the platform was changed by hand (service deleted, scaled to 0, weights moved).', 'Reset', true, extra))) return;
+    const mode = recreate.checked ? 'Recreate' : 'Adopt';
+    const deployment = await run('Reset (' + mode.toLowerCase() + ') requested', () => api('/api/services/' + enc(name) + '/reset', { method: 'POST', body: { mode } }));
+    if (deployment) location.hash = '#/deployments/' + enc(deployment.id);
+  }
+
+  // ---------- context menu ----------
+  function openMenu(x, y, title, items) {
+    menu.replaceChildren(h('div', { class: 'head' }, title));
+    for (const item of items) {
+      if (item === '-') { menu.append(h('div', { class: 'sep' })); continue; }
+      menu.append(h('button', {
+        type: 'button', role: 'menuitem', 'data-testid': 'menu-' + item.id, disabled: item.disabled,
+        onclick: () => { closeMenu(); item.run(); },
+      }, item.label));
+    }
+    menu.hidden = false;
+    const rect = menu.getBoundingClientRect();
+    menu.style.left = Math.min(x, window.innerWidth - rect.width - 8) + 'px';
+    menu.style.top = Math.min(y, window.innerHeight - rect.height - 8) + 'px';
+  }
+
+  function closeMenu() { menu.hidden = true; }
+
+  function serviceMenu(name) {
+    const entry = state.overview.find((o) => o.service.name === name);
+    const active = entry && entry.activeDeployment;
+    const admin = state.role === 'admin';
+    return [
+      { id: 'open', label: 'Open ' + name, run: () => { location.hash = '#/services/' + enc(name); } },
+      active ? { id: 'open-deployment', label: 'Open deployment ' + active.id, run: () => { location.hash = '#/deployments/' + enc(active.id); } } : null,
+      '-',
+      { id: 'continue', label: 'Continue…', disabled: !admin || !active || active.state !== 'Paused', run: () => continueDeployment(active.id) },
+      { id: 'stop', label: 'Stop…', disabled: !admin || !active || active.kind !== 'Deploy', run: () => stopDeployment(active.id, false) },
+      { id: 'rollback', label: 'Roll back…', disabled: !admin, run: () => rollbackService(name) },
+      { id: 'reset', label: 'Reset…', disabled: !admin || !!active, run: () => resetService(name) },
+    ].filter(Boolean);
+  }
+
+  function deploymentMenu(d) {
+    const admin = state.role === 'admin';
+    return [
+      { id: 'open', label: 'Open ' + d.id, run: () => { location.hash = '#/deployments/' + enc(d.id); } },
+      { id: 'open-service', label: 'Open service ' + d.service, run: () => { location.hash = '#/services/' + enc(d.service); } },
+      '-',
+      { id: 'continue', label: 'Continue…', disabled: !admin || d.state !== 'Paused', run: () => continueDeployment(d.id) },
+      { id: 'stop', label: 'Stop…', disabled: !admin || !isActive(d) || d.kind !== 'Deploy' || d.state === 'RollingBack', run: () => stopDeployment(d.id, false) },
+      { id: 'stop-rollback', label: 'Stop and roll back…', disabled: !admin || !isActive(d) || d.kind !== 'Deploy' || d.state === 'RollingBack', run: () => stopDeployment(d.id, true) },
+      { id: 'rollback', label: 'Roll back ' + d.service + '…', disabled: !admin, run: () => rollbackService(d.service) },
+      { id: 'reset', label: 'Reset ' + d.service + '…', disabled: !admin || isActive(d), run: () => resetService(d.service) },
+    ];
+  }
+
+  document.addEventListener('contextmenu', (e) => {
+    const row = e.target.closest('[data-service], [data-deployment]');
+    if (!row) return;
+    e.preventDefault();
+    if (row.dataset.deployment) {
+      const d = findDeployment(row.dataset.deployment);
+      if (d) openMenu(e.clientX, e.clientY, 'Deployment ' + d.id, deploymentMenu(d));
+    } else {
+      openMenu(e.clientX, e.clientY, 'Service ' + row.dataset.service, serviceMenu(row.dataset.service));
+    }
+  });
+  document.addEventListener('click', (e) => { if (!menu.contains(e.target)) closeMenu(); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeMenu(); });
+  window.addEventListener('blur', closeMenu);
+
+  function findDeployment(id) {
+    if (state.deployment && state.deployment.id === id) return state.deployment;
+    for (const o of state.overview) {
+      if (o.activeDeployment && o.activeDeployment.id === id) return o.activeDeployment;
+      if (o.lastDeployment && o.lastDeployment.id === id) return o.lastDeployment;
+    }
+    return state.recent.find((d) => d.id === id) || null;
+  }
+
+  // ---------- overview ----------
+  function health(o) {
+    const d = o.activeDeployment;
+    const progress = d && parse(d.progressJson);
+    if (progress) {
+      // A deployment's own figures are fresher than the last observation.
+      const rows = [];
+      if (d.stableRevision !== null && d.stableRevision !== undefined) rows.push([d.stableRevision, progress.stableHealthy, progress.stableDesired]);
+      rows.push([d.targetRevision, progress.targetHealthy, progress.targetDesired]);
+      return h('div', {}, rows.filter(([, , desired]) => desired > 0).map(([revision, healthy, desired]) =>
+        h('div', { class: 'small' }, badge(healthy >= desired ? 'Healthy' : 'Starting', healthy >= desired ? 'ok' : 'Pending'), ' r' + revision + ': ' + healthy + '/' + desired + ' healthy')));
+    }
+    const sets = (o.observation && o.observation.sets) || [];
+    if (sets.length === 0) return h('span', { class: 'muted' }, 'not observed yet');
+    return h('div', {}, sets.filter((s) => s.desired > 0 || s.running > 0).map((s) =>
+      h('div', { class: 'small' }, badge(s.healthy >= s.desired && s.desired > 0 ? 'Healthy' : 'Degraded', s.healthy >= s.desired && s.desired > 0 ? 'ok' : 'bad'),
+        ' r' + s.revision + ': ' + s.healthy + '/' + s.desired + ' healthy')));
+  }
+
+  function traffic(o) {
+    const d = o.activeDeployment;
+    if (d && d.stableRevision !== null && d.stableRevision !== undefined) return split(d.stableRevision, d.targetRevision, d.targetWeight);
+    const weights = (o.observation && o.observation.productionWeights) || {};
+    const entries = Object.entries(weights).filter(([, w]) => w > 0);
+    if (entries.length > 1) {
+      const [[r1, w1], [r2, w2]] = entries;
+      return split(Number(r1), Number(r2), Math.round(100 * w2 / (w1 + w2)));
+    }
+    return split(o.service.stableRevision, null, 0);
+  }
+
+  function renderOverview() {
+    const rows = state.overview.map((o) => {
+      const d = o.activeDeployment;
+      return h('tr', { class: 'row', 'data-service': o.service.name, 'data-testid': 'service-row' },
+        h('td', {}, h('a', { href: '#/services/' + enc(o.service.name) }, h('strong', {}, o.service.name))),
+        h('td', {}, o.service.platform),
+        h('td', { 'data-testid': 'stable' }, o.service.stableRevision !== null && o.service.stableRevision !== undefined ? 'r' + o.service.stableRevision : '—'),
+        h('td', { 'data-testid': 'in-progress' }, d
+          ? h('div', { 'data-deployment': d.id }, h('a', { href: '#/deployments/' + enc(d.id) }, d.id), ' ', badge(d.state),
+            h('div', { class: 'small muted' }, d.kind.toLowerCase() + ' r' + d.targetRevision + ' · step ' + Math.min(d.currentStep + 1, d.totalSteps) + '/' + d.totalSteps))
+          : h('span', { class: 'muted' }, 'none')),
+        h('td', {}, traffic(o)),
+        h('td', {}, health(o)),
+        h('td', { 'data-testid': 'drift' }, o.drift.length ? h('span', { class: 'drift', title: o.drift.join('\n') }, badge('drift', 'drift'), ' ', o.drift.join('; ')) : h('span', { class: 'muted' }, 'none')),
+        h('td', { 'data-testid': 'last' }, o.lastDeployment
+          ? h('div', { 'data-deployment': o.lastDeployment.id }, badge(o.lastDeployment.state), ' ', h('a', { href: '#/deployments/' + enc(o.lastDeployment.id) }, o.lastDeployment.id),
+            h('div', { class: 'small muted' }, ago(o.lastDeployment.createdAt)))
+          : ''));
+    });
+    const recent = state.recent.map((d) => deploymentRow(d, true));
+    view.replaceChildren(
+      h('div', { class: 'card' },
+        h('h1', {}, 'Services'),
+        state.overview.length === 0
+          ? h('p', { class: 'empty' }, 'No services yet. Deploy one with `backstay deploy --server …` or POST /api/services/NAME/deployments.')
+          : h('table', { 'data-testid': 'services' },
+            h('thead', {}, h('tr', {}, ['Service', 'Platform', 'Stable', 'In progress', 'Traffic', 'Health', 'Drift', 'Last deployment'].map((t) => h('th', {}, t)))),
+            h('tbody', {}, rows)),
+        h('p', { class: 'small muted' }, 'Right-click a service or a deployment for its actions.')),
+      h('div', { class: 'card' }, h('h2', {}, 'Recent deployments'), deploymentTable(recent, true)));
+  }
+
+  function deploymentTable(rows, withService) {
+    if (rows.length === 0) return h('p', { class: 'empty' }, 'No deployments yet.');
+    return h('table', { 'data-testid': 'deployments' },
+      h('thead', {}, h('tr', {}, [withService ? 'Service' : null, 'Deployment', 'Kind', 'State', 'Revision', 'Strategy', 'Requested by', 'Created', 'Reason'].filter(Boolean).map((t) => h('th', {}, t)))),
+      h('tbody', {}, rows));
+  }
+
+  function deploymentRow(d, withService) {
+    return h('tr', { class: 'row', 'data-deployment': d.id, 'data-testid': 'deployment-row' },
+      withService ? h('td', {}, h('a', { href: '#/services/' + enc(d.service) }, d.service)) : null,
+      h('td', {}, h('a', { href: '#/deployments/' + enc(d.id), class: 'mono' }, d.id)),
+      h('td', {}, d.kind),
+      h('td', {}, badge(d.state)),
+      h('td', {}, (d.stableRevision !== null && d.stableRevision !== undefined ? 'r' + d.stableRevision + ' → ' : '') + 'r' + d.targetRevision),
+      h('td', {}, d.strategy),
+      h('td', { class: 'small' }, d.requestedBy || ''),
+      h('td', { class: 'small', title: d.createdAt }, ago(d.createdAt)),
+      h('td', { class: 'small' }, d.reason || ''));
+  }
+
+  // ---------- service ----------
+  async function renderService(name) {
+    const [service, revisions, deployments, drift] = await Promise.all([
+      api('/api/services/' + enc(name)), api('/api/services/' + enc(name) + '/revisions'),
+      api('/api/services/' + enc(name) + '/deployments?limit=50'), api('/api/services/' + enc(name) + '/drift')]);
+    state.revisions = revisions;
+    state.recent = deployments;
+    if (!sameRoute('service', name)) return;
+    const admin = state.role === 'admin';
+    const active = deployments.find(isActive);
+    view.replaceChildren(
+      h('div', { class: 'card', 'data-service': name },
+        h('div', { class: 'header-line' }, h('h1', {}, service.name), h('span', { class: 'badge' }, service.platform),
+          drift.length ? badge('drift', 'drift') : null),
+        h('dl', { class: 'kv' },
+          h('dt', {}, 'Stable revision'), h('dd', {}, service.stableRevision ? 'r' + service.stableRevision : '—'),
+          h('dt', {}, 'Instances'), h('dd', {}, String(service.desiredCount)),
+          h('dt', {}, 'In progress'), h('dd', {}, active ? h('a', { href: '#/deployments/' + enc(active.id) }, active.id + ' (' + active.state + ')') : 'none'),
+          h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', 'data-testid': 'action-rollback', disabled: !admin, onclick: () => rollbackService(name) }, 'Roll back…'),
+          h('button', { type: 'button', 'data-testid': 'action-reset', disabled: !admin || !!active, onclick: () => resetService(name) }, 'Reset…'))),
+      h('div', { class: 'card' }, h('h2', {}, 'Revisions'),
+        h('table', { 'data-testid': 'revisions' },
+          h('thead', {}, h('tr', {}, ['Revision', 'Image', 'Digest', 'Commit', 'Message', 'Author', 'Created', ''].map((t) => h('th', {}, t)))),
+          h('tbody', {}, revisions.map((r) => h('tr', { 'data-testid': 'revision-row', 'data-revision': String(r.number) },
+            h('td', {}, 'r' + r.number, ' ', r.number === service.stableRevision ? badge('stable', 'ok') : null, r.removed ? h('span', { class: 'badge' }, 'removed') : null),
+            h('td', { class: 'mono small' }, r.image),
+            h('td', { class: 'mono small', title: r.digest || '' }, short(r.digest, 23) || '—'),
+            h('td', { class: 'mono small', title: (r.provenance && r.provenance.commit) || '' }, short(r.provenance && r.provenance.commit, 10) || '—',
+              r.provenance && r.provenance.dirty ? ' (dirty)' : ''),
+            h('td', { class: 'small' }, (r.provenance && r.provenance.message) || ''),
+            h('td', { class: 'small' }, (r.provenance && r.provenance.author) || ''),
+            h('td', { class: 'small', title: r.createdAt }, ago(r.createdAt)),
+            h('td', {}, !r.removed && r.number !== service.stableRevision
+              ? h('button', { type: 'button', disabled: !admin, 'data-testid': 'rollback-to', onclick: () => rollbackService(name, r.number) }, 'Roll back to r' + r.number)
+              : null)))))),
+      h('div', { class: 'card' }, h('h2', {}, 'Deployments'), deploymentTable(deployments.map((d) => deploymentRow(d, false)), false)));
+  }
+
+  // ---------- deployment ----------
+  function addSample(d) {
+    const progress = parse(d.progressJson);
+    if (!progress) return;
+    const plan = parse(d.planJson) || {};
+    const windowSeconds = seconds(plan.analysis && plan.analysis.window) || 10;
+    const list = state.series.get(d.id) || [];
+    const now = Date.now();
+    list.push({
+      t: now,
+      rps: progress.requests === null || progress.requests === undefined ? null : progress.requests / windowSeconds,
+      errorRate: progress.errorRate === null || progress.errorRate === undefined ? null : progress.errorRate * 100,
+      p99: progress.latencyP99Ms === null || progress.latencyP99Ms === undefined ? null : progress.latencyP99Ms,
+      weight: progress.targetWeight,
+    });
+    while (list.length && list[0].t < now - SERIES_SECONDS * 1000) list.shift();
+    state.series.set(d.id, list);
+  }
+
+  function drawChart(canvas, points, key, unit, threshold) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth || 300;
+    const height = canvas.clientHeight || 170;
+    canvas.width = width * ratio;
+    canvas.height = height * ratio;
+    const g = canvas.getContext('2d');
+    g.scale(ratio, ratio);
+    g.clearRect(0, 0, width, height);
+    const left = 44; const right = 8; const top = 10; const bottom = 20;
+    const values = points.map((p) => p[key]).filter((v) => v !== null && v !== undefined);
+    let max = Math.max(threshold || 0, ...values, 0);
+    max = max <= 0 ? 1 : max * 1.15;
+    const now = Date.now();
+    // The x axis grows with the series, from one minute up to SERIES_SECONDS.
+    const span = Math.min(SERIES_SECONDS, Math.max(60, points.length ? (now - points[0].t) / 1000 : 0));
+    const x = (t) => left + (width - left - right) * (1 - (now - t) / (span * 1000));
+    const y = (v) => top + (height - top - bottom) * (1 - v / max);
+    g.strokeStyle = '#e3e6eb'; g.fillStyle = '#667085'; g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
+    for (let i = 0; i <= 4; i++) {
+      const v = max * i / 4;
+      g.beginPath(); g.moveTo(left, y(v)); g.lineTo(width - right, y(v)); g.stroke();
+      g.fillText(v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2), 4, y(v) + 4);
+    }
+    g.fillText('-' + Math.round(span) + ' s', left, height - 5);
+    g.fillText('now', width - right - 22, height - 5);
+    if (threshold !== null && threshold !== undefined) {
+      g.strokeStyle = '#c62828'; g.setLineDash([6, 4]); g.lineWidth = 1.5;
+      g.beginPath(); g.moveTo(left, y(threshold)); g.lineTo(width - right, y(threshold)); g.stroke();
+      g.setLineDash([]); g.fillStyle = '#c62828';
+      g.fillText('threshold ' + +threshold.toFixed(2) + ' ' + unit, left + 6, Math.max(top + 10, y(threshold) - 4));
+    }
+    g.strokeStyle = '#2f80ed'; g.lineWidth = 2; g.beginPath();
+    let drawing = false;
+    for (const p of points) {
+      const v = p[key];
+      if (v === null || v === undefined) { drawing = false; continue; }
+      if (!drawing) { g.moveTo(x(p.t), y(v)); drawing = true; } else g.lineTo(x(p.t), y(v));
+    }
+    g.stroke();
+    if (values.length === 0) {
+      g.fillStyle = '#667085';
+      g.fillText('no traffic on the new revision yet', left + 10, top + (height - top - bottom) / 2 + 4);
+    }
+  }
+
+  function charts(d) {
+    const plan = parse(d.planJson) || {};
+    const analysis = plan.analysis || {};
+    const points = state.series.get(d.id) || [];
+    const last = points.length ? points[points.length - 1] : null;
+    const specs = [
+      ['rps', 'Request rate', 'req/s', null, 'chart-rps'],
+      ['errorRate', 'Error rate', '%', analysis.maxErrorRate === null || analysis.maxErrorRate === undefined ? null : analysis.maxErrorRate * 100, 'chart-errors'],
+      ['p99', 'Latency p99', 'ms', seconds(analysis.maxLatencyP99) === null ? null : seconds(analysis.maxLatencyP99) * 1000, 'chart-latency'],
+    ];
+    const nodes = specs.map(([key, title, unit, threshold, id]) => {
+      const canvas = h('canvas', { 'data-testid': id });
+      const value = last && last[key] !== null && last[key] !== undefined ? (+last[key].toFixed(2)) + ' ' + unit : '—';
+      return { node: h('div', { class: 'chart' }, h('div', { class: 'title' }, h('span', {}, title + ' of r' + d.targetRevision), h('strong', {}, value)), canvas), canvas, key, unit, threshold };
+    });
+    requestAnimationFrame(() => nodes.forEach((c) => drawChart(c.canvas, points, c.key, c.unit, c.threshold)));
+    return h('div', { class: 'charts' }, nodes.map((c) => c.node));
+  }
+
+  function timeline(d, events) {
+    const plan = parse(d.planJson) || {};
+    const actions = plan.actions || [];
+    const started = new Map();
+    for (const e of events) if (e.type === 'StepStarted' && e.step !== null && e.step !== undefined) started.set(e.step, e.at);
+    if (actions.length === 0) return h('p', { class: 'empty' }, d.kind === 'Deploy' ? 'No steps.' : 'A ' + d.kind.toLowerCase() + ' has no plan steps; its progress is in the event log.');
+    return h('ol', { class: 'timeline', 'data-testid': 'timeline' }, actions.map((a, i) => {
+      const done = i < d.currentStep || (i === d.currentStep && d.stepPhase === 'Completed') || d.state === 'Succeeded';
+      const current = !done && i === d.currentStep && isActive(d) && d.stepPhase === 'Started';
+      const failed = !done && i === d.currentStep && ['Failed', 'RolledBack', 'RollingBack', 'RollbackFailed', 'Stopped'].includes(d.state) && started.has(i);
+      return h('li', { class: done ? 'done' : current ? 'current' : failed ? 'failed' : '', 'data-testid': 'step' },
+        h('span', { class: 'n' }, String(i + 1)), h('span', {}, describe(a)),
+        h('span', { class: 'small muted' }, started.has(i) ? time(started.get(i)) : ''),
+        current && d.state === 'Paused' ? badge('Paused') : current ? badge('InProgress') : null);
+    }));
+  }
+
+  function hooksTable(d, hooks) {
+    if (hooks.length === 0) return h('p', { class: 'empty' }, 'No hooks ran.');
+    const admin = state.role === 'admin';
+    return h('table', { 'data-testid': 'hooks' },
+      h('thead', {}, h('tr', {}, ['Stage', 'Kind', 'State', 'Started', 'Finished', 'Answer', 'Output', ''].map((t) => h('th', {}, t)))),
+      h('tbody', {}, hooks.map((r) => h('tr', { 'data-testid': 'hook-row' },
+        h('td', {}, r.stage + (r.index ? ' #' + (r.index + 1) : '')), h('td', {}, r.kind), h('td', {}, badge(r.state)),
+        h('td', { class: 'small' }, time(r.startedAt)),
+        h('td', { class: 'small' }, r.finishedAt ? time(r.finishedAt) : r.expiresAt ? 'expires ' + time(r.expiresAt) : ''),
+        h('td', { class: 'small' }, r.answer ? r.answer + (r.answeredBy ? ' by ' + r.answeredBy : '') : ''),
+        h('td', {}, r.output ? h('pre', { class: 'output' }, r.output) : ''),
+        h('td', {}, r.state === 'AwaitingAction'
+          ? h('button', { type: 'button', disabled: !admin, 'data-testid': 'hook-continue', onclick: () => continueDeployment(d.id, r.id) }, 'Continue')
+          : null)))));
+  }
+
+  function eventLog(events) {
+    return h('div', { class: 'events' },
+      h('table', { 'data-testid': 'events' },
+        h('thead', {}, h('tr', {}, ['Time', 'Event', 'Message'].map((t) => h('th', {}, t)))),
+        h('tbody', { id: 'event-body' }, events.slice().reverse().map(eventRow))));
+  }
+
+  function eventRow(e) {
+    return h('tr', { 'data-testid': 'event-row', 'data-type': e.type, 'data-sequence': String(e.sequence) },
+      h('td', { class: 'small mono' }, time(e.at)), h('td', {}, h('strong', {}, e.type)), h('td', {}, e.message));
+  }
+
+  async function loadDeployment(id) {
+    const [d, hooks] = await Promise.all([api('/api/deployments/' + enc(id)), api('/api/deployments/' + enc(id) + '/hooks')]);
+    const after = state.events.length && state.deployment && state.deployment.id === id ? state.events[state.events.length - 1].sequence : 0;
+    const fresh = await api('/api/deployments/' + enc(id) + '/events?after=' + after);
+    if (!state.deployment || state.deployment.id !== id) state.events = [];
+    for (const e of fresh) if (!state.events.some((x) => x.sequence === e.sequence)) state.events.push(e);
+    state.events.sort((a, b) => a.sequence - b.sequence);
+    state.deployment = d;
+    state.hooks = hooks;
+    addSample(d);
+    return d;
+  }
+
+  async function renderDeployment(id) {
+    const d = await loadDeployment(id);
+    if (!sameRoute('deployment', id)) return;
+    const admin = state.role === 'admin';
+    const deployKind = d.kind === 'Deploy' && d.state !== 'RollingBack';
+    const progress = parse(d.progressJson);
+    view.replaceChildren(
+      h('div', { class: 'card', 'data-deployment': d.id, 'data-testid': 'deployment' },
+        h('div', { class: 'header-line' },
+          h('h1', {}, h('span', { class: 'mono' }, d.id)),
+          h('span', { 'data-testid': 'deployment-state' }, badge(d.state)),
+          h('a', { href: '#/services/' + enc(d.service) }, d.service)),
+        h('dl', { class: 'kv' },
+          h('dt', {}, 'Kind'), h('dd', {}, d.kind + ' · ' + d.strategy + ' · triggered by ' + d.trigger),
+          h('dt', {}, 'Revisions'), h('dd', {}, (d.stableRevision ? 'r' + d.stableRevision + ' → ' : '') + 'r' + d.targetRevision),
+          h('dt', {}, 'Step'), h('dd', {}, d.totalSteps ? Math.min(d.currentStep + 1, d.totalSteps) + ' of ' + d.totalSteps + ' (' + d.stepPhase + ')' : '—'),
+          h('dt', {}, 'Traffic'), h('dd', {}, split(d.stableRevision, d.targetRevision, d.targetWeight)),
+          h('dt', {}, 'Instances'), h('dd', {}, progress ? 'new r' + d.targetRevision + ': ' + progress.targetHealthy + '/' + progress.targetDesired + ' healthy' +
+            (d.stableRevision ? ' · stable r' + d.stableRevision + ': ' + progress.stableHealthy + '/' + progress.stableDesired + ' healthy' : '') : '—'),
+          h('dt', {}, 'Requested by'), h('dd', { 'data-testid': 'requested-by' }, d.requestedBy || '—'),
+          h('dt', {}, 'Created'), h('dd', {}, new Date(d.createdAt).toLocaleString() + (d.finishedAt ? ' · finished ' + new Date(d.finishedAt).toLocaleString() : '')),
+          d.rollbackOf ? [h('dt', {}, 'Rolls back'), h('dd', {}, h('a', { href: '#/deployments/' + enc(d.rollbackOf) }, d.rollbackOf))] : null,
+          d.rolledBackBy ? [h('dt', {}, 'Rolled back by'), h('dd', {}, h('a', { href: '#/deployments/' + enc(d.rolledBackBy) }, d.rolledBackBy))] : null,
+          d.reason ? [h('dt', {}, 'Reason'), h('dd', {}, d.reason)] : null),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', class: 'primary', 'data-testid': 'action-continue', disabled: !admin || d.state !== 'Paused', onclick: () => continueDeployment(d.id) }, 'Continue'),
+          h('button', { type: 'button', 'data-testid': 'action-stop', disabled: !admin || !isActive(d) || !deployKind, onclick: () => stopDeployment(d.id, false) }, 'Stop'),
+          h('button', { type: 'button', 'data-testid': 'action-stop-rollback', disabled: !admin || !isActive(d) || !deployKind, onclick: () => stopDeployment(d.id, true) }, 'Stop and roll back'),
+          h('button', { type: 'button', 'data-testid': 'action-rollback', disabled: !admin, onclick: () => rollbackService(d.service) }, 'Roll back ' + d.service + '…'))),
+      h('div', { class: 'card' }, h('h2', {}, 'Live figures of the new revision'), charts(d),
+        h('p', { class: 'small muted' }, 'Sampled every second while this page is open; request rate is requests in the analysis window over its length. Dashed red: the analysis threshold.')),
+      h('div', { class: 'grid' },
+        h('div', { class: 'card' }, h('h2', {}, 'Steps'), timeline(d, state.events)),
+        h('div', { class: 'card' }, h('h2', {}, 'Hooks'), hooksTable(d, state.hooks))),
+      h('div', { class: 'card' }, h('h2', {}, 'Event log'), eventLog(state.events)));
+  }
+
+  // ---------- routing and refresh ----------
+  function currentRoute() {
+    const hash = location.hash || '#/';
+    let m = /^#\/deployments\/(.+)$/.exec(hash);
+    if (m) return { kind: 'deployment', id: decodeURIComponent(m[1]) };
+    m = /^#\/services\/(.+)$/.exec(hash);
+    if (m) return { kind: 'service', id: decodeURIComponent(m[1]) };
+    return { kind: 'overview', id: null };
+  }
+
+  function sameRoute(kind, id) {
+    const route = currentRoute();
+    return route.kind === kind && route.id === id;
+  }
+
+  let rendering = false;
+  let again = false;
+  async function render() {
+    if (rendering) { again = true; return; }
+    rendering = true;
+    try {
+      const route = currentRoute();
+      state.route = route;
+      if (route.kind === 'overview') {
+        const [overview, recent] = await Promise.all([api('/api/overview'), api('/api/deployments?limit=15')]);
+        state.overview = overview;
+        state.recent = recent;
+        if (currentRoute().kind === 'overview') renderOverview();
+      } else if (route.kind === 'service') {
+        await renderService(route.id);
+      } else {
+        await renderDeployment(route.id);
+      }
+    } catch (err) {
+      view.replaceChildren(h('div', { class: 'card error', 'data-testid': 'error' }, err.message));
+    } finally {
+      rendering = false;
+      if (again) { again = false; scheduleRefresh(50); }
+    }
+  }
+
+  function scheduleRefresh(delay) {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(render, delay === undefined ? 250 : delay);
+  }
+
+  // The charts need a sample every second whatever happens; the rest is refreshed by events, and every 5 s anyway.
+  setInterval(() => {
+    if (dialog.open || !menu.hidden) return;
+    const route = currentRoute();
+    if (route.kind === 'deployment' && (!state.deployment || state.deployment.id !== route.id || isActive(state.deployment))) render();
+  }, 1000);
+  setInterval(() => { if (!dialog.open && menu.hidden) render(); }, 5000);
+
+  function connect() {
+    const source = new EventSource('/api/events', { withCredentials: true });
+    source.addEventListener('open', () => { live.dataset.state = 'live'; live.textContent = 'live'; });
+    source.addEventListener('error', () => { live.dataset.state = 'down'; live.textContent = 'reconnecting…'; });
+    source.addEventListener('deployment', (message) => {
+      const e = JSON.parse(message.data);
+      live.dataset.last = String(e.sequence);
+      const route = currentRoute();
+      if (route.kind === 'deployment' && route.id === e.deploymentId && !state.events.some((x) => x.sequence === e.sequence)) {
+        state.events.push(e);
+        const body = document.getElementById('event-body');
+        if (body) body.prepend(eventRow(e));
+      }
+      if (!dialog.open && menu.hidden) scheduleRefresh();
+    });
+  }
+
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/logout', { method: 'POST', credentials: 'same-origin' });
+    location.replace('/login');
+  });
+
+  window.addEventListener('hashchange', () => { closeMenu(); render(); });
+  dialog.addEventListener('close', () => scheduleRefresh(100));
+
+  (async function start() {
+    try {
+      const me = await api('/api/whoami');
+      state.role = me.role;
+      document.getElementById('who').textContent = me.user + ' (' + me.role + ')';
+      document.body.dataset.role = me.role;
+    } catch (err) {
+      return;
+    }
+    connect();
+    await render();
+  })();
+})();
