@@ -62,7 +62,7 @@ public sealed class CliRunner : IDisposable
 
     public async Task<Process> StartServeAsync()
     {
-        var serve = StartBackground("serve");
+        var serve = StartBackground("serve", "--listen", "127.0.0.1:0");
         var lockFile = Path.Combine(StateDirectory, "serve.lock");
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))

@@ -1,7 +1,13 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
+using Backstay.Core.Control;
 using Backstay.Core.Engine;
+using Backstay.Core.Ports;
 using Backstay.Platform.Local;
+using Backstay.Server;
+using Backstay.State.Postgres;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -16,14 +22,20 @@ internal static partial class ServeCommand
     public static Command Create()
     {
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every engine decision" };
-        var command = new Command("serve", "Run the local platform and the deployment engine until Ctrl+C") { verbose };
+        var listen = new Option<string>("--listen") { Description = "Address of the REST API and dashboard (loopback unless --allow-remote)", DefaultValueFactory = _ => "127.0.0.1:7480" };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow --listen on a non-loopback address (put TLS in front)" };
+        var postgres = new Option<string?>("--postgres") { Description = "Keep state in PostgreSQL (Npgsql connection string; default $BACKSTAY_POSTGRES, else SQLite in the state directory)" };
+        var command = new Command("serve", "Run the controller: local platform, deployment engine, REST API and dashboard, until Ctrl+C") { verbose, listen, allowRemote, postgres };
         command.SetAction(async (result, cancellationToken) =>
         {
             var state = GlobalOptions.StateDirectory(result);
             using var controllerLock = state.AcquireControllerLock();
             using var loggers = CliLogging.Create(result.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             var logger = loggers.CreateLogger("backstay");
-            await using var store = await state.OpenStoreAsync(cancellationToken);
+            var connection = result.GetValue(postgres) ?? Environment.GetEnvironmentVariable("BACKSTAY_POSTGRES");
+            IStateStore store = connection is null ? await state.OpenStoreAsync(cancellationToken) : new PostgresStateStore(connection, TimeProvider.System);
+            await using var storeLifetime = store;
+            await store.InitializeAsync(cancellationToken);
             await using var platform = await LocalPlatform.StartAsync(new LocalPlatformOptions
             {
                 StateDirectory = state.Path,
@@ -31,11 +43,46 @@ internal static partial class ServeCommand
                 OnEvent = e => PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message),
             }, TimeProvider.System, cancellationToken);
             var restored = await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
-            Consoles.Human.MarkupLine($"Backstay is serving [bold]{Markup.Escape(state.Path)}[/]" +
-                (restored.Count > 0 ? $"; restored {Markup.Escape(string.Join(", ", restored))}" : "") + ". Press Ctrl+C to stop.");
             var engine = new DeploymentEngine(store, platform, TimeProvider.System,
                 new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
-            await engine.RunAsync(cancellationToken);
+            using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
+            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false);
+            WebApplication app;
+            try
+            {
+                app = ControllerHost.Build(new ControllerHostOptions
+                {
+                    Listen = result.GetValue(listen)!,
+                    AllowRemote = result.GetValue(allowRemote),
+                    StateDirectory = state.Path,
+                }, control, engine, new ForwardingLoggerProvider(loggers));
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException($"--listen: {ex.Message}");
+            }
+
+            await using (app)
+            {
+                try
+                {
+                    await app.StartAsync(cancellationToken);
+                }
+                catch (IOException ex)
+                {
+                    throw new CliException($"--listen {result.GetValue(listen)}: {ex.Message}; choose another address, e.g. --listen 127.0.0.1:0 for any free port.", ExitCodes.Conflict);
+                }
+
+                Consoles.Human.MarkupLine($"Backstay is serving [bold]{Markup.Escape(state.Path)}[/] at [bold]{ControllerHost.LocalUrl(app)}[/] (dashboard and API; token in {Markup.Escape(Path.Combine(state.Path, "token"))})" +
+                    (restored.Count > 0 ? $"; restored {Markup.Escape(string.Join(", ", restored))}" : "") + ". Press Ctrl+C to stop.");
+                await app.WaitForShutdownAsync(cancellationToken);
+                await app.StopAsync(CancellationToken.None);
+                if (ControllerHost.EngineFailure(app) is { } failure)
+                {
+                    throw new CliException($"The deployment engine died: {failure.Message}", ExitCodes.Error);
+                }
+            }
+
             Consoles.Human.MarkupLine("Stopping: instances and HAProxy are shut down; deployments in progress resume on the next `backstay serve`.");
             return ExitCodes.Succeeded;
         });

@@ -13,3 +13,13 @@ internal static class CliLogging
             o.TimestampFormat = "HH:mm:ss.fff ";
         }));
 }
+
+/// <summary>Hands the controller's logs to the CLI's logger factory, which the CLI disposes itself.</summary>
+internal sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+
+    public void Dispose()
+    {
+    }
+}

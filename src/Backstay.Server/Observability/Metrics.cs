@@ -56,6 +56,12 @@ internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, ILo
             }
         }
 
+        // Deployments that left the window leave the cache too, so it stays as small as the window.
+        foreach (var gone in _finished.Keys.Where(id => !byId.ContainsKey(id)))
+        {
+            _finished.TryRemove(gone, out _);
+        }
+
         var text = new StringBuilder();
         Header(text, "backstay_deployments_total", "counter", "Finished deployments by kind (deploy, rollback, reset) and outcome (final state).");
         foreach (var ((kind, outcome), count) in outcomes)

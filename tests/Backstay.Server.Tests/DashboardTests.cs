@@ -1,0 +1,218 @@
+using Backstay.Core.Model;
+using Microsoft.Playwright;
+
+namespace Backstay.Server.Tests;
+
+/// <summary>The dashboard in a real headless Chromium against the real controller: log in, watch, act.</summary>
+[Collection("server")]
+public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
+{
+    private const float Wait = 60_000;
+    private IBrowserContext _context = null!;
+    private IPage _page = null!;
+    private readonly List<string> _consoleErrors = [];
+
+    public async Task InitializeAsync()
+    {
+        var browser = await server.BrowserAsync();
+        _context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } }).Within(30);
+        _context.SetDefaultTimeout(Wait);
+        _page = await _context.NewPageAsync().Within(30);
+        _page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                _consoleErrors.Add(message.Text);
+            }
+        };
+        _page.PageError += (_, error) => _consoleErrors.Add(error);
+    }
+
+    public async Task DisposeAsync() => await _context.CloseAsync().Within(30);
+
+    [Fact]
+    public async Task Login_SetsASecureHttpOnlyCookie_AndADeploymentAppearsAndProgressesLive()
+    {
+        await _page.GotoAsync(server.BaseUrl.ToString()).Within(30);
+        _page.Url.ShouldEndWith("/login");
+        await _page.FillAsync("#token", "not-the-token").Within(30);
+        await _page.ClickAsync("#submit").Within(30);
+        await Assertions.Expect(_page.Locator("#error")).ToContainTextAsync("not a token").Within(30);
+        _consoleErrors.Clear(); // the refused login's 401
+
+        await LogInAsync("carol");
+        var cookie = (await _context.CookiesAsync().Within(10)).Single(c => c.Name == "backstay_session");
+        cookie.HttpOnly.ShouldBeTrue();
+        cookie.Secure.ShouldBeTrue();
+        cookie.SameSite.ShouldBe(SameSiteAttribute.Strict);
+        (await _page.EvaluateAsync<bool>("() => document.cookie.includes('backstay_session')").Within(10)).ShouldBeFalse();
+        await _page.EvaluateAsync("() => { window.__notReloaded = true; }").Within(10);
+
+        using var admin = server.Admin(user: "ci");
+        var spec = Specs.Canary(Specs.NewService("live"), pausing: true);
+        var first = await admin.DeployAsync(Specs.Request(spec, "v1"));
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row.Locator("[data-testid=last]")).ToContainTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
+        (await admin.GetJsonAsync<Deployment>($"api/deployments/{first.Id}")).State.ShouldBe(DeploymentState.Succeeded);
+
+        var second = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await Assertions.Expect(row.Locator("[data-testid=in-progress]")).ToContainTextAsync(second.Id, new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row.Locator("[data-testid=in-progress]")).ToContainTextAsync("Paused", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row.Locator("[data-testid=traffic]")).ToBeVisibleAsync().Within(70);
+        await _page.ScreenshotAsync(new() { Path = Artifact("overview-paused.png"), FullPage = true }).Within(30);
+
+        await _page.ClickAsync($"[data-testid=in-progress] a:text('{second.Id}')").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Paused", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=event-row][data-type=Paused]")).ToBeVisibleAsync().Within(70);
+        await admin.PostJsonAsync<Deployment>($"api/deployments/{second.Id}/stop", new { rollback = true });
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("RolledBack", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=event-row][data-type=RollingBack]")).ToBeVisibleAsync().Within(70);
+
+        (await _page.EvaluateAsync<bool>("() => window.__notReloaded === true").Within(10)).ShouldBeTrue("the page was reloaded");
+        (await _page.GetAttributeAsync("[data-testid=live]", "data-state").Within(10)).ShouldBe("live");
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task PausedDeployment_IsContinuedFromThePage_WithConfirmation()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("pause"), pausing: true);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var paused = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await admin.WaitForAsync(paused.Id, 60, DeploymentState.Paused);
+
+        await LogInAsync("dave");
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{paused.Id}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Paused").Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=step].current")).ToContainTextAsync("pause until continued").Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=chart-errors]")).ToBeVisibleAsync().Within(70);
+        await LoadAsync(spec, TimeSpan.FromSeconds(4));
+        await _page.ScreenshotAsync(new() { Path = Artifact("deployment-paused.png"), FullPage = true }).Within(30);
+
+        // Cancelling the confirmation does nothing.
+        await _page.ClickAsync("[data-testid=action-continue]").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeVisibleAsync().Within(30);
+        await _page.ClickAsync("#confirm-cancel").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeHiddenAsync().Within(30);
+        await Task.Delay(500);
+        (await admin.GetJsonAsync<Deployment>($"api/deployments/{paused.Id}")).State.ShouldBe(DeploymentState.Paused);
+
+        await _page.ClickAsync("[data-testid=action-continue]").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm-title")).ToContainTextAsync(paused.Id).Within(30);
+        await _page.ClickAsync("#confirm-ok").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=event-row][data-type=ContinueRequested]")).ToContainTextAsync("api:dave").Within(70);
+        await _page.ScreenshotAsync(new() { Path = Artifact("deployment-continued.png"), FullPage = true }).Within(30);
+
+        var done = await admin.GetJsonAsync<Deployment>($"api/deployments/{paused.Id}");
+        done.State.ShouldBe(DeploymentState.Succeeded);
+        done.TargetWeight.ShouldBe(100);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Rollback_FromTheServicesContextMenu_RestoresThePreviousRevision()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("ctx"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v2"))).Id, 60, DeploymentState.Succeeded);
+        (await admin.GetJsonAsync<ServiceRecord>($"api/services/{spec.Service}")).StableRevision.ShouldBe(2);
+
+        await LogInAsync("erin");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row.Locator("[data-testid=stable]")).ToHaveTextAsync("r2").Within(70);
+        await row.Locator("td").First.ClickAsync(new() { Button = MouseButton.Right }).Within(30);
+        await Assertions.Expect(_page.Locator("#menu [data-testid=menu-rollback]")).ToBeVisibleAsync().Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("context-menu.png") }).Within(30);
+        await _page.ClickAsync("#menu [data-testid=menu-rollback]").Within(30);
+
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeVisibleAsync().Within(30);
+        await _page.SelectOptionAsync("[data-testid=rollback-revision]", "1").Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("rollback-confirm.png") }).Within(30);
+        await _page.ClickAsync("#confirm-ok").Within(30);
+
+        await _page.WaitForURLAsync("**/#/deployments/*").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=requested-by]")).ToHaveTextAsync("api:erin").Within(30);
+        (await admin.GetJsonAsync<ServiceRecord>($"api/services/{spec.Service}")).StableRevision.ShouldBe(1);
+
+        await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("stable").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("sha256:").Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("service-revisions.png"), FullPage = true }).Within(30);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ViewerLogin_SeesEverythingButCannotAct()
+    {
+        await _page.GotoAsync(server.BaseUrl + "login").Within(30);
+        await _page.FillAsync("#token", server.ViewerToken).Within(30);
+        await _page.ClickAsync("#submit").Within(30);
+        await Assertions.Expect(_page.Locator("#who")).ToContainTextAsync("viewer").Within(30);
+
+        // Even a request forged by the page's own script with the viewer's cookie is refused.
+        var status = await _page.EvaluateAsync<int>("async () => (await fetch('/api/services/x/rollback', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status").Within(30);
+        status.ShouldBe(403);
+    }
+
+    [Fact]
+    public async Task CookieWrite_FromAnotherOrigin_IsRefused()
+    {
+        await LogInAsync("frank");
+        var cookie = (await _context.CookiesAsync().Within(10)).Single(c => c.Name == "backstay_session");
+        using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(10) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("api/services/x/rollback", UriKind.Relative))
+        {
+            Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Cookie", $"backstay_session={cookie.Value}");
+        request.Headers.Add("Origin", "https://attacker.example");
+        using var response = await http.SendAsync(request).Within(10);
+        ((int)response.StatusCode).ShouldBe(403);
+        (await response.Content.ReadAsStringAsync()).ShouldContain("Origin");
+    }
+
+    private async Task LogInAsync(string user)
+    {
+        if (!_page.Url.EndsWith("/login", StringComparison.Ordinal))
+        {
+            await _page.GotoAsync(server.BaseUrl + "login").Within(30);
+        }
+
+        await _page.FillAsync("#token", server.AdminToken).Within(30);
+        await _page.FillAsync("#user", user).Within(30);
+        await _page.ClickAsync("#submit").Within(30);
+        await _page.WaitForURLAsync(server.BaseUrl.ToString()).Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=live]")).ToHaveAttributeAsync("data-state", "live").Within(30);
+    }
+
+    /// <summary>Requests to the service's production listener for a while, so the charts have figures to show; bounded in time and count.</summary>
+    private static async Task LoadAsync(Backstay.Core.Spec.ServiceSpec spec, TimeSpan duration)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri("http://" + spec.Platform.Local!.ProductionListener), Timeout = TimeSpan.FromSeconds(2) };
+        using var stop = new CancellationTokenSource(duration);
+        var sent = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            while (!stop.IsCancellationRequested && Interlocked.Increment(ref sent) < 4000)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri("/", UriKind.Relative), stop.Token);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                }
+
+                await Task.Delay(5, CancellationToken.None);
+            }
+        })).Within(duration.TotalSeconds + 10);
+        await Task.Delay(1500);
+    }
+
+    private static string Artifact(string name) => Path.Combine(ServerFixture.ArtifactsDirectory, name);
+}
