@@ -217,6 +217,22 @@ public sealed partial class EcsPlatform
             $"or run `backstay reset {context.Spec.Service}`; delete task sets Backstay did not create by hand.");
     }
 
+    /// <summary>Deregisters the revision's task definition once retention let it go (only Backstay's own, found by its tags).</summary>
+    public async Task RemoveRevisionAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(revision);
+        var context = Context(spec.Service);
+        var (found, _) = await FindTaskDefinitionAsync(context, revision.Number, cancellationToken);
+        if (found?.TaskDefinitionArn is not { } arn)
+        {
+            return;
+        }
+
+        await CallAsync(context, () => context.Aws.Ecs.DeregisterTaskDefinitionAsync(new DeregisterTaskDefinitionRequest { TaskDefinition = arn }, cancellationToken));
+        context.TaskDefinitions.TryRemove(revision.Number, out _);
+    }
+
     /// <summary>The revision's task definition: found by its tags, or registered from the service's current one (or the spec).</summary>
     private async Task<TaskDefinition> TaskDefinitionAsync(EcsServiceContext context, EcsSnapshot snapshot, Revision revision, CancellationToken cancellationToken)
     {

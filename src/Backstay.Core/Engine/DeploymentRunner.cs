@@ -891,6 +891,23 @@ internal sealed class DeploymentRunner
         var running = (await _platform.Compute.ListAsync(Service, cancellationToken))
             .Where(set => set.DesiredCount > 0 || set.Instances.Count > 0).Select(set => set.Revision).ToHashSet();
         var removed = await Retention.ApplyAsync(_store, Service, _plan.Spec.Retention.KeepPrevious, _target.Number, running, cancellationToken);
+        foreach (var number in removed)
+        {
+            if (await _store.GetRevisionAsync(Service, number, cancellationToken) is not { } gone)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _platform.Compute.RemoveRevisionAsync(_plan.Spec, gone, cancellationToken);
+            }
+            catch (PlatformException ex)
+            {
+                await EventAsync("RevisionRemovalFailed", $"revision {number} is removed from the record but the platform kept it: {ex.Message}", cancellationToken);
+            }
+        }
+
         if (removed.Count > 0)
         {
             await EventAsync("RevisionsRemoved", $"retention removed revision(s) {string.Join(", ", removed)} (keeping {_plan.Spec.Retention.KeepPrevious} previous)", cancellationToken);

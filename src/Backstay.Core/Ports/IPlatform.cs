@@ -71,6 +71,9 @@ public interface ICompute
 
     /// <summary>The instances of every revision of the service that has any, or a desired count above 0.</summary>
     Task<IReadOnlyList<InstanceSet>> ListAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>Removes what the platform keeps of a revision retention let go (e.g. deregisters its task definition). Idempotent.</summary>
+    Task RemoveRevisionAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>A listener of a service's load balancer.</summary>

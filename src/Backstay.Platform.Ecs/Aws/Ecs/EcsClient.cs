@@ -35,6 +35,9 @@ internal sealed class EcsClient(JsonServiceClient json)
     public Task<TaskDefinitionResponse> RegisterTaskDefinitionAsync(RegisterTaskDefinitionRequest request, CancellationToken cancellationToken) =>
         json.CallAsync<RegisterTaskDefinitionRequest, TaskDefinitionResponse>("RegisterTaskDefinition", request, cancellationToken);
 
+    public Task<TaskDefinitionResponse> DeregisterTaskDefinitionAsync(DeregisterTaskDefinitionRequest request, CancellationToken cancellationToken) =>
+        json.CallAsync<DeregisterTaskDefinitionRequest, TaskDefinitionResponse>("DeregisterTaskDefinition", request, cancellationToken);
+
     public Task<TaskDefinitionResponse> DescribeTaskDefinitionAsync(DescribeTaskDefinitionRequest request, CancellationToken cancellationToken) =>
         json.CallAsync<DescribeTaskDefinitionRequest, TaskDefinitionResponse>("DescribeTaskDefinition", request, cancellationToken);
 

@@ -320,6 +320,11 @@ internal sealed record TaskDefinitionResponse
     public IReadOnlyList<Tag>? Tags { get; init; }
 }
 
+internal sealed record DeregisterTaskDefinitionRequest
+{
+    public required string TaskDefinition { get; init; }
+}
+
 internal sealed record DescribeTaskDefinitionRequest
 {
     public required string TaskDefinition { get; init; }
