@@ -30,6 +30,9 @@ internal static partial class ServeCommand
         {
             var state = GlobalOptions.StateDirectory(result);
             using var controllerLock = state.AcquireControllerLock();
+
+            // A server.json left by a controller that was killed must not send clients to its dead address.
+            File.Delete(Path.Combine(state.Path, "server.json"));
             using var loggers = CliLogging.Create(result.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             var logger = loggers.CreateLogger("backstay");
             var connection = result.GetValue(postgres) ?? Environment.GetEnvironmentVariable("BACKSTAY_POSTGRES");

@@ -35,7 +35,11 @@ internal static class ControlPlanes
         return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
     }
 
-    /// <summary>The URL of the controller serving this state directory, when one runs.</summary>
+    /// <summary>
+    /// The URL of the controller serving this state directory, when one runs and has written its address. A
+    /// controller still starting (or a server.json left by one that was killed) gives null: the CLI then works
+    /// on the shared store, which the running controller reads too.
+    /// </summary>
     public static Uri? LocalServer(StateDirectory state)
     {
         var file = Path.Combine(state.Path, "server.json");
@@ -47,11 +51,27 @@ internal static class ControlPlanes
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllText(file));
-            return document.RootElement.TryGetProperty("url", out var url) && Uri.TryCreate(url.GetString(), UriKind.Absolute, out var uri) ? WithSlash(uri) : null;
+            var root = document.RootElement;
+            return root.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var writer) && Alive(writer)
+                && root.TryGetProperty("url", out var url) && Uri.TryCreate(url.GetString(), UriKind.Absolute, out var uri) ? WithSlash(uri) : null;
         }
         catch (Exception ex) when (ex is IOException or JsonException)
         {
             return null;
+        }
+    }
+
+    /// <summary>The process exists and is not a zombie (the lock file cannot be read while serve holds it, so its pid comes from server.json).</summary>
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] != "Z";
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
