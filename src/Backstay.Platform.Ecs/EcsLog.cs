@@ -24,4 +24,10 @@ internal static partial class EcsLog
 
     [LoggerMessage(7, LogLevel.Warning, "Auto scaling of {Service} was already suspended by someone else; Backstay leaves it as it is")]
     public static partial void AutoScalingSuspendedByOthers(ILogger logger, string service);
+
+    [LoggerMessage(8, LogLevel.Information, "Created ECS service {Service} in cluster {Cluster} with the ECS deployment controller")]
+    public static partial void NativeServiceCreated(ILogger logger, string service, string cluster);
+
+    [LoggerMessage(9, LogLevel.Information, "ECS deployment {Deployment} rolls revision {Revision} of {Service} out")]
+    public static partial void RolloutStarted(ILogger logger, string deployment, int revision, string service);
 }

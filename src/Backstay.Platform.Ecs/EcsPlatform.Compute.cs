@@ -20,6 +20,12 @@ public sealed partial class EcsPlatform
     {
         ArgumentNullException.ThrowIfNull(revision);
         var context = Register(spec);
+        if (context.Ecs.NativeRolling)
+        {
+            await ScaleNativeAsync(context, revision, count, cancellationToken);
+            return;
+        }
+
         var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
         var set = snapshot.SetOf(revision.Number);
         try
@@ -62,6 +68,11 @@ public sealed partial class EcsPlatform
     public async Task<IReadOnlyList<InstanceSet>> ListAsync(string service, CancellationToken cancellationToken)
     {
         var context = Context(service);
+        if (context.Ecs.NativeRolling)
+        {
+            return await ListNativeAsync(context, service, cancellationToken);
+        }
+
         var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
         var health = await TargetHealthAsync(context, snapshot, cancellationToken);
         var sets = new List<InstanceSet>();

@@ -16,6 +16,18 @@ public sealed partial class EcsPlatform
     {
         ArgumentNullException.ThrowIfNull(weightByRevision);
         var context = Context(service);
+        if (context.Ecs.NativeRolling)
+        {
+            // One target group serves whatever ECS runs: traffic follows the rolling update, it is not split by weight.
+            if (listener == Listener.Production && weightByRevision.Any(w => w.Value is > 0 and < 100))
+            {
+                throw new PlatformException(
+                    $"ECS service '{context.ServiceName}' uses the ECS deployment controller, which cannot split traffic by weight; use `deploymentController: EXTERNAL` for blueGreen, canary, linear and phased.");
+            }
+
+            return;
+        }
+
         if (ListenerArn(context, listener) is not { } arn)
         {
             return;
@@ -67,6 +79,11 @@ public sealed partial class EcsPlatform
     public async Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken)
     {
         var context = Context(service);
+        if (context.Ecs.NativeRolling)
+        {
+            return listener == Listener.Production ? await NativeWeightsAsync(context, cancellationToken) : new Dictionary<int, int>();
+        }
+
         if (ListenerArn(context, listener) is not { } arn)
         {
             return new Dictionary<int, int>();

@@ -88,6 +88,12 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
             Services = [context.ServiceName],
         }, cancellationToken));
         var service = described.Services.FirstOrDefault();
+        if (context.Ecs.NativeRolling)
+        {
+            await EnsureNativeAsync(context, service, recreate, cancellationToken);
+            return;
+        }
+
         if (service is null || service.Status is "INACTIVE" or "DRAINING")
         {
             if (service is not null && !recreate)
@@ -107,7 +113,30 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         {
             throw new PlatformException(
                 $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' uses the {type} deployment controller. Backstay deploys through task sets, which need the EXTERNAL controller, " +
-                "and ECS cannot change a service's controller: create the service anew with `deploymentController: EXTERNAL` (or delete it and let Backstay create it).");
+                "and ECS cannot change a service's controller: create the service anew with `deploymentController: EXTERNAL` (or delete it and let Backstay create it)" +
+                (type == "ECS" ? ", or set `platform.ecs.deploymentController: ECS` with `strategy: { rolling: {} }` to let ECS roll revisions out and Backstay follow it." : "."));
+        }
+
+        await CheckLoadBalancerAsync(context, cancellationToken);
+        context.Invalidate();
+    }
+
+    /// <summary>
+    /// A service on the ECS controller is adopted when it exists; one that does not is created by the first rolling
+    /// update, which has the task definition it needs. One on another controller is refused.
+    /// </summary>
+    private async Task EnsureNativeAsync(EcsServiceContext context, Service? service, bool recreate, CancellationToken cancellationToken)
+    {
+        if (service is not null && service.Status is "INACTIVE" or "DRAINING" && !recreate)
+        {
+            throw Deleted(context, service.Status!);
+        }
+
+        if (service is { Status: "ACTIVE", DeploymentController.Type: { } type } && type != "ECS")
+        {
+            throw new PlatformException(
+                $"ECS service '{context.ServiceName}' in cluster '{context.Cluster}' uses the {type} deployment controller, but the spec says `platform.ecs.deploymentController: ECS`. " +
+                "ECS cannot change a service's controller: set `deploymentController: EXTERNAL` in the spec to deploy it through task sets, or create the service anew.");
         }
 
         await CheckLoadBalancerAsync(context, cancellationToken);
@@ -312,7 +341,13 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
                 $"Service '{spec.Service}' has no platform.ecs.loadBalancer: Backstay moves traffic through an ALB listener with two target groups; add `loadBalancer: {{ productionListener: arn:..., targetGroups: [arn:...blue, arn:...green] }}`.");
         }
 
-        if (lb.TargetGroups.Count != 2 || lb.TargetGroups[0] == lb.TargetGroups[1])
+        if (ecs.NativeRolling && lb.TargetGroups.Count == 0)
+        {
+            throw new PlatformException(
+                $"Service '{spec.Service}' names no target group under platform.ecs.loadBalancer.targetGroups; a service on the ECS deployment controller needs the one its production listener forwards to.");
+        }
+
+        if (!ecs.NativeRolling && (lb.TargetGroups.Count != 2 || lb.TargetGroups[0] == lb.TargetGroups[1]))
         {
             throw new PlatformException(
                 $"Service '{spec.Service}' names {lb.TargetGroups.Count} target group(s) under platform.ecs.loadBalancer.targetGroups; give exactly two different ones, which Backstay alternates between deployments.");

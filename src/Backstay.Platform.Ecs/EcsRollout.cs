@@ -48,7 +48,7 @@ internal static class RolloutInterpreter
         {
             // Gone from deployments[]: replaced. If what runs now is another task definition, this one was rolled back.
             var primary = deployments.FirstOrDefault(d => d.Status == "PRIMARY");
-            var rolledBack = primary is not null && primary.TaskDefinition != taskDefinition;
+            var rolledBack = primary is not null && !SameTaskDefinition(primary.TaskDefinition, taskDefinition);
             return new EcsRollout
             {
                 DeploymentId = deploymentId,
@@ -79,6 +79,10 @@ internal static class RolloutInterpreter
                 && (deployment.RolloutStateReason?.Contains("circuit breaker", StringComparison.OrdinalIgnoreCase) ?? false),
         };
     }
+
+    /// <summary>Task definitions compared by "family:revision", so a full ARN matches the short form a journaled rollout id keeps.</summary>
+    private static bool SameTaskDefinition(string? a, string? b) =>
+        a is not null && b is not null && string.Equals(a[(a.LastIndexOf('/') + 1)..], b[(b.LastIndexOf('/') + 1)..], StringComparison.Ordinal);
 
     private static string? Join(string? first, List<string> events)
     {

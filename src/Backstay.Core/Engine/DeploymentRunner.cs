@@ -214,6 +214,9 @@ internal sealed class DeploymentRunner
             case HookAction hook:
                 await RunHooksAsync(hook, cancellationToken);
                 break;
+            case NativeRolloutAction:
+                await NativeRolloutAsync(cancellationToken);
+                break;
             default:
                 throw new InvalidOperationException($"Unknown plan action {action.GetType().Name}.");
         }
@@ -283,12 +286,106 @@ internal sealed class DeploymentRunner
         await EventAsync("TrafficShifted", "production traffic: " + string.Join(", ", weights.Select(w => $"revision {w.Key} {w.Value}%")), cancellationToken,
             data: new { weights = weights.ToDictionary(w => w.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), w => w.Value) });
 
-        if (IsRollback && targetWeight == 100 && _deployment.RollbackOf is { } undoneId
+        if (targetWeight == 100)
+        {
+            await MarkUndoneSafeAsync(now, cancellationToken);
+        }
+    }
+
+    /// <summary>During a rollback, records when the failed revision stopped receiving production traffic (time to safety).</summary>
+    private async Task MarkUndoneSafeAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (IsRollback && _deployment.RollbackOf is { } undoneId
             && await _store.GetDeploymentAsync(undoneId, cancellationToken) is { SafeAt: null } undone)
         {
             await _store.UpdateDeploymentAsync(undone with { SafeAt = now, UpdatedAt = now }, cancellationToken);
             await EventAsync("Safe", $"revision {_stable?.Number} no longer receives production traffic", cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Lets the platform roll the target out itself and follows it each tick. The rollout's id is journaled once it
+    /// started, so a runner resumed after a restart follows the same rollout instead of starting another. The platform
+    /// only reports: its failure verdict (e.g. ECS's circuit breaker) aborts the step, and the engine rolls back.
+    /// </summary>
+    private async Task NativeRolloutAsync(CancellationToken cancellationToken)
+    {
+        var native = _platform.NativeRollout
+            ?? throw new PlatformException($"the {_platform.Name} platform cannot run a rolling update itself; deploy '{Service}' with a strategy Backstay runs");
+        var step = _deployment.CurrentStep;
+        NativeRolloutStatus status;
+        if (await JournaledRolloutIdAsync(step, cancellationToken) is { } journaled)
+        {
+            status = await native.GetAsync(_plan.Spec, journaled, cancellationToken);
+            await EventAsync("RolloutResumed", $"following rollout {journaled} of revision {_target.Number} again after a restart of Backstay", cancellationToken, step);
+        }
+        else
+        {
+            status = await native.StartAsync(_plan.Spec, _target, cancellationToken);
+            await _store.AppendJournalAsync(new JournalEntry
+            {
+                DeploymentId = _deployment.Id,
+                Step = step,
+                Phase = StepPhase.Started,
+                Action = $"rollout {status.Id} started",
+                DetailJson = JsonSerializer.Serialize(new NativeRolloutJournal(status.Id), NativeRolloutJournal.JsonOptions),
+                At = _time.GetUtcNow(),
+            }, cancellationToken);
+            await EventAsync("RolloutStarted", $"the platform rolls revision {_target.Number} out (rollout {status.Id})", cancellationToken, step,
+                data: new { rolloutId = status.Id });
+        }
+
+        // New instances take production traffic as they become healthy: background analysis and alarms judge them from now on.
+        _targetTrafficSince ??= _time.GetUtcNow();
+        var reported = -1;
+        while (true)
+        {
+            if (status.Running != reported)
+            {
+                reported = status.Running;
+                await EventAsync("RolloutProgress", $"rollout {status.Id}: {status.Running}/{status.Desired} instance(s) of revision {_target.Number} running"
+                    + (status.FailedTasks > 0 ? $", {status.FailedTasks} failed to start" : ""), cancellationToken, step,
+                    data: new { running = status.Running, desired = status.Desired, failedTasks = status.FailedTasks });
+                await SaveAsync(_deployment with
+                {
+                    ProgressJson = JsonSerializer.Serialize(new DeploymentProgress
+                    {
+                        TargetWeight = _deployment.TargetWeight,
+                        TargetHealthy = status.Running,
+                        TargetDesired = status.Desired,
+                    }, DeploymentProgress.JsonOptions),
+                }, cancellationToken);
+            }
+
+            switch (status.State)
+            {
+                case NativeRolloutState.Completed:
+                    var now = _time.GetUtcNow();
+                    await SaveAsync(_deployment with { TargetWeight = 100 }, cancellationToken);
+                    await EventAsync("RolloutCompleted", $"rollout {status.Id} completed: revision {_target.Number} serves with {status.Running}/{status.Desired} instance(s)", cancellationToken, step);
+                    await MarkUndoneSafeAsync(now, cancellationToken);
+                    return;
+                case NativeRolloutState.Failed:
+                    throw new StepAbortedException(
+                        $"the platform's rollout {status.Id} of revision {_target.Number} failed{Because(status.Reason)}",
+                        Trigger.AutomaticRollback);
+                case NativeRolloutState.RolledBack:
+                    throw new StepAbortedException(
+                        $"the platform rolled revision {_target.Number} back on its own (rollout {status.Id}){Because(status.Reason)}",
+                        Trigger.AutomaticRollback);
+            }
+
+            await TickAsync(cancellationToken);
+            status = await native.GetAsync(_plan.Spec, status.Id, cancellationToken);
+        }
+    }
+
+    private async Task<string?> JournaledRolloutIdAsync(int step, CancellationToken cancellationToken)
+    {
+        var journal = await _store.ListJournalAsync(_deployment.Id, cancellationToken);
+        return journal.Where(e => e.Step == step && e.DetailJson is not null)
+            .Select(e => NativeRolloutJournal.Parse(e.DetailJson!)?.RolloutId)
+            .LastOrDefault(id => id is not null);
     }
 
     private Dictionary<int, int> Weights(int targetWeight)
@@ -1015,7 +1112,27 @@ internal sealed class DeploymentRunner
         });
     }
 
+    private static string Because(string? reason) => string.IsNullOrWhiteSpace(reason) ? "" : $": {reason.Trim()}";
+
     private static string Detail(string? error) => string.IsNullOrWhiteSpace(error) ? "" : $" (last error: {error.Trim()})";
+}
+
+/// <summary>What the journal keeps of a platform-run rollout: its id, to follow it again after a restart.</summary>
+internal sealed record NativeRolloutJournal(string RolloutId)
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public static NativeRolloutJournal? Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<NativeRolloutJournal>(json, JsonOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>Live figures of a running deployment, for progress output.</summary>

@@ -20,6 +20,7 @@ public enum Role
 [JsonDerivedType(typeof(AnalysisAction), "analysis")]
 [JsonDerivedType(typeof(WaitAction), "wait")]
 [JsonDerivedType(typeof(HookAction), "hook")]
+[JsonDerivedType(typeof(NativeRolloutAction), "nativeRollout")]
 public abstract record PlanAction
 {
     /// <summary>Short text for progress output and the timeline.</summary>
@@ -66,6 +67,12 @@ public sealed record WaitAction(TimeSpan Duration, string Reason) : PlanAction
 public sealed record HookAction(string Stage, bool DuringRollback = false) : PlanAction
 {
     public override string Describe() => $"{Stage} hooks" + (DuringRollback ? " (rollback)" : "");
+}
+
+/// <summary>Let the platform roll the service out to the target revision itself (ECS's rolling controller) and follow it to its end.</summary>
+public sealed record NativeRolloutAction : PlanAction
+{
+    public override string Describe() => "rolling update by the platform";
 }
 
 /// <summary>What a deployment will do, frozen when it is created so a resumed deployment does the same.</summary>

@@ -11,7 +11,7 @@ public static class PlanBuilder
     {
         ArgumentNullException.ThrowIfNull(spec);
         var n = spec.Platform.Instances;
-        var actions = !hasStable ? FirstDeployment(n) : spec.Strategy.Kind switch
+        var actions = UsesNativeRollout(spec) ? [new NativeRolloutAction()] : !hasStable ? FirstDeployment(n) : spec.Strategy.Kind switch
         {
             "blueGreen" => BlueGreen(spec, spec.Strategy.BlueGreen!, n),
             "canary" => Canary(spec.Strategy.Canary!.Steps, n),
@@ -42,6 +42,13 @@ public static class PlanBuilder
         var count = Math.Max(1, stableCountBefore);
         var actions = new List<PlanAction>();
         var phased = spec.Strategy.Phased;
+        if (undone.Actions.Any(a => a is NativeRolloutAction) || (undone.Actions.Count == 0 && UsesNativeRollout(spec)))
+        {
+            // The platform rolled the failed revision out itself; it rolls the stable one back the same way.
+            actions.Add(new NativeRolloutAction());
+            return undone with { Actions = WithRollbackHooks(actions, spec), DesiredCount = count };
+        }
+
         if (phased is not null && !spec.Rollback.AllPhasesAtOnce && reachedPhase > 0)
         {
             // Target of a rollback is the old stable revision; its "stable" is the failed one.
@@ -78,6 +85,13 @@ public static class PlanBuilder
         return undone with { Actions = WithRollbackHooks(actions, spec), DesiredCount = count };
     }
 
+    /// <summary>True when the platform rolls revisions out itself (ECS with deploymentController ECS) and the engine follows.</summary>
+    public static bool UsesNativeRollout(ServiceSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Platform.Ecs is { NativeRolling: true } && spec.Strategy.Kind == "rolling";
+    }
+
     /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
     public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count, int targetHealthy) =>
         ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
@@ -106,8 +120,8 @@ public static class PlanBuilder
             }
         }
 
-        var firstScale = actions.FindIndex(a => a is ScaleAction { Role: Role.Target });
-        var firstWeight = actions.FindIndex(a => a is WeightAction);
+        var firstScale = actions.FindIndex(a => a is ScaleAction { Role: Role.Target } or NativeRolloutAction);
+        var firstWeight = actions.FindIndex(a => a is WeightAction or NativeRolloutAction);
         var earlyTest = actions.FindIndex(a => a is TestTrafficAction { ToTarget: true });
         if (earlyTest > firstWeight)
         {
@@ -152,10 +166,12 @@ public static class PlanBuilder
                 Hook(Stages.AfterAllowTestTraffic);
             }
 
-            if (action is WeightAction weight)
+            // A platform-run rollout moves all traffic as it replaces the instances: it counts as the shift to 100%.
+            var shiftedTo = action switch { WeightAction w => w.TargetWeight, NativeRolloutAction => 100, _ => (int?)null };
+            if (shiftedTo is { } weight)
             {
                 Hook(Stages.AllowTraffic);
-                if (weight.TargetWeight == 100)
+                if (weight == 100)
                 {
                     Hook(Stages.AfterAllowTraffic);
                     if (!bakeSeen && !actions.Skip(i + 1).Any(a => a is WaitAction { Reason: "bake" }))
@@ -177,7 +193,7 @@ public static class PlanBuilder
         var result = new List<PlanAction>();
         foreach (var action in actions)
         {
-            var isShift = action is WeightAction { TargetWeight: 100 };
+            var isShift = action is WeightAction { TargetWeight: 100 } or NativeRolloutAction;
             if (isShift && Has(spec, Stages.BeforeAllowTraffic))
             {
                 result.Add(new HookAction(Stages.BeforeAllowTraffic, DuringRollback: true));

@@ -29,7 +29,37 @@ public interface IPlatform : IAsyncDisposable
 
     /// <summary>Called when a deployment ends, with the revision that serves now: e.g. resumes auto scaling on it. Idempotent.</summary>
     Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Rollouts the platform runs itself (ECS's rolling deployment controller), or null when it has none.</summary>
+    INativeRollout? NativeRollout => null;
 }
+
+/// <summary>
+/// A rolling update the platform carries out itself while the engine follows it. The platform reports; it never
+/// decides to roll back: the engine does, with a native rollout back to the stable revision.
+/// </summary>
+public interface INativeRollout
+{
+    /// <summary>Starts rolling the service out to the revision; idempotent: for a revision already being rolled out it returns that rollout.</summary>
+    Task<NativeRolloutStatus> StartAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken);
+
+    /// <summary>Where the rollout started earlier stands.</summary>
+    Task<NativeRolloutStatus> GetAsync(ServiceSpec spec, string rolloutId, CancellationToken cancellationToken);
+}
+
+/// <summary>Where a platform-run rollout stands.</summary>
+public enum NativeRolloutState
+{
+    InProgress,
+    Completed,
+    Failed,
+
+    /// <summary>The platform put an earlier revision back on its own.</summary>
+    RolledBack,
+}
+
+/// <summary>A platform-run rollout as last read: its state, the platform's reason (e.g. the circuit breaker's) and task counts.</summary>
+public sealed record NativeRolloutStatus(string Id, NativeRolloutState State, string? Reason, int Desired, int Running, int FailedTasks);
 
 /// <summary>Health of one instance as the platform sees it.</summary>
 public enum InstanceHealth

@@ -78,6 +78,20 @@ public sealed record EcsPlatformSpec
     public string? ExecutionRoleArn { get; init; }
 
     public string? TaskRoleArn { get; init; }
+
+    /// <summary>EXTERNAL (task sets, every strategy) or ECS (ECS runs a rolling update itself; strategy rolling only).</summary>
+    public string DeploymentController { get; init; } = EcsDeploymentControllers.External;
+
+    /// <summary>True when ECS's own deployment controller rolls revisions out and Backstay follows it.</summary>
+    [JsonIgnore]
+    public bool NativeRolling => DeploymentController == EcsDeploymentControllers.Ecs;
+}
+
+/// <summary>The values of platform.ecs.deploymentController.</summary>
+public static class EcsDeploymentControllers
+{
+    public const string External = "EXTERNAL";
+    public const string Ecs = "ECS";
 }
 
 /// <summary>The ALB listeners and target groups of an ECS service.</summary>

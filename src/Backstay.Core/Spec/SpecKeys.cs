@@ -13,9 +13,11 @@ internal static class SpecKeys
     public static readonly IReadOnlyList<string> Listeners = ["production", "test"];
 
     public static readonly IReadOnlyList<string> EcsPlatform =
-        ["cluster", "service", "region", "container", "desiredCount", "loadBalancer", "alarms", "launchType", "subnets", "securityGroups", "assignPublicIp", "cpu", "memory", "executionRoleArn", "taskRoleArn"];
+        ["cluster", "service", "region", "container", "desiredCount", "loadBalancer", "alarms", "launchType", "subnets", "securityGroups", "assignPublicIp", "cpu", "memory", "executionRoleArn", "taskRoleArn", "deploymentController"];
 
     public static readonly IReadOnlyList<string> LaunchTypes = ["FARGATE", "EC2"];
+
+    public static readonly IReadOnlyList<string> DeploymentControllers = [EcsDeploymentControllers.Ecs, EcsDeploymentControllers.External];
 
     public static readonly IReadOnlyList<string> LoadBalancer = ["productionListener", "testListener", "targetGroups"];
 

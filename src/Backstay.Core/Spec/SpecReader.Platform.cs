@@ -151,6 +151,9 @@ internal sealed partial class SpecReader
             Memory = ecs.OptionalString("memory"),
             ExecutionRoleArn = ecs.OptionalString("executionRoleArn"),
             TaskRoleArn = ecs.OptionalString("taskRoleArn"),
+            DeploymentController = ecs.Get("deploymentController") is { } controller
+                ? ReadChoice(controller, ecs.PathOf("deploymentController"), SpecKeys.DeploymentControllers) ?? defaults.DeploymentController
+                : defaults.DeploymentController,
         };
     }
 

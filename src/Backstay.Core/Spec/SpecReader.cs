@@ -258,6 +258,13 @@ internal sealed partial class SpecReader(string fileName)
                 $"is required {Why}; add `test: 127.0.0.1:8081` (a free port) under platform.local.listeners, or set strategy.blueGreen.testTraffic: false");
         }
 
+        if (platform?.Ecs is { NativeRolling: true } && _ecs?.Get("deploymentController") is { } controller && kind != "rolling")
+        {
+            Report(controller, "platform.ecs.deploymentController",
+                $"ECS runs only rolling updates, but the strategy is {kind}; use `deploymentController: EXTERNAL` (the default) for blueGreen, canary, linear and phased, which Backstay runs through task sets, or `strategy: {{ rolling: {{}} }}`");
+            return;
+        }
+
         if (platform?.Ecs is not { } ecs || _ecs is not { } ecsMap || kind is not ("blueGreen" or "canary" or "linear"))
         {
             return;

@@ -77,6 +77,29 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
 
     public ISignals Signals => this;
 
+    /// <summary>A platform-run rollout (e.g. <see cref="FakeNativeRollout"/>); null like a platform that has none.</summary>
+    public INativeRollout? NativeRollout { get; set; }
+
+    private readonly Dictionary<string, AlarmStatus> _alarms = new(StringComparer.Ordinal);
+
+    /// <summary>Sets an alarm's state, as CloudWatch would; alarms never set read as OK.</summary>
+    public void SetAlarm(string name, string state, string? reason = null)
+    {
+        lock (_gate)
+        {
+            _alarms[name] = new AlarmStatus(name, state, reason);
+        }
+    }
+
+    public Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<AlarmStatus>>([.. (spec.Platform.Ecs?.Alarms ?? []).Select(n => _alarms.GetValueOrDefault(n) ?? new AlarmStatus(n, "OK", null))]);
+        }
+    }
+
     /// <summary>Called after each operation is applied, on the caller's thread; lets a test "kill" the caller right after acting.</summary>
     public Action<PlatformOperation>? OnOperation { get; set; }
 

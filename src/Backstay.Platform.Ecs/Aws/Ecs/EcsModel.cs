@@ -160,6 +160,11 @@ internal sealed record CreateServiceRequest
     public required string ServiceName { get; init; }
     public int DesiredCount { get; init; }
     public DeploymentController? DeploymentController { get; init; }
+    public DeploymentConfiguration? DeploymentConfiguration { get; init; }
+    public string? TaskDefinition { get; init; }
+    public IReadOnlyList<LoadBalancer>? LoadBalancers { get; init; }
+    public NetworkConfiguration? NetworkConfiguration { get; init; }
+    public string? LaunchType { get; init; }
     public string? SchedulingStrategy { get; init; }
     public string? PropagateTags { get; init; }
     public bool? EnableECSManagedTags { get; init; }
@@ -178,6 +183,7 @@ internal sealed record UpdateServiceRequest
     public required string Service { get; init; }
     public int? DesiredCount { get; init; }
     public string? TaskDefinition { get; init; }
+    public DeploymentConfiguration? DeploymentConfiguration { get; init; }
     public bool? ForceNewDeployment { get; init; }
 }
 
