@@ -46,10 +46,7 @@ public sealed class PostgresStateStore : IStateStore
 
     private const string JournalColumns = "sequence, deployment_id, step, phase, action, detail_json, at_ticks";
 
-    private static readonly JsonSerializerOptions DocumentJson = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    private static JsonSerializerOptions DocumentJson => BackstayJson.Options;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _timeProvider;

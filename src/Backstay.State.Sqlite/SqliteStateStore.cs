@@ -42,10 +42,7 @@ public sealed class SqliteStateStore : IStateStore
 
     private const string JournalColumns = "sequence, deployment_id, step, phase, action, detail_json, at";
 
-    private static readonly JsonSerializerOptions DocumentJson = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    private static JsonSerializerOptions DocumentJson => BackstayJson.Options;
 
     private readonly string _stateDirectory;
     private readonly string _connectionString;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
@@ -18,7 +17,6 @@ namespace Backstay.Cli.Infrastructure;
 /// </summary>
 internal sealed class Execution : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions SpecJson = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
     private readonly IControlPlane _control;
     private readonly IPlatform? _platform;
 
@@ -33,7 +31,7 @@ internal sealed class Execution : IAsyncDisposable
     {
         if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { Platform: "ecs" } record)
         {
-            spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, SpecJson);
+            spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
         }
 
         if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane)

@@ -8,10 +8,9 @@ namespace Backstay.Cli.Infrastructure;
 /// <summary>The stable JSON shapes of `--output json`.</summary>
 internal static class Reports
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    public static readonly JsonSerializerOptions Json = new(BackstayJson.Options)
     {
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 

@@ -21,10 +21,7 @@ public sealed class InvalidRequestException(string message) : Exception(message)
 /// </summary>
 public sealed class Deployments(IStateStore store, TimeProvider time, IImageResolver? imageResolver = null)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 
     /// <summary>Records a new immutable revision from the spec with the overrides applied.</summary>
     public async Task<Revision> CreateRevisionAsync(ServiceSpec spec, string? image, IReadOnlyDictionary<string, string>? env,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Backstay.Core.Model;
 using Backstay.Core.Spec;
 
 namespace Backstay.Core.Engine;
@@ -89,10 +90,7 @@ public sealed record DeploymentPlan
 
     public bool AutomaticRollback { get; init; } = true;
 
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter() },
-    };
+    private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 
@@ -12,10 +12,7 @@ namespace Backstay.Core.Engine;
 /// </summary>
 public static class ServiceRestorer
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter() },
-    };
+    private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 
     public static async Task<IReadOnlyList<string>> RestoreAsync(IStateStore store, IPlatform platform, CancellationToken cancellationToken)
     {

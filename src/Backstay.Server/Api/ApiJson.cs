@@ -1,15 +1,15 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
+using Backstay.Core.Model;
 
 namespace Backstay.Server.Api;
 
 /// <summary>The API's JSON: the Core records exactly as the CLI's `--output json` writes them, so a client reads them back into the same types.</summary>
 internal static class ApiJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    public static readonly JsonSerializerOptions Options = new(BackstayJson.Options)
     {
-        Converters = { new JsonStringEnumConverter() },
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
