@@ -1,5 +1,7 @@
 using System.Globalization;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 using Action = Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2.Action;
 using Listener = Backstay.Core.Ports.Listener;
@@ -140,6 +142,36 @@ public sealed partial class EcsPlatform
         }
 
         context.LoadBalancerChecked = true;
+    }
+
+    /// <summary>
+    /// The test listener as a URL hooks can call: the load balancer's DNS name with the listener's protocol and port
+    /// (for a listener rule, its listener's). Null when the spec names no test listener.
+    /// </summary>
+    public async Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        if (context.LoadBalancer.TestListener is not { } arn)
+        {
+            return null;
+        }
+
+        if (IsRule(arn))
+        {
+            // arn:...:listener-rule/app/NAME/LB-ID/LISTENER-ID/RULE-ID -> arn:...:listener/app/NAME/LB-ID/LISTENER-ID
+            arn = arn[..arn.LastIndexOf('/')].Replace(":listener-rule/", ":listener/", StringComparison.Ordinal);
+        }
+
+        var listener = (await CallAsync(context, () => context.Aws.Elb.DescribeListenersAsync([arn], cancellationToken))).FirstOrDefault();
+        if (listener?.LoadBalancerArn is not { } loadBalancer)
+        {
+            return null;
+        }
+
+        var described = await CallAsync(context, () => context.Aws.Elb.Raw.CallAsync("DescribeLoadBalancers", [new("LoadBalancerArns.member.1", loadBalancer)], cancellationToken));
+        var dns = described.Members("LoadBalancers").FirstOrDefault().Text("DNSName");
+        return dns is null ? null
+            : $"{(listener.Protocol ?? "HTTP").ToLowerInvariant()}://{dns}:{(listener.Port ?? 80).ToString(CultureInfo.InvariantCulture)}/";
     }
 
     private static string? ListenerArn(EcsServiceContext context, Listener listener) =>

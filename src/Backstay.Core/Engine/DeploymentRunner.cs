@@ -155,6 +155,7 @@ internal sealed class DeploymentRunner
         }
         catch (StepAbortedException aborted) when (aborted.Stop)
         {
+            await CloseAwaitingHooksAsync(aborted, cancellationToken);
             await EventAsync("Stopped", aborted.Message + (_deployment.TargetWeight is > 0 and < 100 && _stable is not null
                 ? $"; traffic stays split (revision {_target.Number} {_deployment.TargetWeight}%, revision {_stable.Number} {100 - _deployment.TargetWeight}%) as recorded here until `backstay reset {Service}` or a rollback"
                 : ""), cancellationToken);
@@ -165,6 +166,7 @@ internal sealed class DeploymentRunner
         }
         catch (StepAbortedException aborted)
         {
+            await CloseAwaitingHooksAsync(aborted, cancellationToken);
             await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy);
             return;
         }
@@ -563,7 +565,7 @@ internal sealed class DeploymentRunner
             StableRevision = _stable?.Number,
             TargetRevision = _target.Number,
             Rollback = IsRollback,
-            TestListenerUrl = _plan.Spec.Platform.Local?.TestListener is { } test ? $"http://{test}/" : null,
+            TestListenerUrl = await _platform.TestListenerUrlAsync(_plan.Spec, cancellationToken),
         };
         var outcome = hook.Exec is { } exec
             ? await ExecHookRunner.RunAsync(exec, context, _plan.Spec.BaseDirectory ?? Directory.GetCurrentDirectory(), cancellationToken)
@@ -636,6 +638,25 @@ internal sealed class DeploymentRunner
             {
                 await SaveAsync(_deployment with { State = DeploymentState.InProgress }, CancellationToken.None);
             }
+        }
+    }
+
+    /// <summary>
+    /// A pause hook still waiting when the deployment ends (a stop or rollback queued while no process ran it is taken
+    /// before the hook step is entered again) is answered by that stop or rollback, so the history shows no hook waiting.
+    /// </summary>
+    private async Task CloseAwaitingHooksAsync(StepAbortedException aborted, CancellationToken cancellationToken)
+    {
+        foreach (var run in (await _store.ListHookRunsAsync(_deployment.Id, cancellationToken)).Where(r => r.State == HookState.AwaitingAction))
+        {
+            await _store.SaveHookRunAsync(run with
+            {
+                State = HookState.Failed,
+                FinishedAt = _time.GetUtcNow(),
+                Answer = aborted.Stop ? "stop" : aborted.Trigger == Trigger.ManualRollback ? "rollback" : null,
+                AnsweredBy = aborted.RequestedBy,
+                Output = aborted.Message,
+            }, cancellationToken);
         }
     }
 
@@ -785,6 +806,15 @@ internal sealed class DeploymentRunner
         {
             throw new StepAbortedException(DriftDetector.Describe(Service, differences), Trigger.AutomaticRollback, stop: true);
         }
+
+        // Its instances never had production traffic, and on ECS its task set holds the target group this deployment needs.
+        if (last is { Kind: DeploymentKind.Deploy, State: DeploymentState.Stopped, TargetWeight: 0 } leftover
+            && leftover.TargetRevision != _target.Number && leftover.TargetRevision != _stable.Number
+            && await _store.GetRevisionAsync(Service, leftover.TargetRevision, cancellationToken) is { } revision)
+        {
+            await _platform.Compute.ScaleAsync(_plan.Spec, revision, 0, cancellationToken);
+            await EventAsync("Scaled", $"revision {revision.Number} scaled to 0: stopped deployment {leftover.Id} left it running without production traffic", cancellationToken);
+        }
     }
 
     /// <summary>
@@ -802,6 +832,14 @@ internal sealed class DeploymentRunner
         {
             var split = string.Join(", ", serving.OrderBy(w => w.Key).Select(w => $"revision {w.Key} {w.Value}%"));
             var reason = $"production traffic is split ({split}); adopt cannot choose a stable revision. Use `backstay reset {Service} --recreate`, or roll forward with a deployment";
+            await EventAsync("Failed", reason, cancellationToken);
+            await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
+            return;
+        }
+
+        if (serving.Count == 1 && Math.Abs(serving[0].Value - 100) > 2)
+        {
+            var reason = $"production traffic goes to revision {serving[0].Key} {serving[0].Value}% and the rest to no revision of '{Service}'; adopt cannot take that as a baseline. Use `backstay reset {Service} --recreate` to send all traffic to the last good revision";
             await EventAsync("Failed", reason, cancellationToken);
             await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
             return;

@@ -30,6 +30,10 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Called when a deployment ends, with the revision that serves now: e.g. resumes auto scaling on it. Idempotent.</summary>
     Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>The address hooks reach the test listener at (BACKSTAY_TEST_URL, testListenerUrl), or null when there is none.</summary>
+    Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        Task.FromResult(spec.Platform.Local?.TestListener is { } test ? $"http://{test}/" : null);
+
     /// <summary>Rollouts the platform runs itself (ECS's rolling deployment controller), or null when it has none.</summary>
     INativeRollout? NativeRollout => null;
 }

@@ -135,6 +135,22 @@ public sealed class MotoWorld : IDisposable
         await Aws.Ecs.DeleteServiceAsync(new DeleteServiceRequest { Cluster = Cluster, Service = Service, Force = true }, CancellationToken.None).WaitAsync(CallTimeout);
     }
 
+    /// <summary>Sets the production listener's weights between the blue and green target groups by hand, as someone in the console would.</summary>
+    public async Task MoveWeightsByHandAsync(int blue, int green)
+    {
+        var listener = (await Aws.Elb.DescribeListenersAsync([ProductionListener], CancellationToken.None).WaitAsync(CallTimeout)).Single();
+        var actions = ListenerWeights.WithWeights(listener.DefaultActions, [new(Blue, blue), new(Green, green)]);
+        await Aws.Elb.ModifyListenerAsync(ProductionListener, actions, CancellationToken.None).WaitAsync(CallTimeout);
+    }
+
+    /// <summary>The load balancer's DNS name, as DescribeLoadBalancers gives it.</summary>
+    public async Task<string> LoadBalancerDnsNameAsync()
+    {
+        var described = await Aws.Elb.Raw.CallAsync("DescribeLoadBalancers", [new("LoadBalancerArns.member.1", LoadBalancerArn)], CancellationToken.None)
+            .WaitAsync(CallTimeout);
+        return described.Members("LoadBalancers").Single().Text("DNSName")!;
+    }
+
     /// <summary>
     /// Publishes ALB-shaped counts for a target group, as the load balancer would. No TargetResponseTime: moto cannot
     /// compute percentile statistics (it fails GetMetricData with a 500 when a percentile has data), so latency
