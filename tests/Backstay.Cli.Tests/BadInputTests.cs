@@ -135,4 +135,50 @@ public sealed class BadInputTests : IDisposable
         result.ExitCode.ShouldBe(0);
         result.Stdout.ShouldContain("0.1.0");
     }
+
+    [Fact]
+    public async Task Load_BadUrl_NamesItAndExits2()
+    {
+        var result = await _cli.RunAsync("load", "not a url", "--duration", "00:00:01");
+
+        result.ExitCode.ShouldBe(2);
+        result.Stderr.ShouldContain("url 'not a url'");
+    }
+
+    [Fact]
+    public async Task Load_RealListener_CountsEveryResponse()
+    {
+        using var listener = new System.Net.HttpListener();
+        var port = CliRunner.FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var served = 0;
+        var serving = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                try
+                {
+                    var context = await listener.GetContextAsync();
+                    Interlocked.Increment(ref served);
+                    context.Response.Headers["X-Revision"] = "7";
+                    context.Response.Close();
+                }
+                catch (Exception ex) when (ex is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+            }
+        });
+
+        var result = await _cli.RunAsync("load", $"http://127.0.0.1:{port}/", "--rate", "50", "--duration", "00:00:02", "-o", "json");
+        listener.Stop();
+        await serving.WaitAsync(TimeSpan.FromSeconds(5));
+
+        result.ExitCode.ShouldBe(0, result.Stderr);
+        var report = System.Text.Json.JsonDocument.Parse(result.Stdout).RootElement;
+        report.GetProperty("requests").GetInt64().ShouldBe(served);
+        report.GetProperty("requests").GetInt64().ShouldBeGreaterThan(50);
+        report.GetProperty("failed").GetInt64().ShouldBe(0);
+    }
 }

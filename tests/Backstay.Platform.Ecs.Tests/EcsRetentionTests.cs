@@ -21,13 +21,21 @@ public sealed class EcsRetentionTests
             (await flow.DeployAsync(spec, image)).State.ShouldBe(DeploymentState.Succeeded);
         }
 
+        // Retention runs once the deployment is recorded Succeeded: wait for it (bounded) rather than race it.
         var statuses = new Dictionary<int, string?>();
-        foreach (var revision in await flow.Store.ListRevisionsAsync(flow.World.Service, CancellationToken.None))
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        do
         {
-            var definition = await flow.World.Aws.Ecs.DescribeTaskDefinitionAsync(
-                new DescribeTaskDefinitionRequest { TaskDefinition = $"{flow.World.Service}:{revision.Number}" }, CancellationToken.None);
-            statuses[revision.Number] = definition.TaskDefinition?.Status;
+            foreach (var revision in await flow.Store.ListRevisionsAsync(flow.World.Service, CancellationToken.None))
+            {
+                var definition = await flow.World.Aws.Ecs.DescribeTaskDefinitionAsync(
+                    new DescribeTaskDefinitionRequest { TaskDefinition = $"{flow.World.Service}:{revision.Number}" }, CancellationToken.None);
+                statuses[revision.Number] = definition.TaskDefinition?.Status;
+            }
+
+            await Task.Delay(200);
         }
+        while (statuses.GetValueOrDefault(1) != "INACTIVE" && clock.Elapsed < TimeSpan.FromSeconds(15));
 
         statuses[1].ShouldBe("INACTIVE");
         statuses[2].ShouldBe("ACTIVE");

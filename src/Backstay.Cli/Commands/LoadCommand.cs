@@ -11,16 +11,16 @@ internal static class LoadCommand
 {
     public static Command Create()
     {
-        var url = new Argument<Uri>("url") { Description = "URL to request, e.g. http://127.0.0.1:8080/" };
+        var url = new Argument<string>("url") { Description = "URL to request, e.g. http://127.0.0.1:8080/" };
         var rate = new Option<int>("--rate") { Description = "Requests per second", DefaultValueFactory = _ => 50 };
         var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (hh:mm:ss; default: until Ctrl+C)" };
         var command = new Command("load", "Send steady HTTP load to a listener and count responses per revision") { url, rate, duration };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var target = result.GetValue(url)!;
-            if (!target.IsAbsoluteUri || target.Scheme is not ("http" or "https"))
+            var text = result.GetValue(url)!;
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
             {
-                throw new CliException($"url '{target}': give an absolute http:// or https:// URL");
+                throw new CliException($"url '{text}': give an absolute http:// or https:// URL such as http://127.0.0.1:8080/");
             }
 
             var perSecond = result.GetValue(rate);

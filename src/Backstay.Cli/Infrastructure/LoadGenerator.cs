@@ -20,6 +20,9 @@ internal sealed class LoadGenerator : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<LoadSample> _samples = new();
     private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Cancels requests still in flight when they do not finish within the grace after stopping.</summary>
+    private readonly CancellationTokenSource _abort = new();
     private readonly SemaphoreSlim _inFlight = new(MaxInFlight);
     private Task? _loop;
     private long _total;
@@ -121,12 +124,12 @@ internal sealed class LoadGenerator : IAsyncDisposable
     {
         try
         {
-            using var response = await _client.GetAsync(_target, _stop.Token);
+            using var response = await _client.GetAsync(_target, _abort.Token);
             int? revision = response.Headers.TryGetValues("X-Revision", out var values)
                 && int.TryParse(values.FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) ? r : null;
             Record(new LoadSample(_time.GetUtcNow(), (int)response.StatusCode, revision));
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
@@ -163,13 +166,16 @@ internal sealed class LoadGenerator : IAsyncDisposable
             await _loop;
         }
 
+        // Stop issuing, then let the requests in flight finish (5 s at most) so every sent request is counted.
+        _abort.CancelAfter(TimeSpan.FromSeconds(5));
         for (var i = 0; i < MaxInFlight; i++)
         {
-            await _inFlight.WaitAsync(TimeSpan.FromSeconds(5));
+            await _inFlight.WaitAsync(TimeSpan.FromSeconds(10));
         }
 
         _client.Dispose();
         _stop.Dispose();
+        _abort.Dispose();
         _inFlight.Dispose();
     }
 }

@@ -68,7 +68,7 @@ internal static class Reports
         long? tts = d.SafeAt is { } safe && firstErrorAt is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
         return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d), d.State.ToString(),
             d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,
-            d.CreatedAt, d.FinishedAt, tts, d.RequestedBy, events);
+            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, events);
     }
 }
 
@@ -93,5 +93,7 @@ internal sealed record DeploymentReport(
     DateTimeOffset CreatedAt,
     DateTimeOffset? FinishedAt,
     long? TimeToSafetyMs,
+    DateTimeOffset? FirstErrorAt,
+    DateTimeOffset? SafeAt,
     string? RequestedBy,
     IReadOnlyList<EventReport> Events);
