@@ -159,7 +159,7 @@ public sealed class ServeEndToEndTests : IDisposable
         await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         serve.ExitCode.ShouldBe(0);
         ProcessesUsing(_cli.StateDirectory).ShouldBeEmpty();
-        pids.Where(Alive).ShouldBeEmpty();
+        pids.Where(Backstay.Platform.Local.Processes.IsAlive).ShouldBeEmpty();
     }
 
     private static List<string> ProcessesUsing(string text) =>
@@ -202,9 +202,6 @@ public sealed class ServeEndToEndTests : IDisposable
             }
         }
     }
-
-    /// <summary>A process that exists and is not a zombie waiting for a parent (PID 1 in a sandbox may reap slowly).</summary>
-    private static bool Alive(int pid) => TryRead($"/proc/{pid}/stat") is { } stat && stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] != "Z";
 
     private static string? TryRead(string path)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Core.Control;
+using Backstay.Platform.Local;
 
 namespace Backstay.Cli.Infrastructure;
 
@@ -52,26 +53,12 @@ internal static class ControlPlanes
         {
             using var document = JsonDocument.Parse(File.ReadAllText(file));
             var root = document.RootElement;
-            return root.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var writer) && Alive(writer)
+            return root.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var writer) && Processes.IsAlive(writer)
                 && root.TryGetProperty("url", out var url) && Uri.TryCreate(url.GetString(), UriKind.Absolute, out var uri) ? WithSlash(uri) : null;
         }
         catch (Exception ex) when (ex is IOException or JsonException)
         {
             return null;
-        }
-    }
-
-    /// <summary>The process exists and is not a zombie (the lock file cannot be read while serve holds it, so its pid comes from server.json).</summary>
-    private static bool Alive(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] != "Z";
-        }
-        catch (IOException)
-        {
-            return false;
         }
     }
 
