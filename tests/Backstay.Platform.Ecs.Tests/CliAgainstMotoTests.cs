@@ -39,6 +39,11 @@ public sealed class CliAgainstMotoTests : IDisposable
         var second = await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.28", "--output", "json");
 
         second.ExitCode.ShouldBe(0, second.ToString());
+        var calls = second.Json.GetProperty("apiCalls");
+        var byOperation = calls.GetProperty("byOperation").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
+        byOperation["ecs:CreateTaskSet"].ShouldBe(1, "one replacement task set per blue/green deployment");
+        byOperation.ShouldContainKey("elasticloadbalancing:ModifyListener");
+        calls.GetProperty("total").GetInt32().ShouldBe(byOperation.Values.Sum());
         var after = await world.ListenerWeightsAsync();
         after[serving].ShouldBe(0);
         after.Single(w => w.Key != serving).Value.ShouldBe(100);

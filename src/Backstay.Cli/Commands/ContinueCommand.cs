@@ -35,7 +35,7 @@ internal static class ContinueCommand
             }
 
             var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken, leavingPause: true);
-            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+            return await DeployCommand.FinishAsync(store, final, json, cancellationToken, execution.ApiCalls);
         });
         return command;
     }

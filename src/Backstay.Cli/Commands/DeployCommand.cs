@@ -49,14 +49,14 @@ internal static class DeployCommand
             }
 
             var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken);
-            return await FinishAsync(control, final, json, cancellationToken);
+            return await FinishAsync(control, final, json, cancellationToken, execution.ApiCalls);
         });
         return command;
     }
 
-    internal static async Task<int> FinishAsync(IControlPlane control, Deployment deployment, bool json, CancellationToken cancellationToken)
+    internal static async Task<int> FinishAsync(IControlPlane control, Deployment deployment, bool json, CancellationToken cancellationToken, ApiCallsReport? apiCalls = null)
     {
-        var report = await Reports.BuildAsync(control, deployment, withEvents: json, cancellationToken);
+        var report = await Reports.BuildAsync(control, deployment, withEvents: json, cancellationToken, apiCalls);
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(report, Reports.Json));

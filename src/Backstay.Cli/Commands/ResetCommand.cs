@@ -29,7 +29,7 @@ internal static class ResetCommand
             await using var execution = await Execution.ForAsync(result, store, null, result.GetValue(service)!, cancellationToken);
             var mode = result.GetValue(recreate) ? ResetMode.Recreate : ResetMode.Adopt;
             var final = await RunAsync(store, execution, result.GetValue(service)!, mode, json ? null : Consoles.Human, cancellationToken);
-            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+            return await DeployCommand.FinishAsync(store, final, json, cancellationToken, execution.ApiCalls);
         });
         return command;
     }

@@ -49,6 +49,7 @@ internal static class RollbackCommand
 
             var console = json ? null : Consoles.Human;
             var finals = new List<Deployment>();
+            var calls = new Dictionary<string, ApiCallsReport?>(StringComparer.Ordinal);
             foreach (var deployment in followed)
             {
                 console?.MarkupLine($"Rolling back [bold]{Markup.Escape(deployment.Service)}[/] (deployment {deployment.Id})");
@@ -60,6 +61,7 @@ internal static class RollbackCommand
                 }
 
                 finals.Add(final);
+                calls[final.Id] = executions[deployment.Service].ApiCalls;
             }
 
             foreach (var execution in executions.Values)
@@ -69,10 +71,10 @@ internal static class RollbackCommand
 
             if (finals.Count == 1)
             {
-                return await DeployCommand.FinishAsync(store, finals[0], json, cancellationToken);
+                return await DeployCommand.FinishAsync(store, finals[0], json, cancellationToken, calls[finals[0].Id]);
             }
 
-            return await ReportAllAsync(store, finals, json, cancellationToken);
+            return await ReportAllAsync(store, finals, calls, json, cancellationToken);
         });
         return command;
     }
@@ -106,12 +108,12 @@ internal static class RollbackCommand
         return requests;
     }
 
-    private static async Task<int> ReportAllAsync(IControlPlane store, List<Deployment> finals, bool json, CancellationToken cancellationToken)
+    private static async Task<int> ReportAllAsync(IControlPlane store, List<Deployment> finals, Dictionary<string, ApiCallsReport?> calls, bool json, CancellationToken cancellationToken)
     {
         var reports = new List<DeploymentReport>();
         foreach (var final in finals)
         {
-            reports.Add(await Reports.BuildAsync(store, final, withEvents: json, cancellationToken));
+            reports.Add(await Reports.BuildAsync(store, final, withEvents: json, cancellationToken, calls[final.Id]));
         }
 
         if (json)

@@ -37,7 +37,7 @@ internal static class StopCommand
             }
 
             var final = await execution.WaitAsync(deployment.Id, stopOnPause: false, console, cancellationToken);
-            return await DeployCommand.FinishAsync(store, final, json, cancellationToken);
+            return await DeployCommand.FinishAsync(store, final, json, cancellationToken, execution.ApiCalls);
         });
         return command;
     }

@@ -45,6 +45,9 @@ internal sealed class Execution : IAsyncDisposable
         return new Execution(control, null);
     }
 
+    /// <summary>The AWS API calls this process has sent so far (ECS), or null when a controller or the local platform runs the deployment.</summary>
+    public ApiCallsReport? ApiCalls => _platform is EcsPlatform ecs ? ApiCallsReport.From(ecs.ApiCalls) : null;
+
     /// <summary>Waits until the deployment ends (or pauses when stopOnPause), running the engine here when this execution owns a platform.</summary>
     /// <param name="leavingPause">The deployment is paused and was just answered: wait for it to leave that pause first.</param>
     public async Task<Deployment> WaitAsync(string deploymentId, bool stopOnPause, IAnsiConsole? console, CancellationToken cancellationToken, bool leavingPause = false)

@@ -34,7 +34,8 @@ internal static class Reports
         _ => ExitCodes.Succeeded,
     };
 
-    public static async Task<DeploymentReport> BuildAsync(IControlPlane store, Deployment d, bool withEvents, CancellationToken cancellationToken)
+    /// <param name="apiCalls">The platform calls this process made for the deployment (ECS), or null.</param>
+    public static async Task<DeploymentReport> BuildAsync(IControlPlane store, Deployment d, bool withEvents, CancellationToken cancellationToken, ApiCallsReport? apiCalls = null)
     {
         var events = new List<EventReport>();
         DateTimeOffset? firstErrorAt = null;
@@ -68,7 +69,7 @@ internal static class Reports
         long? tts = d.SafeAt is { } safe && firstErrorAt is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
         return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d), d.State.ToString(),
             d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,
-            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, events);
+            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, apiCalls, events);
     }
 }
 
@@ -96,4 +97,12 @@ internal sealed record DeploymentReport(
     DateTimeOffset? FirstErrorAt,
     DateTimeOffset? SafeAt,
     string? RequestedBy,
+    ApiCallsReport? ApiCalls,
     IReadOnlyList<EventReport> Events);
+
+/// <summary>The AWS API calls one CLI process sent while it ran a deployment (every attempt, retries included), by "service:Operation".</summary>
+internal sealed record ApiCallsReport(int Total, IReadOnlyDictionary<string, int> ByOperation)
+{
+    public static ApiCallsReport From(IReadOnlyDictionary<string, int> calls) =>
+        new(calls.Values.Sum(), new SortedDictionary<string, int>(calls.ToDictionary(), StringComparer.Ordinal));
+}
