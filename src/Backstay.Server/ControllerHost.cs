@@ -67,7 +67,7 @@ public static class ControllerHost
         builder.Services.AddSingleton<ApiAuthentication>();
         builder.Services.AddSingleton<ApiExceptionHandler>();
         builder.Services.AddSingleton<EventStream>();
-        builder.Services.AddSingleton(sp => new Metrics(controlPlane, () => sp.GetRequiredService<EngineService>().Running,
+        builder.Services.AddSingleton(sp => new Metrics(controlPlane, () => sp.GetRequiredService<EngineService>().Running, engine.Timings,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server.Metrics")));
 
         builder.Services.AddSingleton(sp => new ServerFile(options.StateDirectory, listen, sp.GetRequiredService<IServer>(),

@@ -267,6 +267,12 @@ public sealed class ApiTests(ServerFixture server)
             text.ShouldContain(name);
         }
 
+        // The engine timed its own decisions while it ran the canary, and its observation passes.
+        Sample(text, "backstay_engine_tick_seconds_count{phase=\"watch\"}").ShouldBeGreaterThan(0);
+        Sample(text, "backstay_engine_observe_seconds_count").ShouldBeGreaterThan(0);
+        Sample(text, "backstay_engine_tick_seconds_sum{phase=\"watch\"}").ShouldBeGreaterThan(0, "real time passes in a decision on a real clock");
+        Sample(text, "backstay_engine_tick_seconds_bucket{phase=\"watch\",le=\"+Inf\"}").ShouldBe(Sample(text, "backstay_engine_tick_seconds_count{phase=\"watch\"}"));
+
         // A page on another site that makes the browser call a loopback address names its own host: it needs a token.
         using var rebound = new HttpRequestMessage(HttpMethod.Get, new Uri("metrics", UriKind.Relative));
         rebound.Headers.Host = "attacker.example";
@@ -276,6 +282,13 @@ public sealed class ApiTests(ServerFixture server)
         withToken.Headers.Host = "attacker.example";
         withToken.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.ViewerToken);
         (await anonymous.Http.SendAsync(withToken).Within(10)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    private static double Sample(string text, string series)
+    {
+        var line = text.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        line.ShouldNotBeNull($"/metrics has no sample {series}");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]

@@ -33,6 +33,9 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
 
     private DateTimeOffset _lastObservation;
 
+    /// <summary>How long this engine's decisions take (for /metrics).</summary>
+    public EngineTimings Timings { get; } = new();
+
     /// <summary>Services whose deployments this engine is running now.</summary>
     public IReadOnlyCollection<string> RunningServices => _running.Keys.ToList();
 
@@ -75,7 +78,9 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         if (time.GetUtcNow() - _lastObservation >= options.ObservationInterval)
         {
             _lastObservation = time.GetUtcNow();
+            var started = time.GetTimestamp();
             await ObserveAsync(cancellationToken);
+            Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
         }
 
         var active = await store.ListActiveDeploymentsAsync(cancellationToken);
@@ -109,7 +114,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         try
         {
             var owned = deployment with { Owner = options.Owner };
-            await new DeploymentRunner(store, platform, time, _logger, owned).RunAsync(running.Token);
+            await new DeploymentRunner(store, platform, time, _logger, owned, Timings).RunAsync(running.Token);
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
         {

@@ -41,6 +41,7 @@ internal sealed class DeploymentRunner
     private readonly IPlatform _platform;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly EngineTimings _timings;
     private Deployment _deployment;
     private DeploymentPlan _plan;
     private Revision _target = null!;
@@ -51,12 +52,13 @@ internal sealed class DeploymentRunner
     private DateTimeOffset _lastAlarmCheck;
     private bool _skipPauses;
 
-    public DeploymentRunner(IStateStore store, IPlatform platform, TimeProvider time, ILogger logger, Deployment deployment)
+    public DeploymentRunner(IStateStore store, IPlatform platform, TimeProvider time, ILogger logger, Deployment deployment, EngineTimings? timings = null)
     {
         _store = store;
         _platform = platform;
         _time = time;
         _logger = logger;
+        _timings = timings ?? new EngineTimings();
         _deployment = deployment;
         _plan = DeploymentPlan.FromJson(deployment.PlanJson);
         _background = new ConsecutiveFailureCounter(_plan.Analysis.ConsecutiveFailures);
@@ -676,8 +678,10 @@ internal sealed class DeploymentRunner
                 await EventAsync("StepSkipped", "analysis cut short (continue --full)", cancellationToken);
                 return;
             }
+            var evaluating = _time.GetTimestamp();
             var metrics = await _platform.Signals.GetMetricsAsync(Service, _target.Number, spec.Window, _targetTrafficSince, cancellationToken);
             last = AnalysisEvaluator.Evaluate(spec, metrics);
+            _timings.Analysis.Observe(_time.GetElapsedTime(evaluating).TotalSeconds);
             if (counter.Record(last))
             {
                 throw new StepAbortedException($"analysis failed: {last.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
@@ -715,14 +719,17 @@ internal sealed class DeploymentRunner
     private async Task<DeploymentCommand?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
     {
         await Task.Delay(interval ?? _plan.Analysis.Interval, _time, cancellationToken);
-        var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
-        _pendingAnswer = null;
-        if (!Watches)
+        var started = _time.GetTimestamp();
+        try
         {
-            return answer;
+            var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
+            _pendingAnswer = null;
+            return Watches ? await WatchAsync(answer, cancellationToken) : answer;
         }
-
-        return await WatchAsync(answer, cancellationToken);
+        finally
+        {
+            _timings.Watch.Observe(_time.GetElapsedTime(started).TotalSeconds);
+        }
     }
 
     private DeploymentCommand? _pendingAnswer;
@@ -987,7 +994,7 @@ internal sealed class DeploymentRunner
         await _store.CreateRollbackAsync(rollback, undoneNow, cancellationToken);
         _deployment = undoneNow;
         await EventAsync("RollingBack", $"rolling back to revision {_stable.Number} in deployment {rollback.Id}", cancellationToken);
-        await new DeploymentRunner(_store, _platform, _time, _logger, rollback).RunAsync(cancellationToken);
+        await new DeploymentRunner(_store, _platform, _time, _logger, rollback, _timings).RunAsync(cancellationToken);
     }
 
     private async Task SucceedAsync(CancellationToken cancellationToken)

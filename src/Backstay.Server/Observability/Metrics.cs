@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Backstay.Core.Control;
+using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Microsoft.Extensions.Logging;
 
@@ -13,7 +14,7 @@ namespace Backstay.Server.Observability;
 /// replica on a shared store reports the same figures. What a finished deployment contributes never changes, and
 /// is kept after the first scrape.
 /// </summary>
-internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, ILogger logger)
+internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, EngineTimings timings, ILogger logger)
 {
     public const int Window = 10_000;
     internal static readonly double[] StepBuckets = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
@@ -77,12 +78,19 @@ internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, ILo
         Line(text, "backstay_engine_running", null, engineRunning() ? 1 : 0);
         Header(text, "backstay_time_to_safety_seconds", "histogram",
             "From the first failed request of a bad revision to its production weight reaching 0, for automatic rollbacks.");
-        safety.Write(text, "backstay_time_to_safety_seconds", null);
+        Write(text, "backstay_time_to_safety_seconds", null, safety);
         Header(text, "backstay_step_duration_seconds", "histogram", "Duration of the steps of finished deployments, by plan action.");
         foreach (var (action, histogram) in steps)
         {
-            histogram.Write(text, "backstay_step_duration_seconds", $"action=\"{action}\"");
+            Write(text, "backstay_step_duration_seconds", $"action=\"{action}\"", histogram);
         }
+
+        Header(text, "backstay_engine_tick_seconds", "histogram",
+            "Time this controller's engine takes for one decision on a running deployment: phase=\"watch\" is one tick (commands, crash loops, alarms, background analysis, progress), phase=\"analysis\" one evaluation of a step's analysis.");
+        Write(text, "backstay_engine_tick_seconds", "phase=\"watch\"", timings.Watch);
+        Write(text, "backstay_engine_tick_seconds", "phase=\"analysis\"", timings.Analysis);
+        Header(text, "backstay_engine_observe_seconds", "histogram", "Time of one pass recording the platform's state of every service (for drift checks).");
+        Write(text, "backstay_engine_observe_seconds", null, timings.Observe);
 
         return text.ToString();
     }
@@ -192,38 +200,17 @@ internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, ILo
 
     private sealed record Figures(List<(string Action, double Seconds)> Steps, double? TimeToSafety);
 
-    /// <summary>A Prometheus histogram: cumulative buckets, sum and count.</summary>
-    private sealed class Histogram(double[] bounds)
+    private static void Write(StringBuilder text, string name, string? labels, Histogram histogram)
     {
-        private readonly long[] _counts = new long[bounds.Length];
-        private double _sum;
-        private long _count;
-
-        public void Observe(double value)
+        var snapshot = histogram.Snapshot();
+        var prefix = labels is null ? "" : labels + ",";
+        for (var i = 0; i < snapshot.Bounds.Count; i++)
         {
-            for (var i = 0; i < bounds.Length; i++)
-            {
-                if (value <= bounds[i])
-                {
-                    _counts[i]++;
-                }
-            }
-
-            _sum += value;
-            _count++;
+            Line(text, name + "_bucket", prefix + "le=\"" + snapshot.Bounds[i].ToString(CultureInfo.InvariantCulture) + "\"", snapshot.Cumulative[i]);
         }
 
-        public void Write(StringBuilder text, string name, string? labels)
-        {
-            var prefix = labels is null ? "" : labels + ",";
-            for (var i = 0; i < bounds.Length; i++)
-            {
-                Line(text, name + "_bucket", prefix + "le=\"" + bounds[i].ToString(CultureInfo.InvariantCulture) + "\"", _counts[i]);
-            }
-
-            Line(text, name + "_bucket", prefix + "le=\"+Inf\"", _count);
-            Line(text, name + "_sum", labels, _sum);
-            Line(text, name + "_count", labels, _count);
-        }
+        Line(text, name + "_bucket", prefix + "le=\"+Inf\"", snapshot.Count);
+        Line(text, name + "_sum", labels, snapshot.Sum);
+        Line(text, name + "_count", labels, snapshot.Count);
     }
 }
