@@ -28,6 +28,7 @@ internal static class Program
             ContinueCommand.Create(),
             StopCommand.Create(),
             ResetCommand.Create(),
+            ImportCommand.Create(),
             LogsCommand.Create(),
             ValidateCommand.Create(),
             LoadCommand.Create(),

@@ -286,25 +286,8 @@ public sealed partial class EcsPlatform
     /// </summary>
     private static async Task<(TaskDefinition? Found, string? Newest)> FindTaskDefinitionAsync(EcsServiceContext context, int revision, CancellationToken cancellationToken)
     {
-        var arns = new List<string>();
-        string? next = null;
-        do
-        {
-            var page = await CallAsync(context, () => context.Aws.Ecs.ListTaskDefinitionsAsync(new ListTaskDefinitionsRequest
-            {
-                FamilyPrefix = context.Family,
-                Status = "ACTIVE",
-                Sort = "DESC",
-                NextToken = next,
-            }, cancellationToken));
-            arns.AddRange(page.TaskDefinitionArns);
-            next = page.NextToken;
-        }
-        while (next is not null && arns.Count < TaskDefinitionSearchLimit);
-
-        // Sorted here as well: not every endpoint honours the sort order.
-        var ordered = arns.Where(a => FamilyOf(a) == context.Family).OrderByDescending(RevisionOf).ToList();
-        foreach (var arn in ordered.Take(TaskDefinitionSearchLimit))
+        var ordered = await ListFamilyAsync(context, cancellationToken);
+        foreach (var arn in ordered)
         {
             var described = await CallAsync(context, () => context.Aws.Ecs.DescribeTaskDefinitionAsync(
                 new DescribeTaskDefinitionRequest { TaskDefinition = arn, Include = ["TAGS"] }, cancellationToken));

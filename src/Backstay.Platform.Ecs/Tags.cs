@@ -13,6 +13,12 @@ internal static class Tags
     public const string Branch = "backstay:branch";
     public const string ManagedBy = "backstay:managed-by";
 
+    /// <summary>On the ECS service: where its latest deployment stands (<see cref="Core.Ports.DeploymentMark"/>), for `backstay import`.</summary>
+    public const string Deployment = "backstay:deployment";
+
+    /// <summary>On a task set: the id of the deployment that created it.</summary>
+    public const string DeploymentId = "backstay:deployment-id";
+
     /// <summary>On the ECS service while Backstay holds its auto scaling suspended; the value is the state to restore.</summary>
     public const string AutoScalingSuspended = "backstay:autoscaling-suspended";
 

@@ -34,10 +34,17 @@ internal sealed class Execution : IAsyncDisposable
             spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
         }
 
-        if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane)
+        if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane local)
         {
             var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
             await platform.AttachAsync(spec, cancellationToken);
+            if (service is null && await local.GetServiceAsync(spec.Service, cancellationToken) is null
+                && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
+            {
+                // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
+                await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
+            }
+
             return new Execution(control, platform);
         }
 

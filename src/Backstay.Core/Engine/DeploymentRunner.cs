@@ -1105,6 +1105,28 @@ internal sealed class DeploymentRunner
     {
         _deployment = deployment with { UpdatedAt = _time.GetUtcNow() };
         await _store.UpdateDeploymentAsync(_deployment, cancellationToken);
+        await MarkAsync(cancellationToken);
+    }
+
+    private (DeploymentState State, int Step)? _marked;
+
+    /// <summary>Tells the platform where the deployment stands when its state or step changed (not on every progress save).</summary>
+    private async Task MarkAsync(CancellationToken cancellationToken)
+    {
+        if (_marked == (_deployment.State, _deployment.CurrentStep))
+        {
+            return;
+        }
+
+        try
+        {
+            await _platform.MarkDeploymentAsync(_plan.Spec, DeploymentMark.Of(_deployment), cancellationToken);
+            _marked = (_deployment.State, _deployment.CurrentStep);
+        }
+        catch (PlatformException ex)
+        {
+            EngineLog.MarkFailed(_logger, ex, _deployment.Id, Service);
+        }
     }
 
     private Task JournalAsync(int step, StepPhase phase, PlanAction action, CancellationToken cancellationToken) =>

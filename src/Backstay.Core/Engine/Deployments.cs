@@ -15,6 +15,9 @@ public enum ResetMode
 /// <summary>Thrown for a request that names something that does not exist or cannot be done now.</summary>
 public sealed class InvalidRequestException(string message) : Exception(message);
 
+/// <summary>What <see cref="Deployments.ImportAsync"/> recorded.</summary>
+public sealed record ImportResult(IReadOnlyList<Revision> Revisions, int? StableRevision, Deployment? Deployment);
+
 /// <summary>
 /// What people and CI ask of Backstay: new revisions, deployments, rollbacks, continues. Requests are written
 /// to the store; the engine (in this process or a running `backstay serve`) carries them out.
@@ -345,6 +348,128 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         await store.GetDeploymentAsync(deploymentId, cancellationToken)
         ?? throw new InvalidRequestException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
 
+    /// <summary>
+    /// Records a service this store has never seen from what the platform keeps about it (ECS: task definitions and the
+    /// tag on the service): its revisions with their numbers (numbers no longer found are recorded as removed) and its
+    /// latest deployment, which the engine then carries on from its current step when it is still in progress.
+    /// </summary>
+    public async Task<ImportResult> ImportAsync(ServiceSpec spec, IReadOnlyList<Revision> revisions, DeploymentMark? latest, int? serving,
+        string requestedBy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(revisions);
+        if (await store.GetServiceAsync(spec.Service, cancellationToken) is not null)
+        {
+            throw new InvalidRequestException(
+                $"Service '{spec.Service}' is already on record in this store; import only fills an empty one (`backstay status {spec.Service}` shows what is recorded).");
+        }
+
+        var byNumber = revisions.ToDictionary(r => r.Number);
+        foreach (var needed in new[] { latest?.TargetRevision, latest?.StableRevision, serving }.OfType<int>())
+        {
+            if (!byNumber.ContainsKey(needed))
+            {
+                throw new InvalidRequestException(
+                    $"Revision {needed} of '{spec.Service}' is named by the platform but its definition was not found (it may have been deregistered by hand); nothing was imported.");
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var plan = PlanFor(spec, latest);
+        if (latest is { Kind: DeploymentKind.Deploy } mark && !IsFinished(mark) && plan.Actions.Count != mark.TotalSteps)
+        {
+            throw new InvalidRequestException(
+                $"Deployment {mark.Id} of '{spec.Service}' has {mark.TotalSteps} steps, but {spec.SourcePath ?? "the spec"} gives a plan of {plan.Actions.Count}: " +
+                "it was started from another version of the spec. Import with the spec file of the commit that started it; nothing was imported.");
+        }
+
+        var last = revisions.Count == 0 ? 0 : revisions.Max(r => r.Number);
+        for (var number = 1; number <= last; number++)
+        {
+            var found = byNumber.TryGetValue(number, out var revision);
+            var added = await store.AddRevisionAsync((found ? revision! : new Revision
+            {
+                Service = spec.Service,
+                Image = "(not found on the platform)",
+                Port = spec.Task.Port,
+            }) with { Service = spec.Service, CreatedAt = now }, cancellationToken);
+            if (added.Number != number)
+            {
+                throw new InvalidOperationException($"The store numbered an imported revision {added.Number} instead of {number}.");
+            }
+
+            if (!found)
+            {
+                await store.MarkRevisionRemovedAsync(spec.Service, number, cancellationToken);
+            }
+        }
+
+        var stable = latest switch
+        {
+            { State: DeploymentState.Succeeded } => latest.TargetRevision,
+            { Kind: DeploymentKind.Deploy } when !IsFinished(latest) => latest.StableRevision,
+            _ => serving ?? latest?.StableRevision,
+        };
+        await store.UpsertServiceAsync(new ServiceRecord
+        {
+            Name = spec.Service,
+            Platform = spec.Platform.Kind,
+            StableRevision = stable,
+            DesiredCount = spec.Platform.Instances,
+            SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, cancellationToken);
+
+        Deployment? deployment = null;
+        if (latest is not null)
+        {
+            deployment = new Deployment
+            {
+                Id = latest.Id,
+                Service = spec.Service,
+                Kind = latest.Kind,
+                Trigger = Trigger.User,
+                Strategy = latest.Strategy,
+                StableRevision = latest.StableRevision,
+                TargetRevision = latest.TargetRevision,
+                State = latest.State,
+                CurrentStep = latest.CurrentStep,
+                StepPhase = latest.StepPhase,
+                TotalSteps = plan.Actions.Count,
+                StableCountBefore = latest.StableCountBefore,
+                TargetWeight = latest.TargetWeight,
+                TestTrafficOnTarget = latest.TestTrafficOnTarget,
+                RollbackOf = latest.RollbackOf,
+                PlanJson = plan.ToJson(),
+                RequestedBy = requestedBy,
+                CreatedAt = latest.CreatedAt,
+                UpdatedAt = now,
+            };
+            await store.CreateDeploymentAsync(deployment, cancellationToken);
+            await store.AppendEventAsync(new DeploymentEvent
+            {
+                DeploymentId = deployment.Id,
+                At = now,
+                Type = "Imported",
+                Message = $"recorded by {requestedBy} from what the platform keeps: {latest.State}, step {latest.CurrentStep + 1} of {latest.TotalSteps}, " +
+                          $"revision {latest.TargetRevision} at {latest.TargetWeight}%" + (latest.StableRevision is { } s ? $" over revision {s}" : "") +
+                          (deployment.IsActive ? "; it carries on from the start of that step" : ""),
+            }, cancellationToken);
+        }
+
+        return new ImportResult(await store.ListRevisionsAsync(spec.Service, cancellationToken), stable, deployment);
+    }
+
+    private static bool IsFinished(DeploymentMark mark) =>
+        mark.State is not (DeploymentState.Pending or DeploymentState.InProgress or DeploymentState.Paused or DeploymentState.RollingBack);
+
+    /// <summary>An imported deployment of a new revision follows the spec's plan; a rollback or reset plans itself again.</summary>
+    private static DeploymentPlan PlanFor(ServiceSpec spec, DeploymentMark? mark) =>
+        mark is { Kind: DeploymentKind.Deploy } && !IsFinished(mark)
+            ? PlanBuilder.ForDeployment(spec, mark.StableRevision is not null)
+            : new DeploymentPlan { Spec = spec, Actions = [], DesiredCount = spec.Platform.Instances };
+
     /// <summary>The last revision before stable that a deployment made stable.</summary>
     private async Task<int?> PreviousStableAsync(string service, int stable, CancellationToken cancellationToken)
     {
@@ -353,7 +478,13 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         return deployments
             .Where(d => d.State == DeploymentState.Succeeded && d.TargetRevision != stable && revisions.Contains(d.TargetRevision))
             .Select(d => (int?)d.TargetRevision)
-            .FirstOrDefault();
+            .FirstOrDefault()
+            // Or what the deployment that made it stable replaced (all a store imported from the platform may know).
+            ?? deployments
+                .Where(d => d is { State: DeploymentState.Succeeded, Kind: DeploymentKind.Deploy, StableRevision: not null } && d.TargetRevision == stable
+                    && revisions.Contains(d.StableRevision!.Value))
+                .Select(d => d.StableRevision)
+                .FirstOrDefault();
     }
 
     private async Task<string> KnownServicesAsync(CancellationToken cancellationToken)

@@ -21,4 +21,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(6, LogLevel.Warning, "Lost the lease on {Service} to another owner; stopped running its deployment here")]
     public static partial void LeaseLost(ILogger logger, string service);
+
+    [LoggerMessage(7, LogLevel.Warning, "Deployment {DeploymentId} of {Service}: could not record where it stands on the platform; a process with an empty store cannot import it until the next step records it")]
+    public static partial void MarkFailed(ILogger logger, Exception exception, string deploymentId, string service);
 }

@@ -30,6 +30,13 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Called when a deployment ends, with the revision that serves now: e.g. resumes auto scaling on it. Idempotent.</summary>
     Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// Keeps where the service's latest deployment stands next to the service on the platform (ECS: a tag on the service),
+    /// so a process with an empty store can record it and carry on (`backstay import`). Called when the deployment's
+    /// state or step changes; a failure is reported, never fatal.
+    /// </summary>
+    Task MarkDeploymentAsync(ServiceSpec spec, DeploymentMark mark, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>The address hooks reach the test listener at (BACKSTAY_TEST_URL, testListenerUrl), or null when there is none.</summary>
     Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
         Task.FromResult(spec.Platform.Local?.TestListener is { } test ? $"http://{test}/" : null);

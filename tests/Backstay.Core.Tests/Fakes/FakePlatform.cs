@@ -114,6 +114,30 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
         }
     }
 
+    /// <summary>What the runner told the platform about where deployments stand, in order.</summary>
+    public IReadOnlyList<DeploymentMark> Marks
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _marks];
+            }
+        }
+    }
+
+    private readonly List<DeploymentMark> _marks = [];
+
+    public Task MarkDeploymentAsync(ServiceSpec spec, DeploymentMark mark, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _marks.Add(mark);
+        }
+
+        return Task.CompletedTask;
+    }
+
     public IReadOnlyList<ServiceSpec> Ensured
     {
         get

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Text.Json;
+using Backstay.Cli.Infrastructure;
+using Backstay.Core.Control;
+using Backstay.Platform.Ecs;
+using Spectre.Console;
+
+namespace Backstay.Cli.Commands;
+
+/// <summary>`backstay import`: records an ECS service and its latest deployment from AWS tags into an empty state directory.</summary>
+internal static class ImportCommand
+{
+    public static Command Create()
+    {
+        var file = new Option<string>("--file", "-f") { Description = "Spec file of the service (it says where the service runs)", DefaultValueFactory = _ => "backstay.yaml" };
+        var command = new Command("import", "Record an ECS service, its revisions and its latest deployment from what Backstay left on AWS, into an empty state directory") { file };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var spec = DeployCommand.LoadSpec(result.GetValue(file)!);
+            if (spec.Platform.Ecs is null)
+            {
+                throw new CliException($"{spec.SourcePath}: platform.ecs is missing; import reads an ECS service (the local platform keeps its state in the state directory itself).");
+            }
+
+            await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
+            if (control is not LocalControlPlane local)
+            {
+                throw new CliException("A controller answers for this state directory; import writes the local store directly. Run it with --state pointing at the CI job's directory, without --server.");
+            }
+
+            await using var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
+            var imported = await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: true, cancellationToken)
+                ?? throw new CliException($"Nothing to import for '{spec.Service}'.");
+            if (GlobalOptions.Json(result))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    service = spec.Service,
+                    revisions = imported.Revisions.Where(r => !r.Removed).OrderBy(r => r.Number).Select(r => new { number = r.Number, image = r.Image, commit = r.Provenance.Commit }),
+                    stableRevision = imported.StableRevision,
+                    deployment = imported.Deployment is { } d ? new { id = d.Id, kind = d.Kind.ToString(), state = d.State.ToString(), step = d.CurrentStep, totalSteps = d.TotalSteps, targetRevision = d.TargetRevision, targetWeight = d.TargetWeight } : null,
+                }, Reports.Json));
+            }
+            else
+            {
+                Consoles.Human.MarkupLine(Markup.Escape(EcsImport.Describe(spec.Service, imported)));
+            }
+
+            return ExitCodes.Succeeded;
+        });
+        return command;
+    }
+}
