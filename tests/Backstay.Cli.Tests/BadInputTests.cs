@@ -47,6 +47,23 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_SpecOfALocalService_SaysImportReadsEcsAndExits2()
+    {
+        var path = _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              local: { instances: 2 }
+            task:
+              image: builtin:hello
+            """);
+
+        var result = await _cli.RunAsync("import", "-f", path);
+
+        result.ExitCode.ShouldBe(2, result.Stderr);
+        result.Stderr.ShouldContain("backstay.yaml: platform.ecs is missing");
+    }
+
+    [Fact]
     public async Task Deploy_MissingSpecFile_SaysHowToCreateOneAndExits2()
     {
         var result = await _cli.RunAsync("deploy");
