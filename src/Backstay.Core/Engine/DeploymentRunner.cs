@@ -34,6 +34,9 @@ internal sealed class DeploymentRunner
 
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long past task.startTimeout a platform-run rollout may go without another instance running.</summary>
+    private static readonly TimeSpan NativeRolloutStallMargin = TimeSpan.FromMinutes(10);
+
     /// <summary>How often alarm states are read; CloudWatch alarms evaluate once a minute at best.</summary>
     private static readonly TimeSpan AlarmPollInterval = TimeSpan.FromSeconds(2);
 
@@ -342,10 +345,16 @@ internal sealed class DeploymentRunner
         // New instances take production traffic as they become healthy: background analysis and alarms judge them from now on.
         _targetTrafficSince ??= _time.GetUtcNow();
         var reported = -1;
+        var progressAt = _time.GetUtcNow();
         while (true)
         {
             if (status.Running != reported)
             {
+                if (status.Running > reported)
+                {
+                    progressAt = _time.GetUtcNow();
+                }
+
                 reported = status.Running;
                 await EventAsync("RolloutProgress", $"rollout {status.Id}: {status.Running}/{status.Desired} instance(s) of revision {_target.Number} running"
                     + (status.FailedTasks > 0 ? $", {status.FailedTasks} failed to start" : ""), cancellationToken, step,
@@ -377,6 +386,18 @@ internal sealed class DeploymentRunner
                     throw new StepAbortedException(
                         $"the platform rolled revision {_target.Number} back on its own (rollout {status.Id}){Because(status.Reason)}",
                         Trigger.AutomaticRollback);
+            }
+
+            // ECS's circuit breaker counts tasks that fail; tasks it cannot place (no capacity, no IP) leave a rollout waiting for ever.
+            // Between batches ECS waits for the old tasks to drain (the target group's deregistration delay, 5 min by default), hence the margin.
+            var stallLimit = _plan.Spec.Task.StartTimeout + NativeRolloutStallMargin;
+            if (status.Running < status.Desired && _time.GetUtcNow() - progressAt > stallLimit)
+            {
+                throw new StepAbortedException(
+                    $"the platform's rollout {status.Id} of revision {_target.Number} made no progress for {Durations.Format(stallLimit)} (task.startTimeout + 10m): " +
+                    $"{status.Running}/{status.Desired} instance(s) running{(status.FailedTasks > 0 ? $", {status.FailedTasks} failed to start" : "")}; " +
+                    "the platform may be unable to place or start them (see the service's events)",
+                    Trigger.AutomaticRollback);
             }
 
             await TickAsync(cancellationToken);

@@ -116,6 +116,27 @@ public sealed class NativeRolloutTests
     }
 
     [Fact]
+    public async Task RunAsync_RolloutWhoseTasksNeverStart_RollsBackAfterStartTimeoutPlusTheDrainMarginWithoutProgress()
+    {
+        await using var harness = new EngineHarness { Step = TimeSpan.FromMilliseconds(500) };
+        var rollout = Attach(harness);
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Native);
+
+        // No instance ever runs (ECS cannot place the tasks); the circuit breaker would never trip.
+        var stuck = await harness.StartAsync(Native with { Task = Native.Task with { Image = "hello:2" } },
+            r => rollout.Script(r, new NativeRolloutScript(Backstay.Core.Ports.NativeRolloutState.Completed, TimeSpan.FromDays(1))));
+        var done = await harness.RunToEndAsync(stuck.Id, TimeSpan.FromMinutes(20));
+
+        done.State.ShouldBe(DeploymentState.RolledBack, done.Reason);
+        done.Reason!.ShouldStartWith("the platform's rollout rollout-2 of revision 2 made no progress for 10.1m (task.startTimeout + 10m): 0/3 instance(s) running");
+        var failedAt = harness.Store.Events(stuck.Id).Single(e => e.Type == "Failed").At;
+        var startedAt = harness.Store.Events(stuck.Id).Single(e => e.Type == "RolloutStarted").At;
+        (failedAt - startedAt).ShouldBeInRange(TimeSpan.FromSeconds(605), TimeSpan.FromSeconds(607));
+        harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 100 });
+    }
+
+    [Fact]
     public async Task RunAsync_FirstRolloutFails_FailsWithTheReasonAndNothingToRollBackTo()
     {
         await using var harness = new EngineHarness();
