@@ -275,6 +275,22 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         }
     }
 
+    /// <summary>Whether Application Auto Scaling has a scalable target on the service's desired count (read at most once a minute).</summary>
+    public async Task<bool> IsAutoScaledAsync(string service, CancellationToken cancellationToken)
+    {
+        var context = Context(service);
+        var now = _time.GetUtcNow();
+        if (context.AutoScaledAt is not { } at || now - at >= AutoScalingCheckEvery)
+        {
+            context.AutoScaled = await ScalableTargetAsync(context, cancellationToken) is not null;
+            context.AutoScaledAt = now;
+        }
+
+        return context.AutoScaled;
+    }
+
+    private static readonly TimeSpan AutoScalingCheckEvery = TimeSpan.FromMinutes(1);
+
     private async Task<ScalableTarget?> ScalableTargetAsync(EcsServiceContext context, CancellationToken cancellationToken)
     {
         var targets = await CallAsync(context, () => context.Aws.AutoScaling.DescribeScalableTargetsAsync(new DescribeScalableTargetsRequest

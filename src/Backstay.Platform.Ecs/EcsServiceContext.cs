@@ -30,6 +30,11 @@ internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws)
 
     public DateTimeOffset SnapshotAt { get; set; }
 
+    /// <summary>Whether Application Auto Scaling owns the desired count, and when that was read.</summary>
+    public bool AutoScaled { get; set; }
+
+    public DateTimeOffset? AutoScaledAt { get; set; }
+
     public Dictionary<string, IReadOnlyList<TargetHealthDescription>>? Health { get; set; }
 
     public DateTimeOffset HealthAt { get; set; }

@@ -196,6 +196,21 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Deploy_AfterAutoScalingChangedTheDesiredCount_IsNoDriftAndSucceeds()
+    {
+        await using var flow = await EcsFlow.StartAsync("scaledout");
+        var spec = flow.World.Spec(new StrategySpec { BlueGreen = new BlueGreenSpec { TestTraffic = false, Bake = TimeSpan.FromSeconds(1), KeepPreviousFor = TimeSpan.FromSeconds(1) } });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        await flow.World.RegisterScalableTargetAsync();
+
+        // What Application Auto Scaling does on a scale-out: a new desired count on the service.
+        await flow.World.Aws.Ecs.UpdateServiceAsync(new Backstay.Platform.Ecs.Aws.Ecs.UpdateServiceRequest { Cluster = flow.World.Cluster, Service = flow.World.Service, DesiredCount = 4 }, CancellationToken.None);
+        var done = await flow.DeployAsync(spec, V2);
+
+        done.State.ShouldBe(DeploymentState.Succeeded, done.Reason);
+    }
+
+    [Fact]
     public async Task Drift_ServiceDeletedOutOfBand_IsReportedAndNotRecreated()
     {
         await using var flow = await EcsFlow.StartAsync("drift");

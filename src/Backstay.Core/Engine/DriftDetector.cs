@@ -18,6 +18,7 @@ public static class Observations
             At = time.GetUtcNow(),
             Sets = sets.Select(s => new ObservedSet(s.Revision, s.DesiredCount, s.Instances.Count(i => i.Health != InstanceHealth.Dead), s.HealthyCount)).ToList(),
             ProductionWeights = weights,
+            AutoScaled = await platform.IsAutoScaledAsync(service, cancellationToken),
         };
     }
 }
@@ -44,7 +45,7 @@ public static class DriftDetector
         {
             differences.Add($"revision {stable} (stable) has no running instance; the record says {record.DesiredCount} (deleted or scaled to 0 by hand?)");
         }
-        else if (stableSet!.Desired != record.DesiredCount)
+        else if (stableSet!.Desired != record.DesiredCount && !observed.AutoScaled)
         {
             differences.Add($"revision {stable} (stable) is set to {stableSet.Desired} instances; the record says {record.DesiredCount}");
         }

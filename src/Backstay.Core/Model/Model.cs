@@ -212,6 +212,9 @@ public sealed record Observation
     public DateTimeOffset At { get; init; }
     public IReadOnlyList<ObservedSet> Sets { get; init; } = [];
     public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
+
+    /// <summary>Something on the platform other than Backstay sets the instance count (ECS: Application Auto Scaling).</summary>
+    public bool AutoScaled { get; init; }
 }
 
 /// <summary>One revision's instances as observed.</summary>

@@ -30,6 +30,9 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Called when a deployment ends, with the revision that serves now: e.g. resumes auto scaling on it. Idempotent.</summary>
     Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>True when something on the platform other than Backstay sets the service's instance count (ECS: Application Auto Scaling); drift checks then leave the count alone.</summary>
+    Task<bool> IsAutoScaledAsync(string service, CancellationToken cancellationToken) => Task.FromResult(false);
+
     /// <summary>
     /// Keeps where the service's latest deployment stands next to the service on the platform (ECS: a tag on the service),
     /// so a process with an empty store can record it and carry on (`backstay import`). Called when the deployment's

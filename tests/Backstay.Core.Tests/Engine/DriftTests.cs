@@ -34,6 +34,29 @@ public sealed class DriftTests
         harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 50, [2] = 50 }, ignoreOrder: true);
     }
 
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 0)]
+    public void Compare_StableCountChangedOnThePlatform_IsDriftUnlessAutoScalingOwnsTheCount(bool autoScaled, int differences)
+    {
+        var record = new ServiceRecord { Name = Web, Platform = "ecs", StableRevision = 3, DesiredCount = 2 };
+        var observed = new Observation
+        {
+            Service = Web,
+            Sets = [new ObservedSet(3, Desired: 5, Running: 5, Healthy: 5)],
+            ProductionWeights = new Dictionary<int, int> { [3] = 100 },
+            AutoScaled = autoScaled,
+        };
+
+        var found = Backstay.Core.Engine.DriftDetector.Compare(record, observed);
+
+        found.Count.ShouldBe(differences);
+        if (differences > 0)
+        {
+            found[0].ShouldBe("revision 3 (stable) is set to 5 instances; the record says 2");
+        }
+    }
+
     private static async Task<Deployment> RunWithWeightsMovedByHandAsync(EngineHarness harness, Action? beforeContinue = null)
     {
         await harness.StartEngineAsync();
