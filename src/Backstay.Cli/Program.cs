@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.CommandLine;
 using Backstay.Cli.Commands;
 using Backstay.Cli.Infrastructure;
@@ -11,6 +12,13 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["--version"])
+        {
+            // Answered before the command tree is built: CI scripts call it to check the tool, and start-up is what it costs.
+            Console.Out.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
+            return ExitCodes.Succeeded;
+        }
+
         var root = new RootCommand("Backstay: deploy container services and roll back bad releases in seconds")
         {
             GlobalOptions.State,
