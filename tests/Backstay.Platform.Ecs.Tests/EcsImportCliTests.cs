@@ -29,6 +29,12 @@ public sealed class EcsImportCliTests : IDisposable
         await using var agent = new MotoTaskSetAgent(world);
         var (stable, paused) = await StartPausedCanaryAsync(world);
 
+        var service = (await world.DescribeServiceAsync())!;
+        Tags.Find(service.Tags, Tags.Deployment).ShouldStartWith($"id={paused} kind=Deploy state=Paused strategy=canary stable=1 target=2 ");
+        var sets = await world.Aws.Ecs.DescribeTaskSetsAsync(
+            new() { Cluster = world.Cluster, Service = world.Service, Include = ["TAGS"] }, CancellationToken.None);
+        sets.TaskSets.Single(t => t.ExternalId == "backstay:revision:2").Tags.ShouldNotBeNull().ShouldContain(t => t.Key == Tags.DeploymentId && t.Value == paused);
+
         var imported = await _cli.RunAsync("import", "--state", _emptyState, "--output", "json");
 
         imported.ExitCode.ShouldBe(0, imported.ToString());
