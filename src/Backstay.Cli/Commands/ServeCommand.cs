@@ -1,8 +1,12 @@
 using System.CommandLine;
+using System.Text.Json;
 using Backstay.Cli.Infrastructure;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
+using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs;
 using Backstay.Platform.Local;
 using Backstay.Server;
 using Backstay.State.Postgres;
@@ -25,7 +29,7 @@ internal static partial class ServeCommand
         var listen = new Option<string>("--listen") { Description = "Address of the REST API and dashboard (loopback unless --allow-remote)", DefaultValueFactory = _ => "127.0.0.1:7480" };
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow --listen on a non-loopback address (put TLS in front)" };
         var postgres = new Option<string?>("--postgres") { Description = "Keep state in PostgreSQL (Npgsql connection string; default $BACKSTAY_POSTGRES, else SQLite in the state directory)" };
-        var command = new Command("serve", "Run the controller: local platform, deployment engine, REST API and dashboard, until Ctrl+C") { verbose, listen, allowRemote, postgres };
+        var command = new Command("serve", "Run the controller: deployment engine (local platform and Amazon ECS), REST API and dashboard, until Ctrl+C") { verbose, listen, allowRemote, postgres };
         command.SetAction(async (result, cancellationToken) =>
         {
             var state = GlobalOptions.StateDirectory(result);
@@ -46,7 +50,12 @@ internal static partial class ServeCommand
                 OnEvent = e => PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message),
             }, TimeProvider.System, cancellationToken);
             var restored = await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
-            var engine = new DeploymentEngine(store, platform, TimeProvider.System,
+
+            // ECS services are deployed from here too, with the AWS credentials and region of this process.
+            await using var ecs = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, loggers.CreateLogger("Backstay.Ecs"));
+            var platforms = new PlatformRouter([platform, ecs], async (service, ct) =>
+                await store.GetServiceAsync(service, ct) is { } record ? JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null);
+            var engine = new DeploymentEngine(store, platforms, TimeProvider.System,
                 new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
             using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
             await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false);

@@ -94,6 +94,12 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
                 continue;
             }
 
+            // Another platform's deployment (a local one in the state directory of an ECS run from the CLI) is not this engine's.
+            if (await store.GetServiceAsync(group.Key, cancellationToken) is { } record && !platform.Serves(record.Platform))
+            {
+                continue;
+            }
+
             if (!await store.TryAcquireLeaseAsync(LeaseKey(group.Key), options.Owner, options.LeaseTtl, cancellationToken))
             {
                 continue;
@@ -185,7 +191,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     {
         foreach (var service in await store.ListServicesAsync(cancellationToken))
         {
-            if (service.Platform != platform.Name)
+            if (!platform.Serves(service.Platform))
             {
                 continue;
             }

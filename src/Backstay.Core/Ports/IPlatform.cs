@@ -9,6 +9,9 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Short name used in specs and output, e.g. "local" or "ecs".</summary>
     string Name { get; }
 
+    /// <summary>Whether services of this platform kind (a spec's platform key) run here.</summary>
+    bool Serves(string platformKind) => platformKind == Name;
+
     ICompute Compute { get; }
 
     ITraffic Traffic { get; }

@@ -216,7 +216,11 @@ public sealed class ResetTests
     public async Task DriftAsync_ObservationOlderThanMaxAgeOrMissing_Nothing()
     {
         await using var harness = new EngineHarness();
-        await DeployFirstAsync(harness);
+        var engine = await harness.StartEngineAsync();
+        (await harness.DeployAsync(Specs.Service(), Healthy(harness))).State.ShouldBe(DeploymentState.Succeeded);
+
+        // No engine observes from here on: only the observations this test takes.
+        await engine.StopAsync();
         (await harness.Requests.DriftAsync(Web, TimeSpan.FromMinutes(1), CancellationToken.None).WaitAsync(Timeout)).ShouldBeEmpty("nothing observed yet");
         await harness.AdvanceAsync(TimeSpan.FromSeconds(1));
         harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 60, [2] = 40 });

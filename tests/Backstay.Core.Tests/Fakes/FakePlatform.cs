@@ -71,6 +71,9 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
 
     public string Name => "fake";
 
+    /// <summary>Stands in for any platform: runs local and ECS specs alike.</summary>
+    public bool Serves(string platformKind) => true;
+
     public ICompute Compute => this;
 
     public ITraffic Traffic => this;
