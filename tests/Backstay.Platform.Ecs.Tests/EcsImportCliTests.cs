@@ -101,6 +101,20 @@ public sealed class EcsImportCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Deploy_FromAnEmptyStoreWhileAnotherJobsCanaryWaits_ExitsConflictNamingItAndMovesNothing()
+    {
+        using var world = await MotoWorld.CreateAsync("impconf");
+        await using var agent = new MotoTaskSetAgent(world);
+        var (stable, paused) = await StartPausedCanaryAsync(world);
+
+        var refused = await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.29", "--state", _emptyState);
+
+        refused.ExitCode.ShouldBe(7, refused.ToString());
+        refused.Stderr.ShouldContain(paused);
+        (await world.ListenerWeightsAsync())[stable].ShouldBe(80, "the other job's canary keeps its 20%");
+    }
+
+    [Fact]
     public async Task Import_WhenTheStoreAlreadyKnowsTheService_RefusesAndChangesNothing()
     {
         using var world = await MotoWorld.CreateAsync("impdup");
