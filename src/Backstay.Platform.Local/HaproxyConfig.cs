@@ -6,12 +6,20 @@ namespace Backstay.Platform.Local;
 /// <summary>Writes haproxy.cfg: one production (and optional test) frontend per service, each with a backend of server slots set at run time.</summary>
 internal static class HaproxyConfig
 {
+    /// <summary>The most server slots a backend has: the most instances of a service, all revisions together.</summary>
     public const int SlotsPerBackend = 64;
+
+    /// <summary>
+    /// Slots for a service of this many instances: room for three revisions at full count (stable, target, and one a stopped
+    /// deployment left), plus two. HAProxy reserves a file descriptor per server, so 64 for every service would stop it from
+    /// starting at a few hundred services under a 20,000 open-files limit.
+    /// </summary>
+    public static int SlotsFor(int instances) => Math.Clamp((3 * instances) + 2, 4, SlotsPerBackend);
 
     /// <summary>Marks Backstay's request log lines among HAProxy's other log messages: backend|server|status|Tr|Ta.</summary>
     public const string LogPrefix = "bsty1|";
 
-    public sealed record ServiceConfig(string Name, string ProductionBind, string? TestBind, string HealthPath, TimeSpan HealthTimeout);
+    public sealed record ServiceConfig(string Name, string ProductionBind, string? TestBind, string HealthPath, TimeSpan HealthTimeout, int Slots = SlotsPerBackend);
 
     public static string Render(string socketPath, string stateFile, int udpPort, IEnumerable<ServiceConfig> services)
     {
@@ -72,6 +80,6 @@ internal static class HaproxyConfig
         sb.AppendLine(ci, $"backend {name}");
         sb.AppendLine(ci, $"    option httpchk GET {service.HealthPath}");
         sb.AppendLine(ci, $"    timeout check {timeout}ms");
-        sb.AppendLine(ci, $"    server-template s 1-{SlotsPerBackend} 127.0.0.1:1 disabled weight 0 check inter 500ms fall 2 rise 1");
+        sb.AppendLine(ci, $"    server-template s 1-{service.Slots} 127.0.0.1:1 disabled weight 0 check inter 500ms fall 2 rise 1");
     }
 }

@@ -208,18 +208,19 @@ public sealed partial class LocalPlatform
     private static int AllocateSlot(ServiceState service)
     {
         var used = service.Instances.Select(i => i.Slot).ToHashSet();
-        for (var i = 0; i < HaproxyConfig.SlotsPerBackend; i++)
+        for (var i = 0; i < service.Slots; i++)
         {
             // Round robin, so a slot just freed is not reused while HAProxy may still log its last requests.
-            var slot = ((service.NextSlot - 1 + i) % HaproxyConfig.SlotsPerBackend) + 1;
+            var slot = ((service.NextSlot - 1 + i) % service.Slots) + 1;
             if (!used.Contains(slot))
             {
-                service.NextSlot = (slot % HaproxyConfig.SlotsPerBackend) + 1;
+                service.NextSlot = (slot % service.Slots) + 1;
                 return slot;
             }
         }
 
-        throw new PlatformException($"Service '{service.Name}' already has {HaproxyConfig.SlotsPerBackend} instances, the most the local platform runs per service; scale a revision down first.");
+        throw new PlatformException(
+            $"Service '{service.Name}' already has {service.Slots} instances, all its load-balancer slots (three times platform.local.instances, plus two); scale a revision down first, or raise instances.");
     }
 
     private static string NewInstanceId(ServiceState service, int revision)

@@ -49,11 +49,15 @@ public sealed partial class LocalPlatform
             throw new PlatformException($"Service '{spec.Service}': the production and test listeners are both {production}; give the test listener another port.");
         }
 
-        var wanted = new HaproxyConfig.ServiceConfig(spec.Service, production.BindText, test?.BindText, healthCheck.Path, healthCheck.Timeout);
         List<HaproxyConfig.ServiceConfig> configs;
+        HaproxyConfig.ServiceConfig wanted;
         lock (_sync)
         {
             var existing = FindService(spec.Service);
+
+            // Slots only grow: an instance may sit in any slot the backend had.
+            var slots = Math.Max(existing?.Slots ?? 0, HaproxyConfig.SlotsFor(local.Instances));
+            wanted = new HaproxyConfig.ServiceConfig(spec.Service, production.BindText, test?.BindText, healthCheck.Path, healthCheck.Timeout, slots);
             if (existing is not null)
             {
                 existing.HealthCheck = healthCheck;
@@ -108,10 +112,11 @@ public sealed partial class LocalPlatform
                 var existing = FindService(spec.Service);
                 if (existing is null)
                 {
-                    _services.Add(new ServiceState { Name = spec.Service, Production = production, Test = test, HealthCheck = healthCheck });
+                    _services.Add(new ServiceState { Name = spec.Service, Production = production, Test = test, HealthCheck = healthCheck, Slots = wanted.Slots });
                 }
                 else
                 {
+                    existing.Slots = wanted.Slots;
                     existing.Production = production;
                     existing.Test = test;
                     existing.HealthCheck = healthCheck;
@@ -133,7 +138,7 @@ public sealed partial class LocalPlatform
     }
 
     private static HaproxyConfig.ServiceConfig ToConfig(ServiceState service) =>
-        new(service.Name, service.Production.BindText, service.Test?.BindText, service.HealthCheck.Path, service.HealthCheck.Timeout);
+        new(service.Name, service.Production.BindText, service.Test?.BindText, service.HealthCheck.Path, service.HealthCheck.Timeout, service.Slots);
 
     private string RenderConfig(IEnumerable<HaproxyConfig.ServiceConfig> services) =>
         HaproxyConfig.Render(_socketPath, _serverStatePath, _udpPort, services);
@@ -504,7 +509,8 @@ public sealed partial class LocalPlatform
                 _applied[backend] = applied;
             }
 
-            for (var slot = 1; slot <= HaproxyConfig.SlotsPerBackend; slot++)
+            // The desired array is as long as the backend's server template: slots beyond it do not exist in HAProxy.
+            for (var slot = 1; slot < servers.Length; slot++)
             {
                 var want = servers[slot];
                 var have = applied[slot];
@@ -577,7 +583,7 @@ public sealed partial class LocalPlatform
                 var backend = listener == Listener.Production ? service.ProductionBackend : service.TestBackend;
                 var plan = WeightPlanner.Plan(service.Split(listener), servingByRevision);
                 var next = new Dictionary<int, int>();
-                var servers = new DesiredServer[HaproxyConfig.SlotsPerBackend + 1];
+                var servers = new DesiredServer[service.Slots + 1];
                 foreach (var instance in serving)
                 {
                     var index = next.GetValueOrDefault(instance.Revision);
@@ -586,7 +592,7 @@ public sealed partial class LocalPlatform
                 }
 
                 desired[backend] = servers;
-                var targets = new SlotTarget?[HaproxyConfig.SlotsPerBackend + 1];
+                var targets = new SlotTarget?[service.Slots + 1];
                 foreach (var instance in service.Instances)
                 {
                     targets[instance.Slot] = new SlotTarget(service.Name, instance.Revision, listener);

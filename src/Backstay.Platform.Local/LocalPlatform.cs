@@ -345,6 +345,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
             TestListener = s.Test?.Text,
             HealthCheck = s.HealthCheck,
             NextSlot = s.NextSlot,
+            Slots = s.Slots,
             ProductionWeights = new Dictionary<int, int>(s.ProductionSplit),
             TestWeights = new Dictionary<int, int>(s.TestSplit),
             Revisions = [.. s.Revisions.Values.OrderBy(r => r.Number).Select(r => new PersistedRevision
@@ -385,6 +386,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
                     Test = saved.TestListener is null ? null : ListenerAddress.Parse(saved.Name, "test", saved.TestListener),
                     HealthCheck = saved.HealthCheck,
                     NextSlot = saved.NextSlot,
+                    Slots = Math.Clamp(saved.Slots, 1, HaproxyConfig.SlotsPerBackend),
                     ProductionSplit = new Dictionary<int, int>(saved.ProductionWeights),
                     TestSplit = new Dictionary<int, int>(saved.TestWeights),
                 };

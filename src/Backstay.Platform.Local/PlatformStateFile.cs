@@ -26,6 +26,9 @@ internal sealed record PersistedService
     public string? TestListener { get; init; }
     public HealthCheckSpec HealthCheck { get; init; } = new();
     public int NextSlot { get; init; } = 1;
+
+    /// <summary>Server slots of the service's backends; files written before slots were sized hold none, meaning all 64.</summary>
+    public int Slots { get; init; } = HaproxyConfig.SlotsPerBackend;
     public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
     public IReadOnlyDictionary<int, int> TestWeights { get; init; } = new Dictionary<int, int>();
     public IReadOnlyList<PersistedRevision> Revisions { get; init; } = [];

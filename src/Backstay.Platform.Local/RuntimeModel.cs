@@ -16,6 +16,9 @@ internal sealed class ServiceState
     public Dictionary<int, int> TestSplit { get; set; } = [];
     public int NextSlot { get; set; } = 1;
 
+    /// <summary>Server slots of its backends (HaproxyConfig.SlotsFor its instances; only grows).</summary>
+    public int Slots { get; set; } = HaproxyConfig.SlotsPerBackend;
+
     public string ProductionBackend => Name + "_prod";
     public string TestBackend => Name + "_test";
 

@@ -41,6 +41,20 @@ public sealed class LocalPlatformTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ScaleAsync_BeyondTheSlotsOfAOneInstanceService_RefusesNamingTheLimit()
+    {
+        var platform = await _sandbox.StartPlatformAsync();
+        var spec = _sandbox.Spec(Sandbox.FreePort());
+        spec = spec with { Platform = new Backstay.Core.Spec.PlatformSpec { Local = spec.Platform.Local! with { Instances = 1 } } };
+        await platform.ScaleAsync(spec, _sandbox.Revision(1), 5, CancellationToken.None).Within(30);
+
+        var refused = await Should.ThrowAsync<PlatformException>(() => platform.ScaleAsync(spec, _sandbox.Revision(2), 1, CancellationToken.None).Within(30));
+
+        refused.Message.ShouldContain("already has 5 instances, all its load-balancer slots");
+        (await platform.ListAsync(spec.Service, CancellationToken.None).Within(10)).Sum(s => s.Instances.Count).ShouldBe(5);
+    }
+
+    [Fact]
     public async Task SetWeightsAsync_NinetyTen_SplitsTrafficAndReadsBack()
     {
         var platform = await _sandbox.StartPlatformAsync();

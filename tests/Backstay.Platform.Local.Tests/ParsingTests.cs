@@ -204,3 +204,22 @@ public sealed class ParsingTests
         }
     }
 }
+
+public sealed class SlotSizingTests
+{
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(3, 11)]
+    [InlineData(30, 64)]
+    public void SlotsFor_Instances_RoomForThreeRevisionsPlusTwoUpToTheMost(int instances, int slots) =>
+        HaproxyConfig.SlotsFor(instances).ShouldBe(slots);
+
+    [Fact]
+    public void Render_ServiceOfOneInstance_HasABackendOfFiveServerSlots()
+    {
+        var config = HaproxyConfig.Render("/tmp/s.sock", "/tmp/state", 5140,
+            [new HaproxyConfig.ServiceConfig("web", "127.0.0.1:8080", null, "/healthz", TimeSpan.FromSeconds(1), HaproxyConfig.SlotsFor(1))]);
+
+        config.ShouldContain("server-template s 1-5 ");
+    }
+}
