@@ -8,17 +8,18 @@ namespace Backstay.Platform.Ecs.Tests.Moto;
 /// target ever appears and nothing could become healthy. Every 200 ms it makes each target group hold as many
 /// (IP) targets as its task set's computed count, and none for a group no task set uses. moto reports every
 /// registered target as healthy; so this proves Backstay's calls and its reading of target health, not ECS
-/// scheduling, task start-up or health checks (those are tested on recorded AWS answers).
+/// scheduling, task start-up or health checks (those are tested on recorded AWS answers). One agent can serve several
+/// worlds in one loop, one world after the other (the AWS-calls benchmark runs up to 100), so moto is not flooded.
 /// </summary>
 public sealed class MotoTaskSetAgent : IAsyncDisposable
 {
-    private readonly MotoWorld _world;
+    private readonly IReadOnlyList<MotoWorld> _worlds;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public MotoTaskSetAgent(MotoWorld world)
+    public MotoTaskSetAgent(params MotoWorld[] worlds)
     {
-        _world = world;
+        _worlds = worlds;
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
@@ -35,24 +36,31 @@ public sealed class MotoTaskSetAgent : IAsyncDisposable
         {
             try
             {
-                await ReconcileAsync(cancellationToken).WaitAsync(MotoWorld.CallTimeout, cancellationToken);
+                foreach (var world in _worlds)
+                {
+                    try
+                    {
+                        await ReconcileAsync(world, cancellationToken).WaitAsync(MotoWorld.CallTimeout, cancellationToken);
+                    }
+                    catch (Exception ex) when (ex is Core.Ports.PlatformException or TimeoutException)
+                    {
+                        // Tried again next round.
+                    }
+                }
+
                 await Task.Delay(200, cancellationToken);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-            catch (Exception ex) when (ex is Core.Ports.PlatformException or TimeoutException)
-            {
-                await Task.Delay(200, CancellationToken.None);
-            }
         }
     }
 
-    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    private static async Task ReconcileAsync(MotoWorld world, CancellationToken cancellationToken)
     {
-        var service = await _world.DescribeServiceAsync();
-        var want = new Dictionary<string, int>(StringComparer.Ordinal) { [_world.Blue] = 0, [_world.Green] = 0 };
+        var service = await world.DescribeServiceAsync();
+        var want = new Dictionary<string, int>(StringComparer.Ordinal) { [world.Blue] = 0, [world.Green] = 0 };
         if (service is { Status: "ACTIVE" })
         {
             foreach (var set in service.TaskSets ?? [])
@@ -66,19 +74,19 @@ public sealed class MotoTaskSetAgent : IAsyncDisposable
 
         foreach (var (tg, count) in want)
         {
-            var registered = (await _world.Aws.Elb.DescribeTargetHealthAsync(tg, cancellationToken)).Select(t => t.Target.Id).ToList();
-            var subnet = tg == _world.Blue ? 1 : 2;
+            var registered = (await world.Aws.Elb.DescribeTargetHealthAsync(tg, cancellationToken)).Select(t => t.Target.Id).ToList();
+            var subnet = tg == world.Blue ? 1 : 2;
             var wanted = Enumerable.Range(10, count).Select(i => $"10.0.{subnet}.{i.ToString(CultureInfo.InvariantCulture)}").ToList();
             var add = wanted.Except(registered).ToList();
             var remove = registered.Except(wanted).ToList();
             if (add.Count > 0)
             {
-                await _world.Aws.Elb.Raw.CallAsync("RegisterTargets", Targets(tg, add), cancellationToken);
+                await world.Aws.Elb.Raw.CallAsync("RegisterTargets", Targets(tg, add), cancellationToken);
             }
 
             if (remove.Count > 0)
             {
-                await _world.Aws.Elb.Raw.CallAsync("DeregisterTargets", Targets(tg, remove), cancellationToken);
+                await world.Aws.Elb.Raw.CallAsync("DeregisterTargets", Targets(tg, remove), cancellationToken);
             }
         }
     }
