@@ -26,6 +26,9 @@ public sealed class EcsImageResolver : IImageResolver, IDisposable
         _ownsFactory = true;
     }
 
+    /// <summary>Calls sent so far per "service:Operation" (ECR DescribeImages), counted as the platform counts its own.</summary>
+    public IReadOnlyDictionary<string, int> ApiCalls => _factory.Http.Calls.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
     internal EcsImageResolver(AwsClientFactory factory, ILogger? logger = null)
     {
         _factory = factory;

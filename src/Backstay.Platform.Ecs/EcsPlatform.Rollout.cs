@@ -22,14 +22,26 @@ public sealed partial class EcsPlatform : INativeRollout
     async Task<NativeRolloutStatus> INativeRollout.StartAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken) =>
         ToStatus(await StartRolloutAsync(spec, revision, cancellationToken));
 
+    /// <summary>How often a rollout's state is read from ECS, however often the engine asks (its ticks are 100 ms by default).</summary>
+    internal static readonly TimeSpan RolloutPollInterval = TimeSpan.FromSeconds(2);
+
     async Task<NativeRolloutStatus> INativeRollout.GetAsync(ServiceSpec spec, string rolloutId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rolloutId);
+        var context = Register(spec);
+        var now = _time.GetUtcNow();
+        if (context.LastRollout is { } last && last.Status.Id == rolloutId && now - last.At < RolloutPollInterval)
+        {
+            return last.Status;
+        }
+
         var at = rolloutId.LastIndexOf('@');
         var rollout = at < 0
             ? new EcsRollout { DeploymentId = rolloutId, TaskDefinition = "" }
             : new EcsRollout { DeploymentId = rolloutId[..at], TaskDefinition = rolloutId[(at + 1)..] };
-        return ToStatus(await GetRolloutAsync(spec, rollout, cancellationToken));
+        var status = ToStatus(await GetRolloutAsync(spec, rollout, cancellationToken));
+        context.LastRollout = (status, now);
+        return status;
     }
 
     /// <summary>

@@ -30,6 +30,9 @@ internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws)
 
     public DateTimeOffset SnapshotAt { get; set; }
 
+    /// <summary>The last state of a platform-run rollout read from ECS, and when.</summary>
+    public (Core.Ports.NativeRolloutStatus Status, DateTimeOffset At)? LastRollout { get; set; }
+
     /// <summary>Whether Application Auto Scaling owns the desired count, and when that was read.</summary>
     public bool AutoScaled { get; set; }
 

@@ -208,6 +208,7 @@ public sealed class EcsAwsOperationsTests
         other.ShouldBe(new ResolvedImage("public.ecr.aws/nginx/nginx:1.27", null));
         error.Message.ShouldContain("'v9'");
         error.Message.ShouldContain("push it first");
+        resolver.ApiCalls.ShouldBe(new Dictionary<string, int> { ["ecr:DescribeImages"] = 2 }, "one per private ECR image resolved; none for a public one");
     }
 
     [Fact]

@@ -67,6 +67,25 @@ public sealed class EcsNativeRollingTests
     }
 
     [Fact]
+    public async Task GetAsync_AskedOnEveryEngineTick_ReadsEcsAtMostEveryTwoSeconds()
+    {
+        using var world = await MotoWorld.CreateAsync("native");
+        await using var platform = Platform();
+        var spec = NativeSpec(world);
+        var native = platform.NativeRollout!;
+        await platform.EnsureServiceAsync(spec, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        var started = await native.StartAsync(spec, Revision(world, 1, "nginx:1.26"), CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        platform.ResetApiCallCounts();
+
+        for (var tick = 0; tick < 10; tick++)
+        {
+            (await native.GetAsync(spec, started.Id, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout)).Id.ShouldBe(started.Id);
+        }
+
+        platform.ApiCalls["ecs:DescribeServices"].ShouldBe(1, "ten ticks within two seconds read the rollout once");
+    }
+
+    [Fact]
     public async Task ListAndWeights_OnTheEcsController_ReportTheDeploymentsRevisionsAndThePrimaryServingAll()
     {
         using var world = await MotoWorld.CreateAsync("native");

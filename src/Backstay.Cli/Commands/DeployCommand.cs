@@ -49,7 +49,8 @@ internal static class DeployCommand
             }
 
             var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken);
-            return await FinishAsync(control, final, json, cancellationToken, execution.ApiCalls);
+            var resolved = control is LocalControlPlane { ImageResolver: ImageResolvers images } ? images.ApiCalls : new Dictionary<string, int>();
+            return await FinishAsync(control, final, json, cancellationToken, execution.ApiCalls?.Plus(resolved));
         });
         return command;
     }

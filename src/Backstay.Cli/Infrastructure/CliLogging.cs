@@ -5,8 +5,10 @@ namespace Backstay.Cli.Infrastructure;
 /// <summary>Console logging for the long-running commands.</summary>
 internal static class CliLogging
 {
-    public static ILoggerFactory Create(LogLevel minimum) => LoggerFactory.Create(builder => builder
+    /// <param name="toStandardError">Every line to stderr, so a command's JSON on stdout stays clean.</param>
+    public static ILoggerFactory Create(LogLevel minimum, bool toStandardError = false) => LoggerFactory.Create(builder => builder
         .SetMinimumLevel(minimum)
+        .AddConsole(o => o.LogToStandardErrorThreshold = toStandardError ? LogLevel.Trace : LogLevel.None)
         .AddSimpleConsole(o =>
         {
             o.SingleLine = true;

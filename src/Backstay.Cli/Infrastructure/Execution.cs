@@ -6,6 +6,7 @@ using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
@@ -19,11 +20,13 @@ internal sealed class Execution : IAsyncDisposable
 {
     private readonly IControlPlane _control;
     private readonly IPlatform? _platform;
+    private readonly ILoggerFactory? _logs;
 
-    private Execution(IControlPlane control, IPlatform? platform)
+    private Execution(IControlPlane control, IPlatform? platform, ILoggerFactory? logs = null)
     {
         _control = control;
         _platform = platform;
+        _logs = logs;
     }
 
     /// <summary>Chooses for a spec (deploy) or a recorded service (the other commands); fails when a controller is needed and none runs.</summary>
@@ -36,7 +39,9 @@ internal sealed class Execution : IAsyncDisposable
 
         if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane local)
         {
-            var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
+            // Warnings (an AWS call retried, auto scaling left suspended by someone else) go to stderr; stdout stays the report.
+            var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
+            var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, logs.CreateLogger("backstay.ecs"));
             await platform.AttachAsync(spec, cancellationToken);
             if (service is null && await local.GetServiceAsync(spec.Service, cancellationToken) is null
                 && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
@@ -45,7 +50,7 @@ internal sealed class Execution : IAsyncDisposable
                 await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
             }
 
-            return new Execution(control, platform);
+            return new Execution(control, platform, logs);
         }
 
         await DeployCommandControllerCheck(control, GlobalOptions.StateDirectory(result), cancellationToken);
@@ -104,6 +109,8 @@ internal sealed class Execution : IAsyncDisposable
         {
             await _platform.DisposeAsync();
         }
+
+        _logs?.Dispose();
     }
 
     private static Task DeployCommandControllerCheck(IControlPlane control, StateDirectory state, CancellationToken cancellationToken) =>

@@ -22,5 +22,8 @@ internal sealed class ImageResolvers(string? region) : IImageResolver, IDisposab
         return _ecs.ResolveAsync(spec, image, cancellationToken);
     }
 
+    /// <summary>The AWS calls image resolution sent in this process (ECR), by "service:Operation".</summary>
+    public IReadOnlyDictionary<string, int> ApiCalls => _ecs?.ApiCalls ?? new Dictionary<string, int>();
+
     public void Dispose() => _ecs?.Dispose();
 }

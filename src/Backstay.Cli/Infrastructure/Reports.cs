@@ -105,4 +105,16 @@ internal sealed record ApiCallsReport(int Total, IReadOnlyDictionary<string, int
 {
     public static ApiCallsReport From(IReadOnlyDictionary<string, int> calls) =>
         new(calls.Values.Sum(), new SortedDictionary<string, int>(calls.ToDictionary(), StringComparer.Ordinal));
+
+    /// <summary>These calls and others the same process sent for the same deployment (image resolution).</summary>
+    public ApiCallsReport Plus(IReadOnlyDictionary<string, int> more)
+    {
+        var all = new Dictionary<string, int>(ByOperation, StringComparer.Ordinal);
+        foreach (var (operation, count) in more)
+        {
+            all[operation] = all.GetValueOrDefault(operation) + count;
+        }
+
+        return From(all);
+    }
 }

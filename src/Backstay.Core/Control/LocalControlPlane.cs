@@ -15,6 +15,9 @@ public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IIma
 
     public IStateStore Store => store;
 
+    /// <summary>What pins images to digests when revisions are recorded here.</summary>
+    public IImageResolver? ImageResolver => imageResolver;
+
     public async Task<Deployment> DeployAsync(DeployRequest request, string requestedBy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
