@@ -134,7 +134,8 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await _page.ScreenshotAsync(new() { Path = Artifact("rollback-confirm.png") }).Within(30);
         await _page.ClickAsync("#confirm-ok").Within(30);
 
-        await _page.WaitForURLAsync("**/#/deployments/*").Within(30);
+        // The page moves to the rollback by changing its hash: poll the address rather than wait for a navigation event.
+        await Assertions.Expect(_page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("#/deployments/d-"), new() { Timeout = Wait }).Within(70);
         await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
         await Assertions.Expect(_page.Locator("[data-testid=requested-by]")).ToHaveTextAsync("api:erin").Within(30);
         (await admin.GetJsonAsync<ServiceRecord>($"api/services/{spec.Service}")).StableRevision.ShouldBe(1);
