@@ -332,13 +332,13 @@ internal sealed class ServeHandle : IAsyncDisposable
         return problems;
     }
 
-    /// <summary>Guards against pid reuse: only HAProxy on this state directory or a hello instance counts.</summary>
+    /// <summary>Guards against pid reuse: only HAProxy on this state directory, a hello instance or an image copied into the run's work directory counts.</summary>
     private bool IsOurs(int pid)
     {
         try
         {
             var cmd = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-            return cmd.Contains(State, StringComparison.Ordinal) || cmd.Contains("hello.dll", StringComparison.Ordinal);
+            return cmd.Contains(Path.GetDirectoryName(State)!, StringComparison.Ordinal) || cmd.Contains("hello.dll", StringComparison.Ordinal);
         }
         catch (IOException)
         {

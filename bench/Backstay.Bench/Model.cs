@@ -20,6 +20,12 @@ internal sealed record Settings
     public required int VersionRuns { get; init; }
     public required int StatusRuns { get; init; }
 
+    /// <summary>Footprint mode: first deployments submitted together (`deploy --no-wait`), then waited for, before the next batch.</summary>
+    public int FootprintBatch { get; init; } = 25;
+
+    /// <summary>Footprint mode: CLI processes at once while submitting a batch or the paused canaries.</summary>
+    public int FootprintParallel { get; init; } = 4;
+
     public static Settings Quick => new()
     {
         Mode = "quick",
@@ -34,6 +40,13 @@ internal sealed record Settings
         FootprintSampleSeconds = 3,
         VersionRuns = 10,
         StatusRuns = 5,
+    };
+
+    /// <summary>`--footprint`: serve with many services (the tiny Perl server as image) and many deployments in progress; nothing else.</summary>
+    public static Settings Footprint => Quick with
+    {
+        Mode = "footprint", Windows = [], BadRunsPerWindow = 0, GoodRunsPerStrategy = 0, ThresholdRates = [], ThresholdRuns = 0,
+        FootprintServices = 1000, FootprintInProgress = 100, FootprintSampleSeconds = 60, VersionRuns = 0,
     };
 
     public static Settings Full => new()
@@ -153,7 +166,63 @@ internal sealed record SafetyView(long? TimeToSafetyMs, DateTimeOffset? FirstErr
 
 /// <summary>serve's footprint at one moment.</summary>
 internal sealed record Footprint(string When, int Services, int InProgress, long? ServeRssKb, long? ServePeakRssKb, int? ServeThreads,
-    double? ServeCpuPercent, double SampleSeconds, long? HaproxyRssKb, int Instances, long InstancesRssKb, long? StoreBytes);
+    double? ServeCpuPercent, double SampleSeconds, long? HaproxyRssKb, int Instances, long InstancesRssKb, long? StoreBytes)
+{
+    /// <summary>serve's RSS every 250 ms of the span (KiB).</summary>
+    public IReadOnlyList<double> ServeRssSamplesKb { get; init; } = [];
+
+    /// <summary>serve's CPU (% of one core) over each whole second of the span.</summary>
+    public IReadOnlyList<double> ServeCpuPerSecond { get; init; } = [];
+
+    public double? HaproxyCpuPercent { get; init; }
+
+    /// <summary>Proportional set size of the instances (shared pages split among the processes that map them), from smaps_rollup.</summary>
+    public long? InstancesPssKb { get; init; }
+
+    public double? InstancesCpuPercent { get; init; }
+
+    /// <summary>The whole machine's busy CPU (% of all cores) over the span, from /proc/stat: other sessions' work included.</summary>
+    public double? MachineCpuPercent { get; init; }
+
+    public IReadOnlyDictionary<string, long> StoreFiles { get; init; } = new Dictionary<string, long>();
+}
 
 /// <summary>One command timed by hyperfine (or by the runner when hyperfine is missing).</summary>
 internal sealed record Timing(string Name, string Command, IReadOnlyList<double> Ms, string Tool, string? Note = null);
+
+/// <summary>One batch of first deployments in the footprint mode, and serve right after it.</summary>
+internal sealed record ScaleBatch(int Services, int Submitted, int Succeeded, double SubmitSeconds, double SettleSeconds, long? ServeRssKb,
+    long? HaproxyRssKb, double? ObserveMeanMs, double? ObservePassesPerSecond, double MemAvailableGiB, string LoadAverage);
+
+/// <summary>The engine's timing histograms over one measured span (differences of two scrapes of /metrics).</summary>
+internal sealed record EngineSpan(string When, double Seconds, IReadOnlyDictionary<string, HistogramData> Histograms);
+
+/// <summary>A kind of warning or error line in serve's log, with how often it came and one example.</summary>
+internal sealed record LogFinding(string Level, string Shape, int Count, string First, string Example);
+
+/// <summary>What the footprint mode found besides the samples.</summary>
+internal sealed class ScaleRun
+{
+    public List<ScaleBatch> Batches { get; } = [];
+    public int Recorded { get; set; }
+    public int Running { get; set; }
+    public double CreateSeconds { get; set; }
+    public string? CreateStopped { get; set; }
+    public string? WorkDirectory { get; set; }
+    public string? FirstFailure { get; set; }
+    public double? SecondsToFirstFailure { get; set; }
+    public List<(string Service, string? Id, string State, string Reason)> CreateFailures { get; } = [];
+    public int InProgress { get; set; }
+    public double? InProgressSeconds { get; set; }
+    public List<double> RollbackCommandSeconds { get; } = [];
+    public int RollbackChunk { get; set; }
+    public double? RollbackSeconds { get; set; }
+    public string? RollbackOutcomes { get; set; }
+    public List<EngineSpan> Engine { get; } = [];
+    public IReadOnlyList<string> EngineFamilies { get; set; } = [];
+    public string? OpenFilesLimit { get; set; }
+    public double? ImageRssKb { get; set; }
+    public double? ServeStopSeconds { get; set; }
+    public int LogLines { get; set; }
+    public List<LogFinding> LogFindings { get; } = [];
+}

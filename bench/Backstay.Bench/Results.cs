@@ -5,9 +5,15 @@ using System.Text.Json;
 namespace Backstay.Bench;
 
 /// <summary>Everything measured in one run of the benchmark, and its rendering as bench/results.md.</summary>
-internal sealed class Results(Settings settings, string command, string repo, string cliDll, string? r2rDll, string? r2rNote)
+internal sealed partial class Results(Settings settings, string command, string repo, string cliDll, string? r2rDll, string? r2rNote)
 {
     public Settings Settings { get; } = settings;
+    public string Repo { get; } = repo;
+    public string CliDll { get; } = cliDll;
+
+    /// <summary>`backstay --version` of the build the run used, read at its start.</summary>
+    public string? CliVersion { get; set; }
+    public string? CliNote { get; set; }
     public string Command { get; } = command;
     public string? R2rDll { get; } = r2rDll;
     public DateTimeOffset Started { get; } = DateTimeOffset.UtcNow;
@@ -44,6 +50,18 @@ internal sealed class Results(Settings settings, string command, string repo, st
         return r.Stdout.Trim();
     }
 
+    /// <summary>The first rows of a results file's table: when, what, on which machine and build.</summary>
+    private void AppendRunRows(StringBuilder md)
+    {
+        md.AppendLine("| | |").AppendLine("| --- | --- |");
+        md.AppendLine($"| Date | {Started:yyyy-MM-dd HH:mm} UTC, {Seconds / 60:0.0} min |");
+        md.AppendLine($"| Command | `{Command}` |");
+        md.AppendLine($"| Machine | {Environment.ProcessorCount} CPUs (`nproc`), {ProcFs.MemTotalGiB():0.0} GiB memory, {ProcFs.CpuModel()}, Linux {ProcFs.Kernel()} |");
+        md.AppendLine($"| Load average | {LoadAtStart} at the start, {ProcFs.LoadAverage()} at the end (the machine is shared; other work ran beside this) |");
+        md.AppendLine($"| .NET | {Environment.Version} runtime |");
+        md.AppendLine($"| Backstay | `{CliVersion ?? Version(CliDll)}`, `{Rel(CliDll, Repo)}` (Release, framework-dependent, JIT){(CliNote is null ? "" : $"; {CliNote}")} |");
+    }
+
     public string ToMarkdown()
     {
         var md = new StringBuilder();
@@ -54,13 +72,7 @@ internal sealed class Results(Settings settings, string command, string repo, st
 
         md.AppendLine("# Backstay benchmark results").AppendLine();
         md.AppendLine($"Written by `{Command}` ({Settings.Mode} mode). How each figure is measured: [README.md](README.md).").AppendLine();
-        md.AppendLine("| | |").AppendLine("| --- | --- |");
-        md.AppendLine($"| Date | {Started:yyyy-MM-dd HH:mm} UTC, {Seconds / 60:0.0} min |");
-        md.AppendLine($"| Command | `{Command}` |");
-        md.AppendLine($"| Machine | {Environment.ProcessorCount} CPUs (`nproc`), {ProcFs.MemTotalGiB():0.0} GiB memory, {ProcFs.CpuModel()}, Linux {ProcFs.Kernel()} |");
-        md.AppendLine($"| Load average | {LoadAtStart} at the start, {ProcFs.LoadAverage()} at the end (the machine is shared; other work ran beside this) |");
-        md.AppendLine($"| .NET | {Environment.Version} runtime |");
-        md.AppendLine($"| Backstay | `{Version(cliDll)}`, `{Rel(cliDll, repo)}` (Release, framework-dependent, JIT) |");
+        AppendRunRows(md);
         md.AppendLine($"| ReadyToRun CLI | {(R2rDll is null ? "not present" : $"`{Rel(R2rDll, repo)}`")}{(r2rNote is null ? "" : $" — {r2rNote}")} |");
         md.AppendLine($"| Load | a separate process (`backstay-bench load`): open loop, {Settings.Rate} requests/s{(Settings.ExtraRates.Length > 0 ? $" (and {string.Join(", ", Settings.ExtraRates)} for one row)" : "")}, HTTP/1.1 keep-alive, 5 s timeout, every response logged with its X-Revision; same machine |");
         md.AppendLine($"| Platform | `backstay serve` (local platform: hello sample processes behind HAProxy), 3 instances per service, health check every 250 ms |");
@@ -270,8 +282,8 @@ internal sealed class Results(Settings settings, string command, string repo, st
         md.AppendLine("## 5. Footprint of `serve`").AppendLine();
         md.AppendLine("Read from /proc: serve's resident memory (median of samples every 250 ms) and CPU (utime+stime over the sample span), " +
             "HAProxy's RSS, and the hello instances (each a separate .NET process, listed for scale). Services are recorded in SQLite and " +
-            "running on the local platform; a service cannot be recorded without running here, so the issue's \"1,000 services recorded, " +
-            "100 deployments in progress\" is out of reach on this 2-CPU machine (each instance is a ~60 MB process).").AppendLine();
+            "running on the local platform, so this run stays at a few dozen; serve with hundreds of services (a tiny Perl server as their image) " +
+            "and 100 deployments in progress is measured by `bench/run --footprint` into [results-footprint.md](results-footprint.md).").AppendLine();
         md.AppendLine(Text.Table(["Moment", "Services", "In progress", "serve RSS", "serve peak RSS", "serve CPU", "Threads", "HAProxy RSS", "Instances (RSS total)", "SQLite files", "Sampled"],
             Footprints.Select(f => (IReadOnlyList<string>)[
                 f.When, f.Services.ToString(CultureInfo.InvariantCulture), f.InProgress.ToString(CultureInfo.InvariantCulture),
@@ -280,14 +292,25 @@ internal sealed class Results(Settings settings, string command, string repo, st
             ])));
         var busy = Footprints.FirstOrDefault(f => f.InProgress > 0);
         var idle = busy is null ? null : Footprints.LastOrDefault(f => f.InProgress == 0 && f.Services == busy.Services && Footprints.IndexOf(f) < Footprints.IndexOf(busy));
-        if (busy?.ServeCpuPercent is { } b2 && idle?.ServeCpuPercent is { } i2)
+        var measured = Scale.Engine.FirstOrDefault(e => e.When == busy?.When);
+        if (measured is not null && measured.Histograms.Count > 0)
+        {
+            md.AppendLine($"**Engine time per decision** (serve's own histograms on `/metrics`, over the {measured.Seconds:0} s span with {busy!.InProgress} deployments in progress):").AppendLine();
+            foreach (var (family, h) in measured.Histograms.Where(h => !h.Key.Contains('{', StringComparison.Ordinal)))
+            {
+                md.AppendLine($"- `{family}`: {h.Count:0} observations, {HistogramCell(h)}");
+            }
+
+            md.AppendLine();
+        }
+        else if (busy?.ServeCpuPercent is { } b2 && idle?.ServeCpuPercent is { } i2)
         {
             var perSecond = busy.InProgress * 10.0;
             var msPerDecision = Math.Max(0, b2 - i2) / 100 * 1000 / perSecond;
             md.AppendLine($"**Engine time per decision (derived, not measured inside the engine)**: {busy.InProgress} paused deployments tick every 100 ms " +
                 $"({perSecond:0} evaluations/s). serve's CPU went from {i2:0.0}% to {b2:0.0}%, i.e. about **{msPerDecision:0.00} ms of CPU per tick** of one deployment " +
                 "(store reads for commands, instance health, metrics evaluation, a progress write every 500 ms) — an upper bound on the decision itself. " +
-                "Backstay has no timer of its own around a decision (see README).").AppendLine();
+                "This build of serve exposes no engine histogram on /metrics.").AppendLine();
         }
         else
         {

@@ -8,7 +8,7 @@ namespace Backstay.Bench;
 /// `backstay-bench run --quick|--full`: starts its own `backstay serve` on a temporary state directory with free
 /// loopback ports, drives deployments through the real CLI under load from a separate process, and writes the results.
 /// </summary>
-internal sealed class Runner
+internal sealed partial class Runner
 {
     private static readonly TimeSpan DeployTimeout = TimeSpan.FromSeconds(240);
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(1500);
@@ -39,16 +39,23 @@ internal sealed class Runner
     public static async Task<int> RunAsync(string[] argv)
     {
         var a = Args.Parse(argv);
-        var settings = a.Has("full") ? Settings.Full : Settings.Quick;
+        var settings = a.Has("footprint") ? Settings.Footprint : a.Has("full") ? Settings.Full : Settings.Quick;
         if (a.Get("rate") is { } rate)
         {
             settings = settings with { Rate = int.Parse(rate, CultureInfo.InvariantCulture) };
         }
 
+        settings = settings with
+        {
+            FootprintServices = a.GetInt("services", settings.FootprintServices),
+            FootprintInProgress = a.GetInt("in-progress", settings.FootprintInProgress),
+            FootprintSampleSeconds = a.GetInt("sample-seconds", settings.FootprintSampleSeconds),
+        };
+
         var repo = Path.GetFullPath(a.Get("repo") ?? Environment.CurrentDirectory);
         var cli = Path.GetFullPath(a.Get("cli") ?? Path.Combine(repo, "src/Backstay.Cli/bin/Release/net10.0/backstay.dll"));
         var r2r = Path.GetFullPath(a.Get("r2r") ?? Path.Combine(repo, "bench/out/backstay-r2r/backstay.dll"));
-        var output = Path.GetFullPath(a.Get("out") ?? Path.Combine(repo, settings.Mode == "full" ? "bench/results.md" : "bench/results-quick.md"));
+        var output = Path.GetFullPath(a.Get("out") ?? Path.Combine(repo, $"bench/{settings.Mode switch { "full" => "results", "footprint" => "results-footprint", _ => "results-quick" }}.md"));
         var command = a.Get("command") ?? $"bench/run --{settings.Mode}";
         if (!File.Exists(cli))
         {
@@ -58,13 +65,22 @@ internal sealed class Runner
 
         var work = Directory.CreateTempSubdirectory("backstay-bench-").FullName;
         var results = new Results(settings, command, repo, cli, File.Exists(r2r) ? r2r : null, a.Get("r2r-note"));
-        var runner = new Runner(settings, cli, typeof(Runner).Assembly.Location, work, results);
+        var runCli = cli;
+        if (settings.Mode == "footprint")
+        {
+            // A long run on a shared machine: a copy of the build, so a rebuild of src/ meanwhile cannot mix two builds.
+            runCli = Path.Combine(CopyDirectory(Path.GetDirectoryName(cli)!, Path.Combine(work, "cli")), Path.GetFileName(cli));
+            results.CliNote = $"copied to the work directory at the start, so serve and every CLI call of the run use this one build";
+        }
+
+        results.CliVersion = (await Proc.RunAsync("dotnet", [runCli, "--version"], TimeSpan.FromSeconds(30))).Stdout.Trim();
+        var runner = new Runner(settings, runCli, typeof(Runner).Assembly.Location, work, results);
         Log($"bench {settings.Mode}: work directory {work}, load {settings.Rate} req/s");
         var ok = await runner.ExecuteAsync();
         results.Finished = DateTimeOffset.UtcNow;
         results.Seconds = runner._clock.Elapsed.TotalSeconds;
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        await File.WriteAllTextAsync(output, results.ToMarkdown());
+        await File.WriteAllTextAsync(output, settings.Mode == "footprint" ? results.ToScaleMarkdown() : results.ToMarkdown());
         var raw = Path.Combine(repo, "bench/out", $"runs-{settings.Mode}.json");
         Directory.CreateDirectory(Path.GetDirectoryName(raw)!);
         await File.WriteAllTextAsync(raw, results.RawJson());
@@ -84,6 +100,22 @@ internal sealed class Runner
         return 1;
     }
 
+    private static string CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(from))
+        {
+            CopyDirectory(dir, Path.Combine(to, Path.GetFileName(dir)));
+        }
+
+        return to;
+    }
+
     public static void Log(string message) =>
         Console.Error.WriteLine($"[{DateTimeOffset.UtcNow:HH:mm:ss}] {message}");
 
@@ -91,6 +123,13 @@ internal sealed class Runner
     {
         try
         {
+            if (_s.Mode == "footprint")
+            {
+                _serve = await ServeHandle.StartAsync(_cliDll, _cli.State, Path.Combine(_work, "serve.log"));
+                await Guard("footprint at scale", ScalePhaseAsync);
+                return true;
+            }
+
             await Guard("start-up of --version (before serve starts)", () => TimeStartupAsync(null, versionToo: true));
             _serve = await ServeHandle.StartAsync(_cliDll, _cli.State, Path.Combine(_work, "serve.log"));
             _results.Footprints.Add(await SampleFootprintAsync("serve just started, nothing deployed", 0, 0, 2));
@@ -118,8 +157,15 @@ internal sealed class Runner
             if (_serve is not null)
             {
                 var serveTail = ServeHandle.Tail(_serve.LogPath, 40);
+                var stopping = Stopwatch.StartNew();
                 var problems = await _serve.StopAsync();
+                _results.Scale.ServeStopSeconds = stopping.Elapsed.TotalSeconds;
                 _results.Problems.AddRange(problems);
+                if (_s.Mode == "footprint")
+                {
+                    ReadServeLog(_serve.LogPath);
+                }
+
                 if (_results.Problems.Count > 0)
                 {
                     _results.ServeLogTail = serveTail;
@@ -164,18 +210,19 @@ internal sealed class Runner
         _serve?.EnsureServing();
     }
 
-    private string WriteSpec(string service, string strategy, string? analysis, int instances = 3, bool testListener = true)
+    private string WriteSpec(string service, string strategy, string? analysis, int instances = 3, bool testListener = true,
+        string image = "builtin:hello", string healthCheck = Specs.FastHealthCheck)
     {
         if (!_services.TryGetValue(service, out var svc))
         {
             var dir = Path.Combine(_work, service);
             Directory.CreateDirectory(dir);
-            svc = (Net.FreePort(), testListener ? Net.FreePort() : 0, dir);
+            svc = (Net.ListenerPort(), testListener ? Net.ListenerPort() : 0, dir);
             _services[service] = svc;
         }
 
         var path = Path.Combine(svc.Dir, "backstay.yaml");
-        File.WriteAllText(path, Specs.Service(service, svc.Prod, svc.Test == 0 ? null : svc.Test, instances, strategy, analysis));
+        File.WriteAllText(path, Specs.Service(service, svc.Prod, svc.Test == 0 ? null : svc.Test, instances, strategy, analysis, image, healthCheck));
         return path;
     }
 
@@ -364,8 +411,12 @@ internal sealed class Runner
             _results.Problems.Add($"only {pausedNow} of {paused.Count} canaries reached their pause within 90 s");
         }
 
-        _results.Footprints.Add(await SampleFootprintAsync($"{pausedNow} deployments in progress (paused canaries at 10%, engine ticking every 100 ms)",
-            _services.Count, pausedNow, seconds));
+        using (var api = ServeApi.Open(_cli.State))
+        {
+            await MeasureSpanAsync(api, $"{pausedNow} deployments in progress (paused canaries at 10%, engine ticking every 100 ms)",
+                _services.Count, pausedNow, seconds);
+        }
+
         await TimeStartupAsync($"{_services.Count} services, {pausedNow} deployments in progress");
 
         var rollback = await _cli.RunAsync(TimeSpan.FromSeconds(180), ["rollback", .. paused, "--output", "json"]);
@@ -390,42 +441,8 @@ internal sealed class Runner
             .Count(s => s.TryGetProperty("state", out var st) && st.ValueKind == JsonValueKind.String && st.GetString() == "Paused");
     }
 
-    private async Task<Footprint> SampleFootprintAsync(string when, int services, int inProgress, int seconds)
-    {
-        var pid = _serve!.Pid;
-        var ticks0 = ProcFs.CpuTicks(pid);
-        var sw = Stopwatch.StartNew();
-        var rss = new List<long>();
-        while (sw.Elapsed < TimeSpan.FromSeconds(seconds))
-        {
-            if (ProcFs.RssKb(pid) is { } kb)
-            {
-                rss.Add(kb);
-            }
-
-            await Task.Delay(250);
-        }
-
-        var ticks1 = ProcFs.CpuTicks(pid);
-        double? cpu = ticks0 is { } t0 && ticks1 is { } t1 ? (t1 - t0) / ProcFs.ClockTicksPerSecond / sw.Elapsed.TotalSeconds * 100 : null;
-        var (haproxy, instances) = _serve.PlatformPids();
-        long instancesRss = 0;
-        foreach (var p in instances)
-        {
-            instancesRss += ProcFs.RssKb(p) ?? 0;
-        }
-
-        long? store = null;
-        foreach (var f in Directory.EnumerateFiles(_cli.State).Where(f => f.Contains(".db", StringComparison.Ordinal) || f.EndsWith(".sqlite", StringComparison.Ordinal)))
-        {
-            store = (store ?? 0) + new FileInfo(f).Length;
-        }
-
-        Log($"  footprint '{when}': serve RSS {(rss.Count > 0 ? rss.Max() / 1024 : 0)} MiB, CPU {cpu:0.0}%");
-        return new Footprint(when, services, inProgress, rss.Count > 0 ? (long)Stats.Median(rss.Select(x => (double)x))! : null,
-            ProcFs.PeakRssKb(pid), ProcFs.Threads(pid), cpu, sw.Elapsed.TotalSeconds,
-            haproxy is { } h ? ProcFs.RssKb(h) : null, instances.Count, instancesRss, store);
-    }
+    private Task<Footprint> SampleFootprintAsync(string when, int services, int inProgress, int seconds) =>
+        FootprintSampler.SampleAsync(_serve!, when, services, inProgress, seconds);
 
     private async Task TimeStartupAsync(string? context, bool versionToo = false)
     {
@@ -489,16 +506,26 @@ internal sealed class Runner
         }
 
         var ms = new List<double>();
+        Proc.Result? failed = null;
         for (var i = 0; i < runs + 3; i++)
         {
             var r = await Proc.RunAsync(command[0], command[1..], TimeSpan.FromSeconds(60), _work);
+            failed ??= r.ExitCode != 0 ? r : null;
             if (i >= 3)
             {
                 ms.Add(r.Elapsed.TotalMilliseconds);
             }
         }
 
-        return new Timing(name, shown, ms, "runner (Process.Start + wait; hyperfine unavailable)");
+        if (failed is not null)
+        {
+            // A command that fails is not timed: its figure would look like a start-up time.
+            var why = $"exit {failed.ExitCode}: {failed.Stderr.Trim().Split('\n').FirstOrDefault()}";
+            Log($"  {name} failed ({why}); not timed");
+            return new Timing($"{name} — FAILED ({why}), not timed", shown, [], "runner");
+        }
+
+        return new Timing(name, shown, ms, hyperfine is null ? "runner (Process.Start + wait; hyperfine unavailable)" : "runner (Process.Start + wait; hyperfine failed)");
     }
 
     private static void TryDelete(string dir)

@@ -5,7 +5,11 @@ internal static class Specs
 {
     public static readonly string[] Strategies = ["canary", "linear", "blueGreen", "rolling"];
 
-    public static string Service(string name, int production, int? test, int instances, string strategy, string? analysis) =>
+    /// <summary>Health check of the scenario services: fast, so deployments take seconds.</summary>
+    public const string FastHealthCheck = "{ path: /healthz, interval: 250ms, timeout: 200ms, healthyThreshold: 1, unhealthyThreshold: 2 }";
+
+    public static string Service(string name, int production, int? test, int instances, string strategy, string? analysis,
+        string image = "builtin:hello", string healthCheck = FastHealthCheck) =>
         $$"""
         # Written by bench/ (backstay-bench); deployed through the real CLI.
         service: {{name}}
@@ -14,11 +18,11 @@ internal static class Specs
             instances: {{instances}}
             listeners: { production: 127.0.0.1:{{production}}{{(test is { } t ? $", test: 127.0.0.1:{t}" : "")}} }
         task:
-          image: builtin:hello
+          image: {{image}}
           port: 8080
           env: { GREETING: bench }
           startTimeout: 30s
-          healthCheck: { path: /healthz, interval: 250ms, timeout: 200ms, healthyThreshold: 1, unhealthyThreshold: 2 }
+          healthCheck: {{healthCheck}}
         strategy:
         {{strategy}}
         {{analysis ?? "# analysis: product defaults (window 10s, minRequests 20, errorRate max 5%, consecutiveFailures 2, interval 100ms)"}}

@@ -203,11 +203,24 @@ internal static class ProcFs
 
     public static int? Threads(int pid) => (int?)StatusField(pid, "Threads:");
 
-    private static long? StatusField(int pid, string field)
+    /// <summary>Proportional set size in KiB: shared pages split among the processes that map them.</summary>
+    public static long? PssKb(int pid) => StatusField(pid, "Pss:", "smaps_rollup");
+
+    /// <summary>The machine's (busy, total) CPU time in clock ticks since boot, from the first line of /proc/stat.</summary>
+    public static (long Busy, long Total) MachineTicks()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        var total = fields.Take(8).Sum();
+        var idle = fields[3] + fields[4];
+        return (total - idle, total);
+    }
+
+    private static long? StatusField(int pid, string field, string file = "status")
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            foreach (var line in File.ReadLines($"/proc/{pid}/{file}"))
             {
                 if (line.StartsWith(field, StringComparison.Ordinal))
                 {
@@ -252,18 +265,37 @@ internal static class ProcFs
         return "unknown";
     }
 
-    public static double MemTotalGiB()
+    public static double MemTotalGiB() => MemInfoGiB("MemTotal:");
+
+    /// <summary>Memory the kernel could give to new work without swapping.</summary>
+    public static double MemAvailableGiB() => MemInfoGiB("MemAvailable:");
+
+    private static double MemInfoGiB(string field)
     {
         foreach (var line in File.ReadLines("/proc/meminfo"))
         {
-            if (line.StartsWith("MemTotal:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
-                var kb = long.Parse(line["MemTotal:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                var kb = long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
                 return kb / 1024.0 / 1024.0;
             }
         }
 
         return 0;
+    }
+
+    /// <summary>The soft limit on open files of a process, from /proc/PID/limits.</summary>
+    public static string? OpenFilesLimit(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            return line?["Max open files".Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     public static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();
@@ -316,6 +348,49 @@ internal static class ProcFs
 
 internal static class Net
 {
+    private static readonly HashSet<int> Given = [];
+
+    /// <summary>
+    /// A free loopback port for a service's listener, below the kernel's ephemeral range (ip_local_port_range), so that
+    /// nothing binding port 0 (an instance, a client's outgoing connection) can take it before the deployment binds it.
+    /// Each port is handed out once per run.
+    /// </summary>
+    public static int ListenerPort()
+    {
+        var low = 32768;
+        try
+        {
+            low = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException)
+        {
+        }
+
+        lock (Given)
+        {
+            for (var attempt = 0; attempt < 1000 && low > 2048; attempt++)
+            {
+                var port = Random.Shared.Next(Math.Max(1024, low - 12000), low);
+                if (!Given.Add(port))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var probe = new TcpListener(IPAddress.Loopback, port);
+                    probe.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+
+        return FreePort();
+    }
+
     /// <summary>A loopback port that was free a moment ago.</summary>
     public static int FreePort()
     {
