@@ -101,6 +101,23 @@ internal static partial class ServeCommand
         return command;
     }
 
+    /// <summary>Routine events (healthy, started, reloaded, adopted) are information; deaths, failures and restarts are warnings.</summary>
+    private static void PlatformEvent(ILogger logger, string service, int? revision, string? instanceId, string type, string message)
+    {
+        if (type is PlatformEventTypes.InstanceHealthy or PlatformEventTypes.InstanceAdopted or PlatformEventTypes.HaproxyStarted
+            or PlatformEventTypes.HaproxyReloaded or PlatformEventTypes.HaproxyAdopted)
+        {
+            PlatformNews(logger, service, revision, instanceId, type, message);
+        }
+        else
+        {
+            PlatformTrouble(logger, service, revision, instanceId, type, message);
+        }
+    }
+
     [LoggerMessage(100, LogLevel.Warning, "{Service} r{Revision} {InstanceId}: {Type}: {Message}")]
-    private static partial void PlatformEvent(ILogger logger, string service, int? revision, string? instanceId, string type, string message);
+    private static partial void PlatformTrouble(ILogger logger, string service, int? revision, string? instanceId, string type, string message);
+
+    [LoggerMessage(101, LogLevel.Information, "{Service} r{Revision} {InstanceId}: {Type}: {Message}")]
+    private static partial void PlatformNews(ILogger logger, string service, int? revision, string? instanceId, string type, string message);
 }

@@ -31,8 +31,6 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
-    private DateTimeOffset _lastObservation;
-
     /// <summary>How long this engine's decisions take (for /metrics).</summary>
     public EngineTimings Timings { get; } = new();
 
@@ -42,6 +40,9 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     /// <summary>Runs until cancelled; one bad deployment or pass is reported and retried, never fatal.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        // Observing every service takes a while with many of them; its own loop keeps it from delaying new deployments.
+        using var observer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var observing = ObserveLoopAsync(observer.Token);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -68,21 +69,46 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
         finally
         {
+            await observer.CancelAsync();
             await Task.WhenAll(_running.Values.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+            await observing;
+        }
+    }
+
+    /// <summary>Records the platform's state of every service each observation interval until cancelled; one bad pass is reported and retried.</summary>
+    private async Task ObserveLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var started = time.GetTimestamp();
+                try
+                {
+                    await ObserveAsync(cancellationToken);
+                    Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    EngineLog.PassFailed(_logger, ex);
+                }
+
+                await Task.Delay(options.ObservationInterval, time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // The deployments go on without it; drift checks then find no fresh observation and read the platform themselves.
+            EngineLog.ObserverDied(_logger, ex);
         }
     }
 
     /// <summary>Starts a runner for every active deployment whose service is free and not already running here.</summary>
     public async Task PassAsync(CancellationToken cancellationToken)
     {
-        if (time.GetUtcNow() - _lastObservation >= options.ObservationInterval)
-        {
-            _lastObservation = time.GetUtcNow();
-            var started = time.GetTimestamp();
-            await ObserveAsync(cancellationToken);
-            Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
-        }
-
         var active = await store.ListActiveDeploymentsAsync(cancellationToken);
         foreach (var group in active.GroupBy(d => d.Service))
         {
