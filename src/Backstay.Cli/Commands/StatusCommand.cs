@@ -24,18 +24,22 @@ internal static class StatusCommand
             var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
             var running = await store.ControllerRunningAsync(cancellationToken);
-            var rows = new List<ServiceStatus>();
-            foreach (var s in services)
-            {
-                var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
-                    ?? active.FirstOrDefault(d => d.Service == s.Name);
-                var last = (await store.ListDeploymentsAsync(s.Name, 1, cancellationToken)).FirstOrDefault();
-                var drift = await store.DriftAsync(s.Name, cancellationToken);
-                rows.Add(new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
-                    deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
-                    deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                    last?.Id, last is null ? null : Reports.Outcome(last), drift));
-            }
+            // Two reads per service, eight services at a time: with hundreds of services one after another takes seconds.
+            var found = new ServiceStatus[services.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, services.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+                async (i, ct) =>
+                {
+                    var s = services[i];
+                    var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
+                        ?? active.FirstOrDefault(d => d.Service == s.Name);
+                    var last = (await store.ListDeploymentsAsync(s.Name, 1, ct)).FirstOrDefault();
+                    var drift = await store.DriftAsync(s.Name, ct);
+                    found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
+                        deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
+                        deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
+                        last?.Id, last is null ? null : Reports.Outcome(last), drift);
+                });
+            var rows = found.ToList();
 
             if (GlobalOptions.Json(result))
             {
