@@ -213,17 +213,21 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     }
 
     /// <summary>Records what the platform shows for each of its services, so `status` and `deploy` can tell drift from any process.</summary>
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _observedAt = new(StringComparer.Ordinal);
+
     private async Task ObserveAsync(CancellationToken cancellationToken)
     {
         foreach (var service in await store.ListServicesAsync(cancellationToken))
         {
-            if (!platform.Serves(service.Platform))
+            if (!platform.Serves(service.Platform)
+                || (_observedAt.TryGetValue(service.Name, out var at) && time.GetUtcNow() - at < platform.ObservationInterval(service.Platform)))
             {
                 continue;
             }
 
             try
             {
+                _observedAt[service.Name] = time.GetUtcNow();
                 await store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, time, cancellationToken), cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

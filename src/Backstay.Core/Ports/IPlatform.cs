@@ -12,6 +12,12 @@ public interface IPlatform : IAsyncDisposable
     /// <summary>Whether services of this platform kind (a spec's platform key) run here.</summary>
     bool Serves(string platformKind) => platformKind == Name;
 
+    /// <summary>
+    /// How often at most the engine records what the platform shows for one of its services (for drift checks); zero
+    /// leaves it to the engine's interval. A cloud platform whose reads count against API rate limits asks for less.
+    /// </summary>
+    TimeSpan ObservationInterval(string platformKind) => TimeSpan.Zero;
+
     ICompute Compute { get; }
 
     ITraffic Traffic { get; }

@@ -19,6 +19,9 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public bool Serves(string platformKind) => _byKind.ContainsKey(platformKind);
 
+    public TimeSpan ObservationInterval(string platformKind) =>
+        _byKind.TryGetValue(platformKind, out var platform) ? platform.ObservationInterval(platformKind) : TimeSpan.Zero;
+
     public ICompute Compute => this;
 
     public ITraffic Traffic => this;

@@ -57,6 +57,28 @@ public sealed class DriftTests
         }
     }
 
+    [Fact]
+    public async Task Observe_PlatformAskingForTenSeconds_RecordsAServiceNoMoreOftenThanThat()
+    {
+        await using var harness = new EngineHarness();
+        harness.Platform.ObserveEvery = TimeSpan.FromSeconds(10);
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service());
+        var seen = new SortedSet<DateTimeOffset>();
+
+        for (var second = 0; second < 35; second++)
+        {
+            await harness.AdvanceAsync(TimeSpan.FromSeconds(1));
+            if (await harness.Store.GetObservationAsync(Web, CancellationToken.None) is { } observation)
+            {
+                seen.Add(observation.At);
+            }
+        }
+
+        seen.Count.ShouldBeInRange(3, 4, "35 s at one observation per 10 s (the engine itself looks every 2 s)");
+        seen.Zip(seen.Skip(1), (a, b) => b - a).ShouldAllBe(gap => gap >= TimeSpan.FromSeconds(10));
+    }
+
     private static async Task<Deployment> RunWithWeightsMovedByHandAsync(EngineHarness harness, Action? beforeContinue = null)
     {
         await harness.StartEngineAsync();

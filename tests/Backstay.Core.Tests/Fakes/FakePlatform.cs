@@ -74,6 +74,11 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
     /// <summary>Stands in for any platform: runs local and ECS specs alike.</summary>
     public bool Serves(string platformKind) => true;
 
+    /// <summary>How often at most the engine may record a service's state here (zero: the engine's interval).</summary>
+    public TimeSpan ObserveEvery { get; set; }
+
+    public TimeSpan ObservationInterval(string platformKind) => ObserveEvery;
+
     public ICompute Compute => this;
 
     public ITraffic Traffic => this;
