@@ -81,6 +81,22 @@ public sealed class EcsImportCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Stop_FromAnEmptyStoreAfterImport_StopsTheOtherJobsCanaryWhereItStands()
+    {
+        using var world = await MotoWorld.CreateAsync("impstop");
+        await using var agent = new MotoTaskSetAgent(world);
+        var (stable, paused) = await StartPausedCanaryAsync(world);
+        (await _cli.RunAsync("import", "--state", _emptyState)).ExitCode.ShouldBe(0);
+
+        var stopped = await _cli.RunAsync("stop", paused, "--state", _emptyState, "--output", "json");
+
+        stopped.ExitCode.ShouldBe(6, stopped.ToString());
+        stopped.Outcome.ShouldBe("Stopped");
+        (await world.ListenerWeightsAsync())[stable].ShouldBe(80, "a stop leaves the traffic as it stands");
+        Tags.Find((await world.DescribeServiceAsync())!.Tags, Tags.Deployment).ShouldNotBeNull().ShouldContain("state=Stopped");
+    }
+
+    [Fact]
     public async Task Deploy_FromAnEmptyStoreOverABackstayService_NumbersOnFromWhatAwsShowsAndDeploysOverTheStableRevision()
     {
         using var world = await MotoWorld.CreateAsync("impdep");
@@ -96,8 +112,10 @@ public sealed class EcsImportCliTests : IDisposable
         fresh.Json.GetProperty("revision").GetInt32().ShouldBe(3);
         fresh.Json.GetProperty("stableRevision").GetInt32().ShouldBe(2);
         fresh.Json.GetProperty("strategy").GetString().ShouldBe("blueGreen");
-        var set = (await world.DescribeServiceAsync())!.TaskSets.ShouldHaveSingleItem();
-        set.ExternalId.ShouldBe("backstay:revision:3");
+        var service = (await world.DescribeServiceAsync())!;
+        service.TaskSets.ShouldHaveSingleItem().ExternalId.ShouldBe("backstay:revision:3");
+        Tags.Find(service.Tags, Tags.Deployment).ShouldNotBeNull().ShouldContain("state=Succeeded strategy=blueGreen stable=2 target=3 ",
+            customMessage: "the process waits for the runner's last calls before it exits");
     }
 
     [Fact]

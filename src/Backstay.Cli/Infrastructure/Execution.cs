@@ -78,7 +78,17 @@ internal sealed class Execution : IAsyncDisposable
         try
         {
             await LeavePauseAsync(deploymentId, leavingPause, cancellationToken);
-            return await watcher.WaitAsync(deploymentId, stopOnPause, cancellationToken);
+            var final = await watcher.WaitAsync(deploymentId, stopOnPause, cancellationToken);
+
+            // The store shows the outcome before the runner has finished its last calls (resuming auto scaling, the
+            // deployment tag on the service): let it finish them, for 30 s at most, before this process stops it.
+            var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+            while (final.IsFinished && engine.RunningServices.Contains(final.Service) && TimeProvider.System.GetUtcNow() < deadline)
+            {
+                await Task.Delay(50, cancellationToken);
+            }
+
+            return final;
         }
         finally
         {
