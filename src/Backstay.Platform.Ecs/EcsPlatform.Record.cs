@@ -108,13 +108,12 @@ public sealed partial class EcsPlatform
         var image = container.Image ?? "";
         var env = (container.Environment ?? []).Where(e => e.Name is not null)
             .ToDictionary(e => e.Name!, e => e.Value ?? "", StringComparer.Ordinal);
-        var at = image.IndexOf("@sha256:", StringComparison.Ordinal);
         return new Revision
         {
             Service = spec.Service,
             Number = number,
             Image = image,
-            Digest = at < 0 ? null : image[(at + 1)..],
+            Digest = string.IsNullOrWhiteSpace(image) ? null : ImageReference.Parse(image).Digest,
             Env = env,
             Port = container.PortMappings?.FirstOrDefault()?.ContainerPort ?? spec.Task.Port,
             TaskJson = System.Text.Json.JsonSerializer.Serialize(spec.Task with { Image = image, Env = env }, BackstayJson.Options),

@@ -24,9 +24,9 @@ internal static class EcsImport
         {
             record = await platform.ReadRecordAsync(spec, cancellationToken);
         }
-        catch (PlatformDriftException ex) when (!missingServiceIsAnError)
+        catch (PlatformDriftException) when (!missingServiceIsAnError)
         {
-            _ = ex; // No such service yet: the deployment creates it.
+            // No such service yet: the deployment creates it.
             return null;
         }
 

@@ -376,7 +376,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
 
         var now = time.GetUtcNow();
         var plan = PlanFor(spec, latest);
-        if (latest is { Kind: DeploymentKind.Deploy } mark && !IsFinished(mark) && plan.Actions.Count != mark.TotalSteps)
+        if (latest is { Kind: DeploymentKind.Deploy } mark && mark.State.IsActive() && plan.Actions.Count != mark.TotalSteps)
         {
             throw new InvalidRequestException(
                 $"Deployment {mark.Id} of '{spec.Service}' has {mark.TotalSteps} steps, but {spec.SourcePath ?? "the spec"} gives a plan of {plan.Actions.Count}: " +
@@ -407,7 +407,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         var stable = latest switch
         {
             { State: DeploymentState.Succeeded } => latest.TargetRevision,
-            { Kind: DeploymentKind.Deploy } when !IsFinished(latest) => latest.StableRevision,
+            { Kind: DeploymentKind.Deploy } when latest.State.IsActive() => latest.StableRevision,
             _ => serving ?? latest?.StableRevision,
         };
         await store.UpsertServiceAsync(new ServiceRecord
@@ -461,12 +461,9 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         return new ImportResult(await store.ListRevisionsAsync(spec.Service, cancellationToken), stable, deployment);
     }
 
-    private static bool IsFinished(DeploymentMark mark) =>
-        mark.State is not (DeploymentState.Pending or DeploymentState.InProgress or DeploymentState.Paused or DeploymentState.RollingBack);
-
     /// <summary>An imported deployment of a new revision follows the spec's plan; a rollback or reset plans itself again.</summary>
     private static DeploymentPlan PlanFor(ServiceSpec spec, DeploymentMark? mark) =>
-        mark is { Kind: DeploymentKind.Deploy } && !IsFinished(mark)
+        mark is { Kind: DeploymentKind.Deploy } && mark.State.IsActive()
             ? PlanBuilder.ForDeployment(spec, mark.StableRevision is not null)
             : new DeploymentPlan { Spec = spec, Actions = [], DesiredCount = spec.Platform.Instances };
 

@@ -14,6 +14,14 @@ public enum DeploymentState
     Stopped,
 }
 
+/// <summary>Which states a deployment is still going on in.</summary>
+public static class DeploymentStates
+{
+    /// <summary>Pending, in progress, paused or rolling back: not finished.</summary>
+    public static bool IsActive(this DeploymentState state) =>
+        state is DeploymentState.Pending or DeploymentState.InProgress or DeploymentState.Paused or DeploymentState.RollingBack;
+}
+
 /// <summary>What a deployment does: move to a new revision, undo another deployment, or re-sync.</summary>
 public enum DeploymentKind
 {
@@ -116,8 +124,7 @@ public sealed record Deployment
     /// <summary>When the production weight of a rolled-back target first reached 0.</summary>
     public DateTimeOffset? SafeAt { get; init; }
 
-    public bool IsActive => State is DeploymentState.Pending or DeploymentState.InProgress
-        or DeploymentState.Paused or DeploymentState.RollingBack;
+    public bool IsActive => State.IsActive();
 
     public bool IsFinished => !IsActive;
 }
