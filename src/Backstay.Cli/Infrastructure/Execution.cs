@@ -42,15 +42,24 @@ internal sealed class Execution : IAsyncDisposable
             // Warnings (an AWS call retried, auto scaling left suspended by someone else) go to stderr; stdout stays the report.
             var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
             var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, logs.CreateLogger("backstay.ecs"));
-            await platform.AttachAsync(spec, cancellationToken);
-            if (service is null && await local.GetServiceAsync(spec.Service, cancellationToken) is null
-                && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
+            var execution = new Execution(control, platform, logs);
+            try
             {
-                // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
-                await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
-            }
+                await platform.AttachAsync(spec, cancellationToken);
+                if (service is null && await local.GetServiceAsync(spec.Service, cancellationToken) is null
+                    && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
+                {
+                    // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
+                    await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
+                }
 
-            return new Execution(control, platform, logs);
+                return execution;
+            }
+            catch
+            {
+                await execution.DisposeAsync();
+                throw;
+            }
         }
 
         await DeployCommandControllerCheck(control, GlobalOptions.StateDirectory(result), cancellationToken);
