@@ -25,8 +25,8 @@ public sealed class LifecycleEndToEndTests : IDisposable
                 listeners: { production: 127.0.0.1:{{prod ?? _prod}}, test: 127.0.0.1:{{_test + (prod is null ? 0 : 1)}} }
             task:
               image: builtin:hello
-              startTimeout: 8s
-              healthCheck: { path: /healthz, interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2 }
+              startTimeout: 20s
+              healthCheck: { path: /healthz, interval: 500ms, timeout: 400ms, healthyThreshold: 1, unhealthyThreshold: 3 }
             strategy:
             {{strategy}}
             hooks:
