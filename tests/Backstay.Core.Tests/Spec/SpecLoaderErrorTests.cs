@@ -541,7 +541,7 @@ public class SpecLoaderErrorTests
         var error = SingleError("""
             service: hello
             platform:
-              ecs: { region: us-east-1 }
+              ecs: { region: us-east-1, loadBalancer: { productionListener: arn:prod, targetGroups: [arn:blue, arn:green] } }
             task: { image: hello:1 }
             """);
 
