@@ -35,14 +35,8 @@ internal static class RollbackPicker
             var history = await store.ListDeploymentsAsync(name, 200, cancellationToken);
             var revisions = await store.ListRevisionsAsync(name, cancellationToken);
             var current = revisions.FirstOrDefault(r => r.Number == service.StableRevision);
-            var candidates = revisions
-                .Where(r => !r.Removed && r.Number != service.StableRevision)
-                .OrderByDescending(r => r.Number)
-                .Take(last)
-                .Select(r => new Candidate(r, Served(r, history), LastOutcome(r, history)))
-                .ToList();
-            var safe = Ordered(candidates, service.StableRevision!.Value);
-            if (safe.Count == 0)
+            var candidates = Offer(revisions, history, service.StableRevision!.Value, last);
+            if (!candidates.Any(c => c.Served))
             {
                 console.MarkupLine(candidates.Count == 0
                     ? $"[yellow]{Markup.Escape(name)} has no earlier revision to roll back to; skipped.[/]"
@@ -54,7 +48,7 @@ internal static class RollbackPicker
 
             if (current is not null)
             {
-                console.Write(Differences(current, safe));
+                console.Write(Differences(current, candidates));
             }
 
             // Spectre's selection starts on the first choice, so the safe default goes first: revisions that served,
@@ -62,7 +56,7 @@ internal static class RollbackPicker
             var revision = await new SelectionPrompt<Candidate>()
                 .Title($"Roll [bold]{Markup.Escape(name)}[/] (now revision {service.StableRevision}) back to:")
                 .UseConverter(c => Describe(c, now))
-                .AddChoices(safe)
+                .AddChoices(candidates)
                 .ShowAsync(console, cancellationToken);
             requests.Add((name, revision.Revision.Number));
         }
@@ -77,22 +71,22 @@ internal static class RollbackPicker
     }
 
     /// <summary>An earlier revision offered in the dialog, with what its deployments showed.</summary>
-    private sealed record Candidate(Revision Revision, bool Served, string Mark);
+    internal sealed record Candidate(Revision Revision, bool Served, string Mark);
 
-    /// <summary>Revisions that served first (the newest older than the stable one leading), then those that never did; empty when none ever served.</summary>
-    private static List<Candidate> Ordered(List<Candidate> candidates, int stable)
-    {
-        if (!candidates.Any(c => c.Served))
-        {
-            return [];
-        }
-
-        return candidates
+    /// <summary>
+    /// The last revisions other than the stable one, in the order the dialog offers them: revisions that served first
+    /// (the newest older than the stable one leading, so it is the default), then those that never did.
+    /// </summary>
+    internal static List<Candidate> Offer(IReadOnlyList<Revision> revisions, IReadOnlyList<Deployment> history, int stable, int last) =>
+        revisions
+            .Where(r => !r.Removed && r.Number != stable)
+            .OrderByDescending(r => r.Number)
+            .Take(last)
+            .Select(r => new Candidate(r, Served(r, history), LastOutcome(r, history)))
             .OrderBy(c => c.Served ? 0 : 1)
             .ThenBy(c => c.Revision.Number < stable ? 0 : 1)
             .ThenByDescending(c => c.Revision.Number)
             .ToList();
-    }
 
     /// <summary>Whether a deployment to the revision (a deploy, a rollback or a reset) ever succeeded.</summary>
     private static bool Served(Revision revision, IReadOnlyList<Deployment> history) =>
