@@ -190,6 +190,35 @@ public sealed class LifecycleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task Rollback_InteractiveAfterAnAutomaticRollback_DefaultsToTheLastGoodRevisionAndMarksTheFailedOne()
+    {
+        WriteSpec("  canary: { steps: [ { setWeight: 100 } ] }", "  {}");
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync("--message", "first release")).Outcome.ShouldBe("Succeeded");
+        (await _cli.DeployAsync("--env", "GREETING=v2", "--message", "second release")).Outcome.ShouldBe("Succeeded");
+        var bad = await _cli.DeployAsync("--env", "FAIL_HEALTH=true", "--message", "third release");
+        bad.Outcome.ShouldBe("RolledBack", bad.Raw);
+        (await CliRunner.ServedRevisionsAsync(_prod, 5)).ShouldAllBe(r => r == 2);
+
+        // Space picks the service; then Enter takes every default, as a hurried person would.
+        var script = _cli.WriteFile("keys.json", JsonSerializer.Serialize(new[]
+        {
+            new[] { "Which services", " " },
+            ["web", "\r"],
+            ["(now revision 2) back to", "\r"],
+            ["Roll back web to revision 1?", "\r"],
+        }));
+
+        var result = await _cli.RunProgramAsync(TimeSpan.FromSeconds(120), "python3", Path.Combine(AppContext.BaseDirectory, "pty_drive.py"), script, "--",
+            "dotnet", CliRunner.BackstayDll, "rollback", "--interactive");
+
+        result.ExitCode.ShouldBe(0, result.Stdout + result.Stderr);
+        result.Stdout.ShouldContain("r3  third release  (rolled back");
+        result.Stdout.ShouldContain("-GREETING +FAIL_HEALTH");
+        (await CliRunner.ServedRevisionsAsync(_prod, 5)).ShouldAllBe(r => r == 1);
+    }
+
+    [Fact]
     public async Task BadInput_UnknownOrWrongState_ClearErrorsAndNothingChanges()
     {
         WriteSpec("  canary: { steps: [ { setWeight: 100 } ] }", "  {}");
