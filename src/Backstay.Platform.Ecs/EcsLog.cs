@@ -30,4 +30,7 @@ internal static partial class EcsLog
 
     [LoggerMessage(9, LogLevel.Information, "ECS deployment {Deployment} rolls revision {Revision} of {Service} out")]
     public static partial void RolloutStarted(ILogger logger, string deployment, int revision, string service);
+
+    [LoggerMessage(10, LogLevel.Information, "Adopted ECS service {Service}: task definition {TaskDefinition}, which it ran before Backstay, is revision 1")]
+    public static partial void Adopted(ILogger logger, string service, string taskDefinition);
 }

@@ -37,7 +37,13 @@ internal static class EcsImport
                 throw new CliException($"ECS service of '{spec.Service}' carries nothing of Backstay's (no task definition tagged backstay:service={spec.Service}); deploy it with `backstay deploy` to adopt it.");
             }
 
-            return null;
+            // A service that ran before Backstay: what it runs becomes revision 1, the stable one, before the deployment changes anything.
+            if (await platform.AdoptAsync(spec, cancellationToken) is not { } adopted)
+            {
+                return null;
+            }
+
+            record = adopted;
         }
 
         return await new Deployments(local.Store, TimeProvider.System).ImportAsync(spec, record.Revisions, record.Latest, record.ServingRevision,
