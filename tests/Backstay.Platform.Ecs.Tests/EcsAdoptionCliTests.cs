@@ -1,3 +1,4 @@
+using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Tests.Moto;
 
@@ -74,8 +75,82 @@ public sealed class EcsAdoptionCliTests : IClassFixture<CompletingMotoServer>, I
         (await store.GetDeploymentAsync(paused.Id, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout))!.State.ShouldBe(Core.Model.DeploymentState.RolledBack);
     }
 
+    [Fact]
+    public async Task Rollback_AdoptedTaskSetServiceAfterABlueGreenDeployment_RunsTheAdoptedTaskDefinitionWithAllWeightAgain()
+    {
+        using var world = await MotoWorld.CreateAsync("adoptext");
+        await using var agent = new MotoTaskSetAgent(world);
+        using var cli = new EcsCli();
+        var adopted = await RegisterTaskDefinitionAsync(world);
+        await world.Aws.Ecs.CreateServiceAsync(new CreateServiceRequest
+        {
+            Cluster = world.Cluster,
+            ServiceName = world.Service,
+            DesiredCount = 2,
+            DeploymentController = new DeploymentController { Type = "EXTERNAL" },
+        }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        var set = await world.Aws.Ecs.CreateTaskSetAsync(new CreateTaskSetRequest
+        {
+            Cluster = world.Cluster,
+            Service = world.Service,
+            TaskDefinition = adopted,
+            LaunchType = "EC2",
+            LoadBalancers = [new LoadBalancer { TargetGroupArn = world.Blue, ContainerName = "web", ContainerPort = 8080 }],
+            Scale = new Scale { Value = 100, Unit = "PERCENT" },
+        }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        await world.Aws.Ecs.UpdateServicePrimaryTaskSetAsync(new UpdateServicePrimaryTaskSetRequest
+        {
+            Cluster = world.Cluster,
+            Service = world.Service,
+            PrimaryTaskSet = set.TaskSet!.TaskSetArn!,
+        }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
+
+        var deployed = await cli.RunAsync("deploy", "--image", NewImage, "--output", "json");
+
+        deployed.ExitCode.ShouldBe(0, deployed.ToString());
+        deployed.Json.GetProperty("revision").GetInt32().ShouldBe(2, "the task set that ran before Backstay is revision 1");
+        deployed.Json.GetProperty("stableRevision").GetInt32().ShouldBe(1);
+        (await world.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [world.Blue] = 0, [world.Green] = 100 });
+
+        var rolledBack = await cli.RunAsync("rollback", world.Service, "--output", "json");
+
+        rolledBack.ExitCode.ShouldBe(0, rolledBack.ToString());
+        rolledBack.Outcome.ShouldBe("Succeeded");
+        rolledBack.Json.GetProperty("revision").GetInt32().ShouldBe(1);
+        (await world.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [world.Blue] = 100, [world.Green] = 0 });
+        var serving = (await world.DescribeServiceAsync())!.TaskSets.ShouldHaveSingleItem();
+        serving.TaskDefinition.ShouldBe(adopted);
+    }
+
+    [Fact]
+    public void RunningDigest_RecordedDescribeTasks_IsTheDigestTheServicesTasksOfThatTaskDefinitionPulled()
+    {
+        var tasks = System.Text.Json.JsonSerializer.Deserialize<DescribeTasksResponse>(RecordedShapes.DescribeTasksRunning, AwsJson.CamelCase)!.Tasks;
+
+        EcsPlatform.RunningDigest(tasks, "arn:aws:ecs:eu-west-1:123456789012:task-definition/hello:6", "web")
+            .ShouldBe("sha256:5c4e1e3a1c0f4d2b9e8a7f6d5c4b3a291817161514131211100f0e0d0c0b0a09");
+        EcsPlatform.RunningDigest(tasks, "arn:aws:ecs:eu-west-1:123456789012:task-definition/hello:5", "web").ShouldBeNull("no task of it runs");
+    }
+
     /// <summary>What a team had before Backstay: a task definition of the service's family and a service on the ECS controller running it.</summary>
     private static async Task<string> CreateRollingServiceByHandAsync(MotoWorld world)
+    {
+        var arn = await RegisterTaskDefinitionAsync(world);
+        await world.Aws.Ecs.CreateServiceAsync(new CreateServiceRequest
+        {
+            Cluster = world.Cluster,
+            ServiceName = world.Service,
+            TaskDefinition = arn,
+            DesiredCount = 2,
+            DeploymentController = new DeploymentController { Type = "ECS" },
+            LaunchType = "EC2",
+            LoadBalancers = [new LoadBalancer { TargetGroupArn = world.Blue, ContainerName = "web", ContainerPort = 8080 }],
+        }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
+        return arn;
+    }
+
+    private static async Task<string> RegisterTaskDefinitionAsync(MotoWorld world)
     {
         var registered = await world.Aws.Ecs.RegisterTaskDefinitionAsync(new RegisterTaskDefinitionRequest
         {
@@ -94,18 +169,7 @@ public sealed class EcsAdoptionCliTests : IClassFixture<CompletingMotoServer>, I
                 },
             ],
         }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
-        var arn = registered.TaskDefinition!.TaskDefinitionArn!;
-        await world.Aws.Ecs.CreateServiceAsync(new CreateServiceRequest
-        {
-            Cluster = world.Cluster,
-            ServiceName = world.Service,
-            TaskDefinition = arn,
-            DesiredCount = 2,
-            DeploymentController = new DeploymentController { Type = "ECS" },
-            LaunchType = "EC2",
-            LoadBalancers = [new LoadBalancer { TargetGroupArn = world.Blue, ContainerName = "web", ContainerPort = 8080 }],
-        }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
-        return arn;
+        return registered.TaskDefinition!.TaskDefinitionArn!;
     }
 
     private void WriteNativeSpec(MotoWorld world, string? hooks = null) => File.WriteAllText(Path.Combine(_cli.WorkDirectory, "backstay.yaml"), $$"""
