@@ -20,6 +20,19 @@ public sealed partial class EcsPlatform
     {
         ArgumentNullException.ThrowIfNull(mark);
         var context = Register(spec);
+
+        // The tag names registered task definitions only: a deployment that ended before its target's was registered (stopped
+        // for drift, an alarm already firing) changed nothing on AWS, so the tag stays on the last deployment that did, and
+        // `import` never meets a revision it cannot find.
+        foreach (var named in new[] { mark.TargetRevision, mark.StableRevision }.OfType<int>())
+        {
+            if (!await IsRegisteredAsync(context, named, cancellationToken))
+            {
+                EcsLog.MarkLeftAsItWas(_logger, mark.Id, context.ServiceName, named);
+                return;
+            }
+        }
+
         var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
         await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest
         {
@@ -34,6 +47,46 @@ public sealed partial class EcsPlatform
                 Tags = [new Tag(Tags.DeploymentId, mark.Id)],
             }, cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// Where the service's latest deployment stands as its tag says, read fresh; null when it has no tag or one that cannot
+    /// be read. Throws <see cref="PlatformDriftException"/> when the service does not exist.
+    /// </summary>
+    public async Task<DeploymentMark?> ReadMarkAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        if (Tags.Find(snapshot.Service.Tags, Tags.Deployment) is not { } tag)
+        {
+            return null;
+        }
+
+        try
+        {
+            return DeploymentMark.Decode(tag);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<bool> IsRegisteredAsync(EcsServiceContext context, int revision, CancellationToken cancellationToken)
+    {
+        if (context.TaskDefinitions.ContainsKey(revision))
+        {
+            return true;
+        }
+
+        var (found, _) = await FindTaskDefinitionAsync(context, revision, cancellationToken);
+        if (found is null)
+        {
+            return false;
+        }
+
+        context.TaskDefinitions[revision] = found;
+        return true;
     }
 
     /// <summary>
