@@ -30,4 +30,10 @@ internal static partial class EcsLog
 
     [LoggerMessage(9, LogLevel.Information, "ECS deployment {Deployment} rolls revision {Revision} of {Service} out")]
     public static partial void RolloutStarted(ILogger logger, string deployment, int revision, string service);
+
+    [LoggerMessage(10, LogLevel.Information, "Adopted ECS service {Service}: task definition {TaskDefinition}, which it ran before Backstay, is revision 1")]
+    public static partial void Adopted(ILogger logger, string service, string taskDefinition);
+
+    [LoggerMessage(11, LogLevel.Information, "Deployment {Deployment} of {Service} names revision {Revision}, which has no registered task definition; the backstay:deployment tag is left as it was")]
+    public static partial void MarkLeftAsItWas(ILogger logger, string deployment, string service, int revision);
 }

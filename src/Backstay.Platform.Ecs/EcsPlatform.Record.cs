@@ -20,6 +20,19 @@ public sealed partial class EcsPlatform
     {
         ArgumentNullException.ThrowIfNull(mark);
         var context = Register(spec);
+
+        // The tag names registered task definitions only: a deployment that ended before its target's was registered (stopped
+        // for drift, an alarm already firing) changed nothing on AWS, so the tag stays on the last deployment that did, and
+        // `import` never meets a revision it cannot find.
+        foreach (var named in new[] { mark.TargetRevision, mark.StableRevision }.OfType<int>())
+        {
+            if (!await IsRegisteredAsync(context, named, cancellationToken))
+            {
+                EcsLog.MarkLeftAsItWas(_logger, mark.Id, context.ServiceName, named);
+                return;
+            }
+        }
+
         var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
         await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest
         {
@@ -34,6 +47,46 @@ public sealed partial class EcsPlatform
                 Tags = [new Tag(Tags.DeploymentId, mark.Id)],
             }, cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// Where the service's latest deployment stands as its tag says, read fresh; null when it has no tag or one that cannot
+    /// be read. Throws <see cref="PlatformDriftException"/> when the service does not exist.
+    /// </summary>
+    public async Task<DeploymentMark?> ReadMarkAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        if (Tags.Find(snapshot.Service.Tags, Tags.Deployment) is not { } tag)
+        {
+            return null;
+        }
+
+        try
+        {
+            return DeploymentMark.Decode(tag);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<bool> IsRegisteredAsync(EcsServiceContext context, int revision, CancellationToken cancellationToken)
+    {
+        if (context.TaskDefinitions.ContainsKey(revision))
+        {
+            return true;
+        }
+
+        var (found, _) = await FindTaskDefinitionAsync(context, revision, cancellationToken);
+        if (found is null)
+        {
+            return false;
+        }
+
+        context.TaskDefinitions[revision] = found;
+        return true;
     }
 
     /// <summary>
@@ -79,6 +132,86 @@ public sealed partial class EcsPlatform
         var serving = snapshot.Primary is { } primary ? Tags.RevisionOf(primary)
             : snapshot.Service.TaskDefinition is { } current && byArn.TryGetValue(current, out var native) ? native : null;
         return new EcsRecord([.. revisions.OrderBy(r => r.Number)], latest, serving);
+    }
+
+    /// <summary>
+    /// Makes what a service ran before Backstay's first deployment of it revision 1, before anything changes: the task
+    /// definition its PRIMARY deployment runs (ECS deployment controller), or its primary task set's (EXTERNAL), is tagged
+    /// as revision 1 of the spec's service (the task set too), so a rollback has that revision to go back to and another
+    /// process imports it. The revision keeps the image as the task definition names it, with the digest its running tasks
+    /// pulled. Returns null when the service runs nothing Backstay could adopt (no task definition, or a controller the spec
+    /// does not use, which the deployment then refuses).
+    /// </summary>
+    public async Task<EcsRecord?> AdoptAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var context = Register(spec);
+        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var controller = snapshot.Service.DeploymentController?.Type ?? "ECS";
+        TaskSet? set = null;
+        string? arn;
+        if (context.Ecs.NativeRolling)
+        {
+            arn = controller == "ECS" ? snapshot.Service.TaskDefinition : null;
+        }
+        else
+        {
+            set = controller == "EXTERNAL" && snapshot.Primary is { } primary && Tags.RevisionOf(primary) is null ? primary : null;
+            arn = set?.TaskDefinition;
+        }
+
+        if (arn is null)
+        {
+            return null;
+        }
+
+        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeTaskDefinitionAsync(
+            new DescribeTaskDefinitionRequest { TaskDefinition = arn, Include = ["TAGS"] }, cancellationToken));
+        var definition = described.TaskDefinition ?? throw new PlatformException($"ECS described no task definition {arn}, which service '{context.ServiceName}' runs.");
+        var revision = RevisionOf(spec, context, definition, 1, described.Tags);
+        if (revision.Digest is null)
+        {
+            var container = TaskDefinitionBuilder.PickContainer(definition, context.Ecs.Container, context.Family);
+            revision = revision with { Digest = RunningDigest(await RunningTasksAsync(context, cancellationToken), definition.TaskDefinitionArn ?? arn, container.Name) };
+        }
+
+        var tags = TaskDefinitionBuilder.TagsOf(spec.Service, revision);
+        await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest { ResourceArn = definition.TaskDefinitionArn ?? arn, Tags = tags }, cancellationToken));
+        if (set?.TaskSetArn is { } setArn)
+        {
+            await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest { ResourceArn = setArn, Tags = tags }, cancellationToken));
+        }
+
+        _revisionOfTaskDefinition[definition.TaskDefinitionArn ?? arn] = revision.Number;
+        context.TaskDefinitions[revision.Number] = definition;
+        context.Invalidate();
+        EcsLog.Adopted(_logger, context.ServiceName, definition.TaskDefinitionArn ?? arn);
+        return new EcsRecord([revision], null, revision.Number);
+    }
+
+    /// <summary>The digest running tasks of the task definition pulled for the container; null when none says.</summary>
+    internal static string? RunningDigest(IReadOnlyList<EcsTask> tasks, string taskDefinitionArn, string? container) =>
+        tasks.Where(t => t.TaskDefinitionArn == taskDefinitionArn && t.LastStatus == "RUNNING")
+            .SelectMany(t => t.Containers ?? [])
+            .Where(c => container is null || c.Name == container)
+            .Select(c => c.ImageDigest)
+            .FirstOrDefault(d => !string.IsNullOrWhiteSpace(d));
+
+    private static async Task<IReadOnlyList<EcsTask>> RunningTasksAsync(EcsServiceContext context, CancellationToken cancellationToken)
+    {
+        var listed = await CallAsync(context, () => context.Aws.Ecs.ListTasksAsync(new ListTasksRequest
+        {
+            Cluster = context.Cluster,
+            ServiceName = context.ServiceName,
+            DesiredStatus = "RUNNING",
+            MaxResults = 100,
+        }, cancellationToken));
+        if (listed.TaskArns.Count == 0)
+        {
+            return [];
+        }
+
+        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeTasksAsync(new DescribeTasksRequest { Cluster = context.Cluster, Tasks = listed.TaskArns }, cancellationToken));
+        return described.Tasks;
     }
 
     private static async Task<List<string>> ListFamilyAsync(EcsServiceContext context, CancellationToken cancellationToken)

@@ -210,7 +210,7 @@ public sealed partial class EcsPlatform : INativeRollout
         var sets = new List<InstanceSet>();
         foreach (var deployment in snapshot.Service.Deployments ?? [])
         {
-            if (deployment.TaskDefinition is not { } arn || await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) is not { } revision)
+            if (TaskDefinitionOf(snapshot, deployment) is not { } arn || await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) is not { } revision)
             {
                 continue;
             }
@@ -240,7 +240,7 @@ public sealed partial class EcsPlatform : INativeRollout
     {
         var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
         var primary = snapshot.Service.Deployments?.FirstOrDefault(d => d.Status == "PRIMARY");
-        return primary?.TaskDefinition is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) is { } revision
+        return primary is not null && TaskDefinitionOf(snapshot, primary) is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) is { } revision
             ? new Dictionary<int, int> { [revision] = 100 }
             : new Dictionary<int, int>();
     }
@@ -253,7 +253,7 @@ public sealed partial class EcsPlatform : INativeRollout
     {
         var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
         var primary = snapshot.Service.Deployments?.FirstOrDefault(d => d.Status == "PRIMARY");
-        var runs = primary?.TaskDefinition is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) == revision.Number;
+        var runs = primary is not null && TaskDefinitionOf(snapshot, primary) is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) == revision.Number;
         if (!runs)
         {
             if (count == 0)
@@ -276,6 +276,13 @@ public sealed partial class EcsPlatform : INativeRollout
             context.Invalidate();
         }
     }
+
+    /// <summary>
+    /// The task definition a deployment runs; the PRIMARY one's is the service's own (moto leaves the entry's field at the
+    /// service's first task definition after an update, ECS keeps both the same).
+    /// </summary>
+    private static string? TaskDefinitionOf(EcsSnapshot snapshot, Aws.Ecs.Deployment deployment) =>
+        deployment.Status == "PRIMARY" ? snapshot.Service.TaskDefinition ?? deployment.TaskDefinition : deployment.TaskDefinition;
 
     private async Task<int?> RevisionOfTaskDefinitionAsync(EcsServiceContext context, string arn, CancellationToken cancellationToken)
     {

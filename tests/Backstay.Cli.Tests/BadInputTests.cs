@@ -139,21 +139,23 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public async Task Continue_UnknownDeployment_Exits2()
+    public async Task Continue_UnknownDeploymentInAnEmptyStateDirectory_Exits2PointingAtImport()
     {
         var result = await _cli.RunAsync("continue", "d-NOSUCH123");
 
         result.ExitCode.ShouldBe(2);
-        result.Stderr.ShouldContain("Unknown deployment 'd-NOSUCH123'");
+        result.Stderr.ShouldContain("has no record of deployment 'd-NOSUCH123'");
+        result.Stderr.ShouldContain("backstay import");
     }
 
     [Fact]
-    public async Task Rollback_UnknownService_Exits2()
+    public async Task Rollback_UnknownServiceInAnEmptyStateDirectory_Exits2PointingAtImport()
     {
         var result = await _cli.RunAsync("rollback", "nosuch");
 
         result.ExitCode.ShouldBe(2);
-        result.Stderr.ShouldContain("Unknown service 'nosuch'");
+        result.Stderr.ShouldContain("has no record of service 'nosuch'");
+        result.Stderr.ShouldContain("backstay import");
     }
 
     [Fact]

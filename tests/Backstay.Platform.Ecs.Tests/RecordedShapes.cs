@@ -54,6 +54,17 @@ internal static class RecordedShapes
         ]}
         """;
 
+    /// <summary>Running tasks of a service: what each container pulled (imageDigest), whatever its task definition's image says.</summary>
+    public const string DescribeTasksRunning = """
+        {"failures":[],"tasks":[
+          {"taskArn":"arn:aws:ecs:eu-west-1:123456789012:task/prod/1c2d3e4f5a6b4c7d8e9f0a1b2c3d4e55","taskDefinitionArn":"arn:aws:ecs:eu-west-1:123456789012:task-definition/hello:6",
+           "lastStatus":"RUNNING","desiredStatus":"RUNNING","group":"service:hello","startedBy":"ecs-svc/1234567890123456789","createdAt":1767225600,"startedAt":1767225610,
+           "containers":[
+             {"name":"log-router","image":"public.ecr.aws/aws-observability/aws-for-fluent-bit:stable","imageDigest":"sha256:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a0908070605040302010f","lastStatus":"RUNNING"},
+             {"name":"web","image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello:v1","imageDigest":"sha256:5c4e1e3a1c0f4d2b9e8a7f6d5c4b3a291817161514131211100f0e0d0c0b0a09","lastStatus":"RUNNING","healthStatus":"HEALTHY"}]}
+        ]}
+        """;
+
     public const string DescribeTaskDefinition = """
         {"taskDefinition":{
           "taskDefinitionArn":"arn:aws:ecs:eu-west-1:123456789012:task-definition/hello:6","family":"hello","revision":6,"status":"ACTIVE",

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -21,7 +22,9 @@ internal static class ContinueCommand
             await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             if (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken) is null)
             {
-                throw new CliException($"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
+                throw new CliException(store is LocalControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
+                    ? EcsImport.NotRecorded($"deployment '{result.GetValue(id)}'", state.Path)
+                    : $"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
             var paused = (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken))!;

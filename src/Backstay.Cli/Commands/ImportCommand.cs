@@ -31,6 +31,11 @@ internal static class ImportCommand
             await using var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
             var imported = await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: true, cancellationToken)
                 ?? throw new CliException($"Nothing to import for '{spec.Service}'.");
+            if (imported.Skipped is { } skipped)
+            {
+                await Console.Error.WriteLineAsync($"Warning: {skipped}; the rest was imported.");
+            }
+
             if (GlobalOptions.Json(result))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new
@@ -38,6 +43,7 @@ internal static class ImportCommand
                     service = spec.Service,
                     revisions = imported.Revisions.Where(r => !r.Removed).OrderBy(r => r.Number).Select(r => new { number = r.Number, image = r.Image, commit = r.Provenance.Commit }),
                     stableRevision = imported.StableRevision,
+                    skipped = imported.Skipped,
                     deployment = imported.Deployment is { } d ? new { id = d.Id, kind = d.Kind.ToString(), state = d.State.ToString(), step = d.CurrentStep, totalSteps = d.TotalSteps, targetRevision = d.TargetRevision, targetWeight = d.TargetWeight } : null,
                 }, Reports.Json));
             }

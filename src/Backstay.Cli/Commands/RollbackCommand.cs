@@ -28,7 +28,7 @@ internal static class RollbackCommand
             await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             var requests = result.GetValue(interactive)
                 ? await RollbackPicker.PickAsync(store, result.GetValue(last), cancellationToken)
-                : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), cancellationToken);
+                : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), state, cancellationToken);
             if (requests.Count == 0)
             {
                 Consoles.Human.MarkupLine("Nothing to roll back.");
@@ -87,7 +87,8 @@ internal static class RollbackCommand
         return command;
     }
 
-    private static async Task<List<(string Service, int? Revision)>> ResolveAsync(IControlPlane store, string[] targets, int? to, CancellationToken cancellationToken)
+    private static async Task<List<(string Service, int? Revision)>> ResolveAsync(IControlPlane store, string[] targets, int? to, StateDirectory state,
+        CancellationToken cancellationToken)
     {
         if (targets.Length == 0)
         {
@@ -109,7 +110,7 @@ internal static class RollbackCommand
                 continue;
             }
 
-            await StatusCommand.RequireServiceAsync(store, target, cancellationToken);
+            await StatusCommand.RequireServiceAsync(store, target, cancellationToken, state);
             requests.Add((target, to));
         }
 

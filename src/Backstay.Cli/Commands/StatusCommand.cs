@@ -21,7 +21,7 @@ internal static class StatusCommand
             var state = GlobalOptions.StateDirectory(result);
             await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
             var name = result.GetValue(service);
-            var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken)];
+            var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken, state)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
             var running = await store.ControllerRunningAsync(cancellationToken);
             // Two reads per service, eight services at a time: with hundreds of services one after another takes seconds.
@@ -54,7 +54,7 @@ internal static class StatusCommand
 
             if (rows.Count == 0)
             {
-                Consoles.Human.MarkupLine("No services yet. Deploy one with [bold]backstay deploy -f backstay.yaml[/].");
+                Consoles.Human.MarkupLine("No services yet. Deploy one with [bold]backstay deploy -f backstay.yaml[/]; one deployed from another state directory (another CI job) is read back from AWS with [bold]backstay import -f backstay.yaml[/] (deploy imports it too).");
                 return ExitCodes.Succeeded;
             }
 
@@ -78,7 +78,8 @@ internal static class StatusCommand
         return command;
     }
 
-    internal static async Task<ServiceRecord> RequireServiceAsync(IControlPlane store, string name, CancellationToken cancellationToken)
+    /// <param name="state">The state directory when the store is the local one: an empty one answers how to read a service back.</param>
+    internal static async Task<ServiceRecord> RequireServiceAsync(IControlPlane store, string name, CancellationToken cancellationToken, StateDirectory? state = null)
     {
         var service = await store.GetServiceAsync(name, cancellationToken);
         if (service is not null)
@@ -87,6 +88,11 @@ internal static class StatusCommand
         }
 
         var known = await store.ListServicesAsync(cancellationToken);
+        if (known.Count == 0 && state is not null && store is LocalControlPlane)
+        {
+            throw new CliException(EcsImport.NotRecorded($"service '{name}'", state.Path));
+        }
+
         throw new CliException($"Unknown service '{name}'. Known services: {(known.Count == 0 ? "none yet (deploy one with `backstay deploy`)" : string.Join(", ", known.Select(k => k.Name)))}.");
     }
 

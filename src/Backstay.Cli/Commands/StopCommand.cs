@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Backstay.Cli.Infrastructure;
+using Backstay.Core.Control;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -21,7 +22,9 @@ internal static class StopCommand
             var deploymentId = result.GetValue(id)!;
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
             {
-                throw new CliException($"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
+                throw new CliException(store is LocalControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
+                    ? EcsImport.NotRecorded($"deployment '{deploymentId}'", state.Path)
+                    : $"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
             }
 
             var running = (await store.GetDeploymentAsync(deploymentId, cancellationToken))!;

@@ -52,6 +52,10 @@ internal sealed class Execution : IAsyncDisposable
                     // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
                     await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
                 }
+                else if (await local.GetServiceAsync(spec.Service, cancellationToken) is not null)
+                {
+                    await EcsImport.RequireCurrentAsync(local, platform, spec, GlobalOptions.StateDirectory(result).Path, cancellationToken);
+                }
 
                 return execution;
             }

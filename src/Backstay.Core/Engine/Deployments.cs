@@ -15,8 +15,8 @@ public enum ResetMode
 /// <summary>Thrown for a request that names something that does not exist or cannot be done now.</summary>
 public sealed class InvalidRequestException(string message) : Exception(message);
 
-/// <summary>What <see cref="Deployments.ImportAsync"/> recorded.</summary>
-public sealed record ImportResult(IReadOnlyList<Revision> Revisions, int? StableRevision, Deployment? Deployment);
+/// <summary>What <see cref="Deployments.ImportAsync"/> recorded; <paramref name="Skipped"/> says what the platform named that could not be recorded.</summary>
+public sealed record ImportResult(IReadOnlyList<Revision> Revisions, int? StableRevision, Deployment? Deployment, string? Skipped = null);
 
 /// <summary>
 /// What people and CI ask of Backstay: new revisions, deployments, rollbacks, continues. Requests are written
@@ -365,13 +365,20 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         }
 
         var byNumber = revisions.ToDictionary(r => r.Number);
-        foreach (var needed in new[] { latest?.TargetRevision, latest?.StableRevision, serving }.OfType<int>())
+        string? skipped = null;
+        if (serving is { } unknownServing && !byNumber.ContainsKey(unknownServing))
         {
-            if (!byNumber.ContainsKey(needed))
-            {
-                throw new InvalidRequestException(
-                    $"Revision {needed} of '{spec.Service}' is named by the platform but its definition was not found (it may have been deregistered by hand); nothing was imported.");
-            }
+            serving = null;
+        }
+
+        // A mark naming a revision whose definition is gone (deregistered by hand, or a tag left by a version of Backstay
+        // that marked deployments before their revision was registered) cannot be carried on: the rest is still true.
+        if (latest is not null && new[] { latest.TargetRevision, latest.StableRevision }.OfType<int>().Where(n => !byNumber.ContainsKey(n)).Select(n => (int?)n).FirstOrDefault() is { } missing)
+        {
+            skipped = $"deployment {latest.Id} ({latest.Kind} of revision {latest.TargetRevision}, {latest.State}) named by the platform was not imported: " +
+                      $"revision {missing} has no definition on the platform (never registered, or deregistered by hand)";
+            serving ??= latest.StableRevision is { } before && byNumber.ContainsKey(before) ? before : null;
+            latest = null;
         }
 
         var now = time.GetUtcNow();
@@ -458,7 +465,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             }, cancellationToken);
         }
 
-        return new ImportResult(await store.ListRevisionsAsync(spec.Service, cancellationToken), stable, deployment);
+        return new ImportResult(await store.ListRevisionsAsync(spec.Service, cancellationToken), stable, deployment, skipped);
     }
 
     /// <summary>An imported deployment of a new revision follows the spec's plan; a rollback or reset plans itself again.</summary>

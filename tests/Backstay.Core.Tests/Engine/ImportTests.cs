@@ -86,6 +86,23 @@ public sealed class ImportTests
     }
 
     [Fact]
+    public async Task Import_MarkNamingARevisionWithoutDefinition_RecordsTheRestAndSaysWhatItLeftOut()
+    {
+        await using var harness = new EngineHarness();
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(), Specs.Weight(100)));
+        var stopped = Paused with { State = DeploymentState.Stopped, TargetRevision = 5 };
+
+        var result = await harness.Requests.ImportAsync(spec, [Revision(2, "app:2"), Revision(4, "app:4")], stopped, serving: null, "ci", CancellationToken.None);
+
+        result.Deployment.ShouldBeNull();
+        result.Skipped.ShouldNotBeNull().ShouldContain($"deployment {stopped.Id}");
+        result.Skipped.ShouldContain("revision 5 has no definition");
+        result.StableRevision.ShouldBe(2, "the stable revision the mark names still has its definition");
+        harness.Store.Revisions(Web).Where(r => !r.Removed).Select(r => r.Number).Order().ShouldBe([2, 4]);
+        harness.Store.Service(Web)!.StableRevision.ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Run_Canary_TellsThePlatformEachStateAndStepOnceNotEveryProgressSave()
     {
         await using var harness = new EngineHarness();

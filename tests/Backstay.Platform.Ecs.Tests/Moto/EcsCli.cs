@@ -28,6 +28,9 @@ public sealed class EcsCli : IDisposable
 
     public string StateDirectory => Path.Combine(WorkDirectory, ".backstay");
 
+    /// <summary>Another moto server than the one the test process points at, for every command of this CLI.</summary>
+    public Uri? Endpoint { get; init; }
+
     /// <summary>Writes backstay.yaml for the world's service with the given strategy and hooks (YAML, indented by two).</summary>
     public void WriteSpec(MotoWorld world, string strategy, string? hooks = null) => File.WriteAllText(Path.Combine(WorkDirectory, "backstay.yaml"), $$"""
         service: {{world.Service}}
@@ -68,6 +71,15 @@ public sealed class EcsCli : IDisposable
 
         info.Environment["NO_COLOR"] = "1";
         info.Environment.Remove("BACKSTAY_STATE");
+        if (Endpoint is not null)
+        {
+            info.Environment["AWS_ENDPOINT_URL"] = Endpoint.ToString();
+            info.Environment["AWS_ACCESS_KEY_ID"] = "testing";
+            info.Environment["AWS_SECRET_ACCESS_KEY"] = "testing";
+            info.Environment["AWS_REGION"] = MotoServer.Region;
+            info.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        }
+
         return Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
     }
 

@@ -12,7 +12,21 @@ public sealed class MotoServer : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    private readonly IReadOnlyDictionary<string, string> _serverEnvironment;
+    private readonly bool _exportEndpoint;
     private Process? _process;
+
+    public MotoServer()
+        : this(new Dictionary<string, string>(StringComparer.Ordinal), exportEndpoint: true)
+    {
+    }
+
+    /// <summary>A server started with extra settings of moto's own (e.g. MOTO_ECS_SERVICE_RUNNING), which leaves the process environment alone.</summary>
+    internal MotoServer(IReadOnlyDictionary<string, string> serverEnvironment, bool exportEndpoint)
+    {
+        _serverEnvironment = serverEnvironment;
+        _exportEndpoint = exportEndpoint;
+    }
 
     public Uri Endpoint { get; private set; } = null!;
 
@@ -29,6 +43,11 @@ public sealed class MotoServer : IAsyncLifetime
             UseShellExecute = false,
         };
         start.Environment["MOTO_ALLOW_NONEXISTENT_REGION"] = "true";
+        foreach (var (name, value) in _serverEnvironment)
+        {
+            start.Environment[name] = value;
+        }
+
         _process = Process.Start(start) ?? throw new InvalidOperationException("python3 -m moto.server did not start; install moto (pip install 'moto[server]').");
 
         // Its request log is not needed, but the pipes must be drained or the server blocks once they fill up.
@@ -37,12 +56,15 @@ public sealed class MotoServer : IAsyncLifetime
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "testing");
-        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "testing");
-        Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
-        Environment.SetEnvironmentVariable("AWS_REGION", Region);
-        Environment.SetEnvironmentVariable("AWS_ENDPOINT_URL", Endpoint.ToString());
-        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+        if (_exportEndpoint)
+        {
+            Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "testing");
+            Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "testing");
+            Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
+            Environment.SetEnvironmentVariable("AWS_REGION", Region);
+            Environment.SetEnvironmentVariable("AWS_ENDPOINT_URL", Endpoint.ToString());
+            Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+        }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var watch = Stopwatch.StartNew();

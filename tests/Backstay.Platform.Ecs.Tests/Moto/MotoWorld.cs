@@ -20,10 +20,15 @@ public sealed class MotoWorld : IDisposable
 
     private readonly AwsClientFactory _factory;
 
-    private MotoWorld(string name)
+    private MotoWorld(string name, Uri? endpoint)
     {
         Name = name;
-        _factory = new AwsClientFactory(new AwsEnvironment(), new StaticCredentialSource(new AwsCredentials("testing", "testing")),
+        var environment = endpoint is null ? new AwsEnvironment() : new AwsEnvironment(new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["AWS_ENDPOINT_URL"] = endpoint.ToString(),
+            ["AWS_REGION"] = MotoServer.Region,
+        });
+        _factory = new AwsClientFactory(environment, new StaticCredentialSource(new AwsCredentials("testing", "testing")),
             TimeProvider.System, new AwsClientOptions { MaxRetries = 1 }, NullLogger.Instance);
         Aws = _factory.ForRegion(MotoServer.Region);
     }
@@ -53,9 +58,10 @@ public sealed class MotoWorld : IDisposable
 
     public string Green { get; private set; } = "";
 
-    public static async Task<MotoWorld> CreateAsync(string prefix)
+    /// <param name="endpoint">Another moto server than the collection's (one started with settings of its own).</param>
+    public static async Task<MotoWorld> CreateAsync(string prefix, Uri? endpoint = null)
     {
-        var world = new MotoWorld($"{prefix}-{Guid.NewGuid().ToString("N")[..8]}");
+        var world = new MotoWorld($"{prefix}-{Guid.NewGuid().ToString("N")[..8]}", endpoint);
         await world.SetUpAsync().WaitAsync(CallTimeout);
         return world;
     }

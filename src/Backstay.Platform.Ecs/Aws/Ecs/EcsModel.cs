@@ -391,6 +391,10 @@ internal sealed record DescribeTasksRequest
 internal sealed record Container
 {
     public string? Name { get; init; }
+    public string? Image { get; init; }
+
+    /// <summary>The digest the task pulled: what the image's tag pointed to when the task started.</summary>
+    public string? ImageDigest { get; init; }
     public string? LastStatus { get; init; }
     public int? ExitCode { get; init; }
     public string? Reason { get; init; }
