@@ -42,6 +42,7 @@ internal static class Program
             LogsCommand.Create(),
             ValidateCommand.Create(),
             LoadCommand.Create(),
+            TokenCommand.Create(),
         };
 
         var parsed = root.Parse(args);

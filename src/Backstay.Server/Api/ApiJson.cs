@@ -81,7 +81,8 @@ internal static class ApiJson
                 $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}");
         }
 
-        return value ?? fallback ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+        // A body of `null` is a body: it is refused, never taken for no body (which an action may accept).
+        return value ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
             $"{request.Method} {request.Path} needs a JSON object as its body, not null.");
     }
 
