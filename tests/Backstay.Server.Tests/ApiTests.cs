@@ -131,7 +131,7 @@ public sealed class ApiTests(ServerFixture server)
                 "service": "{{service}}",
                 "platform": { "local": { "instances": 1, "productionListener": "127.0.0.1:{{Specs.FreePort()}}" } },
                 "task": { "image": "builtin:hello", "port": 8080,
-                          "healthCheck": { "path": "/healthz", "interval": "00:00:00.2", "timeout": "00:00:00.5", "healthyThreshold": 1, "unhealthyThreshold": 2 } },
+                          "healthCheck": { "path": "/healthz", "interval": "00:00:00.5", "timeout": "00:00:00.4", "healthyThreshold": 1, "unhealthyThreshold": 2 } },
                 "strategy": { "canary": { "steps": [ { "type": "setWeight", "weight": 20 }, { "type": "pause", "duration": null }, { "type": "setWeight", "weight": 100 } ] } }
               },
               "env": { "GREETING": "hi v2" },
