@@ -205,10 +205,10 @@ public sealed class ApiDoorsTests(ServerFixture server, ITestOutputHelper output
         var before = await SnapshotAsync(admin, spec.Service, other.Service);
         var tried = 0;
         var statuses = new Dictionary<int, int>();
-        const int PerRoute = 150;
+        const int PerRoute = 300;
         foreach (var (path, body) in routes)
         {
-            foreach (var hostile in FsCheck.Fluent.Gen.Sample(HostileBodies.For(body), 30, PerRoute))
+            foreach (var hostile in FsCheck.Fluent.Gen.Sample(HostileBodies.For(body), PerRoute, 30))
             {
                 using var response = await SendAsync(admin, HttpMethod.Post, path, hostile.Content, hostile.ContentType);
                 var status = (int)response.StatusCode;
@@ -277,7 +277,7 @@ internal sealed record HostileBody(string Kind, byte[] Content, string? ContentT
 internal static class HostileBodies
 {
     private static readonly string[] WrongContentTypes =
-        ["text/plain", "application/xml", "application/x-www-form-urlencoded", "application/json; charset=latin1", "multipart/form-data; boundary=x", "\u00e9/\u00e9"];
+        ["text/plain", "application/xml", "application/x-www-form-urlencoded", "application/json; charset=latin1", "multipart/form-data; boundary=x", "json", "application/json; charset=utf-16"];
 
     public static FsCheck.Gen<HostileBody> For(JsonNode valid)
     {

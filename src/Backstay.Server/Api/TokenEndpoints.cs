@@ -17,15 +17,13 @@ internal static class TokenEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, TokenStore tokens, SessionStore sessions, ILogger logger)
     {
-        var api = app.MapGroup("/api/tokens");
-
-        api.MapGet("", (HttpContext context) =>
+        app.MapGet("/api/tokens", (HttpContext context) =>
         {
             context.Caller().Require(Role.Admin, "listing tokens");
             return ApiJson.Ok(tokens.List());
         });
 
-        api.MapPost("", async (HttpContext context) =>
+        app.MapPost("/api/tokens", async (HttpContext context) =>
         {
             var caller = context.Caller();
             caller.Require(Role.Admin, "creating a token");
@@ -50,7 +48,7 @@ internal static class TokenEndpoints
             return ApiJson.Ok(new CreatedToken(body.Name, body.Role, token), StatusCodes.Status201Created);
         });
 
-        api.MapDelete("/{name}", (string name, HttpContext context) =>
+        app.MapDelete("/api/tokens/{name}", (string name, HttpContext context) =>
         {
             var caller = context.Caller();
             caller.Require(Role.Admin, "revoking a token");
