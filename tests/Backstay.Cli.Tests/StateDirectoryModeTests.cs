@@ -37,6 +37,18 @@ public sealed class StateDirectoryModeTests : IDisposable
         validate.ExitCode.ShouldBe(0, validate.Stderr);
 
         await _cli.StartServeAsync();
+
+        // Deploy must go through the controller's API (where the image used to be looked for in serve's folder), not
+        // in-process: wait until the controller has written its address.
+        var serverFile = Path.Combine(_cli.StateDirectory, "server.json");
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            while (!File.Exists(serverFile))
+            {
+                await Task.Delay(100, wait.Token);
+            }
+        }
+
         var deployed = await _cli.DeployAsync("-f", "app/backstay.yaml");
         deployed.ExitCode.ShouldBe(0, deployed.Raw);
         deployed.Outcome.ShouldBe("Succeeded");

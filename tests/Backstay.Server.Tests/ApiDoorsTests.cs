@@ -238,10 +238,10 @@ public sealed class ApiDoorsTests(ServerFixture server, ITestOutputHelper output
     {
         var deployments = (await admin.GetJsonAsync<List<Deployment>>("api/deployments?limit=10000")).Where(d => names.Contains(d.Service));
         var services = (await admin.GetJsonAsync<List<ServiceRecord>>("api/services")).Where(s => names.Contains(s.Name));
-        var tokens = await admin.GetJsonAsync<JsonElement>("api/tokens");
+        using var tokens = await admin.GetAsync("api/tokens").Within(30);
         return string.Join('\n', deployments.Select(d => $"{d.Id} {d.State} {d.UpdatedAt:O}"))
             + "\n" + string.Join('\n', services.Select(s => $"{s.Name} {s.StableRevision}"))
-            + "\n" + tokens.GetRawText();
+            + "\n" + (int)tokens.StatusCode + " " + await tokens.Content.ReadAsStringAsync();
     }
 
     private static async Task<string> CreateTokenAsync(ApiClient admin, string name, string role)
