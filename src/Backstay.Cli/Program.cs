@@ -19,6 +19,8 @@ internal static class Program
             return ExitCodes.Succeeded;
         }
 
+        // Tokens, the store and server.json live in the state directory: nothing this process writes is for other users.
+        Backstay.Server.Hosting.StateFiles.RestrictNewFiles();
         var root = new RootCommand("Backstay: deploy container services and roll back bad releases in seconds")
         {
             GlobalOptions.State,
@@ -40,6 +42,7 @@ internal static class Program
             LogsCommand.Create(),
             ValidateCommand.Create(),
             LoadCommand.Create(),
+            TokenCommand.Create(),
         };
 
         var parsed = root.Parse(args);

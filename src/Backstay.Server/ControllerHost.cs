@@ -63,7 +63,8 @@ public static class ControllerHost
         builder.Services.AddSingleton<IControlPlane>(controlPlane);
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
-        builder.Services.AddSingleton(sp => TokenStore.LoadOrCreate(options.StateDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server")));
+        builder.Services.AddSingleton(sp => TokenStore.LoadOrCreate(options.StateDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Backstay.Server"), time));
+        builder.Services.AddSingleton(sp => new SessionStore(sp.GetRequiredService<TokenStore>(), time));
         builder.Services.AddSingleton<ApiAuthentication>();
         builder.Services.AddSingleton<ApiExceptionHandler>();
         builder.Services.AddSingleton<EventStream>();
@@ -79,6 +80,10 @@ public static class ControllerHost
         var authentication = app.Services.GetRequiredService<ApiAuthentication>();
         var errors = app.Services.GetRequiredService<ApiExceptionHandler>();
         var tokens = app.Services.GetRequiredService<TokenStore>();
+        var sessions = app.Services.GetRequiredService<SessionStore>();
+
+        // What an earlier version left readable by others (the store, server.json) is owner-only from now on.
+        StateFiles.TightenTree(options.StateDirectory);
 
         var serverFile = app.Services.GetRequiredService<ServerFile>();
         app.Lifetime.ApplicationStarted.Register(serverFile.Write);
@@ -89,6 +94,7 @@ public static class ControllerHost
         app.UseRouting();
 
         ApiEndpoints.Map(app, controlPlane, engineService, logger);
+        TokenEndpoints.Map(app, tokens, sessions, logger);
         var events = app.Services.GetRequiredService<EventStream>();
         app.MapGet("/api/events", events.StreamAsync);
         app.MapGet("/healthz", () => engineService.Running
@@ -99,19 +105,18 @@ public static class ControllerHost
         {
             // Unauthenticated only for a client on this machine that names this machine (a local Prometheus);
             // anything else needs a token, read-only is enough.
-            if (!ApiAuthentication.IsLocalClient(context) && authentication.Authenticate(context).Role is null)
+            if (!ApiAuthentication.IsLocalClient(context) && authentication.Authenticate(context).Identity is null)
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer realm=\"backstay\"";
-                return Results.Json(new ApiErrorBody("/metrics needs a token (the read-only one is enough) from another machine.", ErrorKind.Unauthorized),
-                    ApiJson.ErrorOptions, statusCode: StatusCodes.Status401Unauthorized);
+                return ApiErrors.Result(StatusCodes.Status401Unauthorized, ErrorKind.Unauthorized, "/metrics needs a token (the read-only one is enough) from another machine.");
             }
 
             return Results.Text(await metrics.RenderAsync(context.RequestAborted), "text/plain; version=0.0.4; charset=utf-8");
         });
-        DashboardEndpoints.Map(app, authentication, tokens, time);
+        DashboardEndpoints.Map(app, authentication, tokens, sessions);
         app.MapFallback("/api/{**path}", (HttpContext context) =>
-            Results.Json(new ApiErrorBody($"There is no {context.Request.Method} {context.Request.Path} in the API; GET /api/openapi.json lists the routes.", ErrorKind.NotFound),
-                ApiJson.ErrorOptions, statusCode: StatusCodes.Status404NotFound));
+            ApiErrors.Result(StatusCodes.Status404NotFound, ErrorKind.NotFound,
+                $"There is no {context.Request.Method} {ApiJson.Printable(context.Request.Path.Value ?? "")} in the API; GET /api/openapi.json lists the routes."));
         return app;
     }
 

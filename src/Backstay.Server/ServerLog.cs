@@ -36,4 +36,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(11, LogLevel.Information, "Controller stopped; removed {Path}")]
     public static partial void Stopped(ILogger logger, string path);
+
+    [LoggerMessage(12, LogLevel.Information, "Token {Name} {Change} ({Role}) by {RequestedBy}")]
+    public static partial void TokenChanged(ILogger logger, string change, string name, string role, string requestedBy);
 }

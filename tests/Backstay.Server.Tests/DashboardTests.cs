@@ -161,6 +161,35 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Login_CookieIsASessionNotTheToken_AndLogoutEndsIt()
+    {
+        await _page.GotoAsync(server.BaseUrl + "login").Within(70);
+        await _page.FillAsync("#token", server.AdminToken).Within(70);
+        await _page.ClickAsync("#submit").Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=live]")).ToHaveAttributeAsync("data-state", "live", new() { Timeout = Wait }).Within(70);
+        var cookie = (await _context.CookiesAsync().Within(10)).Single(c => c.Name == "backstay_session");
+        cookie.Value.ShouldNotBe(server.AdminToken);
+        cookie.Value.ShouldNotContain(server.AdminToken);
+        cookie.Value.Length.ShouldBeGreaterThanOrEqualTo(40);
+
+        using var http = new HttpClient { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(10) };
+        async Task<int> ReadWithCookieAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("api/whoami", UriKind.Relative));
+            request.Headers.Add("Cookie", $"backstay_session={cookie.Value}");
+            using var response = await http.SendAsync(request).Within(10);
+            return (int)response.StatusCode;
+        }
+
+        (await ReadWithCookieAsync()).ShouldBe(200);
+        await _page.ClickAsync("#logout").Within(30);
+        await Assertions.Expect(_page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login$"), new() { Timeout = Wait }).Within(70);
+
+        // The copy of the cookie kept above is dead too: the controller ended the session, not just the browser's cookie.
+        (await ReadWithCookieAsync()).ShouldBe(401);
+    }
+
+    [Fact]
     public async Task CookieWrite_FromAnotherOrigin_IsRefused()
     {
         await LogInAsync("frank");
@@ -177,16 +206,19 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         (await response.Content.ReadAsStringAsync()).ShouldContain("Origin");
     }
 
+    /// <summary>Logs in with a new operator token named <paramref name="user"/>, which the history then records.</summary>
     private async Task LogInAsync(string user)
     {
+        using var admin = server.Admin();
+        var created = await admin.PostJsonAsync<System.Text.Json.JsonElement>("api/tokens", new { name = user, role = "operator" });
+        var token = created.GetProperty("token").GetString()!;
         if (!_page.Url.EndsWith("/login", StringComparison.Ordinal))
         {
             await _page.GotoAsync(server.BaseUrl + "login").Within(70);
         }
 
         // A cold Chromium on a busy 2-core machine can take tens of seconds for its first page.
-        await _page.FillAsync("#token", server.AdminToken).Within(70);
-        await _page.FillAsync("#user", user).Within(70);
+        await _page.FillAsync("#token", token).Within(70);
         await _page.ClickAsync("#submit").Within(70);
         // The login page navigates by script once the cookie is set; waiting for a navigation event can miss one that
         // already happened, so wait (polling, across navigations) for the dashboard's live marker instead.

@@ -65,8 +65,9 @@ internal static class Specs
             HealthCheck = new HealthCheckSpec
             {
                 Path = "/healthz",
-                Interval = TimeSpan.FromMilliseconds(200),
-                Timeout = TimeSpan.FromMilliseconds(500),
+                // The timeout must be shorter than the interval, as `backstay validate` requires, which the API now checks too.
+                Interval = TimeSpan.FromMilliseconds(500),
+                Timeout = TimeSpan.FromMilliseconds(400),
                 HealthyThreshold = 1,
                 UnhealthyThreshold = 2,
             },

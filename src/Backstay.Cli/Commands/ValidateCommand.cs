@@ -19,8 +19,8 @@ internal static class ValidateCommand
             IReadOnlyList<SpecError> errors;
             try
             {
-                SpecLoader.Load(path);
-                errors = [];
+                var spec = SpecLoader.Load(path);
+                errors = MissingImage(spec, path) is { } missing ? [missing] : [];
             }
             catch (SpecException ex)
             {
@@ -29,7 +29,8 @@ internal static class ValidateCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { file = path, valid = errors.Count == 0, errors }, Reports.Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(
+                    new { file = path, valid = errors.Count == 0, errorCount = errors.Count, errors = errors.Take(SpecException.MaxShown) }, Reports.Json));
             }
             else if (errors.Count == 0)
             {
@@ -37,14 +38,27 @@ internal static class ValidateCommand
             }
             else
             {
-                foreach (var error in errors)
-                {
-                    Console.Error.WriteLine(error.ToString());
-                }
+                Console.Error.WriteLine(SpecException.Describe(errors));
             }
 
             return Task.FromResult(errors.Count == 0 ? ExitCodes.Succeeded : ExitCodes.InvalidInput);
         });
         return command;
+    }
+
+    /// <summary>A local image given as a path must exist next to the spec, as deploy will look for it there.</summary>
+    private static SpecError? MissingImage(ServiceSpec spec, string path)
+    {
+        var image = spec.Task.Image;
+        if (spec.Platform.Local is null || image.StartsWith(LocalImageResolver.BuiltinPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var file = LocalImageResolver.PathOf(spec, image);
+        return File.Exists(file)
+            ? null
+            : new SpecError(path, 0, 0, "task.image",
+                $"'{image}' does not exist (looked for {file}, relative to the spec file's folder); give a path to an executable or a .dll, or a built-in image such as builtin:hello");
     }
 }

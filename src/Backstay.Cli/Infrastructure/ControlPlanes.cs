@@ -14,6 +14,19 @@ internal static class ControlPlanes
 {
     public static async Task<IControlPlane> OpenAsync(ParseResult result, CancellationToken cancellationToken)
     {
+        if (OpenServer(result) is { } http)
+        {
+            return http;
+        }
+
+        var state = GlobalOptions.StateDirectory(result);
+        var store = await state.OpenStoreAsync(cancellationToken);
+        return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
+    }
+
+    /// <summary>The controller given by --server or $BACKSTAY_SERVER, or the one serving the state directory; null when there is none.</summary>
+    public static HttpControlPlane? OpenServer(ParseResult result)
+    {
         var state = GlobalOptions.StateDirectory(result);
         var server = result.GetValue(GlobalOptions.Server) ?? Environment.GetEnvironmentVariable("BACKSTAY_SERVER");
         var token = result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN");
@@ -27,13 +40,7 @@ internal static class ControlPlanes
             return new HttpControlPlane(WithSlash(url), token ?? ReadToken(state));
         }
 
-        if (LocalServer(state) is { } local)
-        {
-            return new HttpControlPlane(local, token ?? ReadToken(state));
-        }
-
-        var store = await state.OpenStoreAsync(cancellationToken);
-        return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
+        return LocalServer(state) is { } local ? new HttpControlPlane(local, token ?? ReadToken(state)) : null;
     }
 
     /// <summary>

@@ -22,8 +22,6 @@ internal sealed class HttpControlPlane : IControlPlane
         {
             _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
-
-        _client.DefaultRequestHeaders.Add("X-Backstay-User", Environment.UserName);
     }
 
     public Uri Server => _client.BaseAddress!;
@@ -70,6 +68,25 @@ internal sealed class HttpControlPlane : IControlPlane
     public Task<IReadOnlyList<string>> DriftAsync(string service, CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<string>>($"api/services/{Esc(service)}/drift", cancellationToken);
 
+    /// <summary>The controller's tokens (admin only): names and roles, never the tokens.</summary>
+    public Task<IReadOnlyList<TokenListing>> ListTokensAsync(CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<TokenListing>>("api/tokens", cancellationToken);
+
+    /// <summary>Makes a named token (admin only); the answer is the only place the token is shown.</summary>
+    public Task<NewToken> CreateTokenAsync(string name, string role, CancellationToken cancellationToken) =>
+        SendAsync<NewToken>(HttpMethod.Post, "api/tokens", new { name, role }, null, cancellationToken);
+
+    /// <summary>Revokes a named token (admin only); its dashboard sessions end with it.</summary>
+    public async Task RevokeTokenAsync(string name, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"api/tokens/{Esc(name)}", UriKind.Relative));
+        using var response = await SendRawAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ErrorAsync(response, null, cancellationToken);
+        }
+    }
+
     public async Task<bool> ControllerRunningAsync(CancellationToken cancellationToken)
     {
         try
@@ -113,21 +130,7 @@ internal sealed class HttpControlPlane : IControlPlane
             request.Content = JsonContent.Create(body, body.GetType(), options: Reports.Json);
         }
 
-        HttpResponseMessage response;
-        try
-        {
-            response = await _client.SendAsync(request, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new CliException($"The controller at {Server} did not answer ({ex.Message}); is `backstay serve` running? Check --server or BACKSTAY_SERVER.", ExitCodes.NoController);
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new CliException($"The controller at {Server} did not answer within {Timeout.TotalSeconds:0} s.", ExitCodes.Error);
-        }
-
-        using (response)
+        using (var response = await SendRawAsync(request, cancellationToken))
         {
             if (response.IsSuccessStatusCode)
             {
@@ -136,6 +139,22 @@ internal sealed class HttpControlPlane : IControlPlane
             }
 
             throw await ErrorAsync(response, service, cancellationToken);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new CliException($"The controller at {Server} did not answer ({ex.Message}); is `backstay serve` running? Check --server or BACKSTAY_SERVER.", ExitCodes.NoController);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"The controller at {Server} did not answer within {Timeout.TotalSeconds:0} s.", ExitCodes.Error);
         }
     }
 
@@ -148,7 +167,9 @@ internal sealed class HttpControlPlane : IControlPlane
         {
             using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
             var root = document.RootElement;
-            message = root.TryGetProperty("error", out var e) ? e.GetString() ?? "" : response.ReasonPhrase ?? "";
+            // A problem document (RFC 9457) carries the words in detail; controllers before it in error.
+            message = root.TryGetProperty("detail", out var d) ? d.GetString() ?? ""
+                : root.TryGetProperty("error", out var e) ? e.GetString() ?? "" : response.ReasonPhrase ?? "";
             kind = root.TryGetProperty("kind", out var k) ? k.GetString() : null;
             active = root.TryGetProperty("activeDeploymentId", out var a) ? a.GetString() : null;
         }
@@ -160,7 +181,8 @@ internal sealed class HttpControlPlane : IControlPlane
         return (response.StatusCode, kind) switch
         {
             (HttpStatusCode.Unauthorized, _) => new CliException($"The controller at {Server} refused the token; give --token or BACKSTAY_TOKEN (the admin token is in the server's <state>/token).", ExitCodes.Error),
-            (HttpStatusCode.Forbidden, _) => new CliException($"The controller refused: {message} (a read-only token cannot change anything).", ExitCodes.Error),
+            (HttpStatusCode.Forbidden, _) => new CliException($"The controller refused: {message}", ExitCodes.Error),
+            (HttpStatusCode.UnsupportedMediaType or HttpStatusCode.RequestEntityTooLarge, _) => new InvalidRequestException(message),
             (_, "conflict") when active is not null => new DeploymentConflictException(service ?? "?", active),
             (_, "drift") => new DriftException(message),
             (HttpStatusCode.NotFound, _) => new InvalidRequestException(message) { Data = { ["status"] = HttpStatusCode.NotFound } },
@@ -171,3 +193,9 @@ internal sealed class HttpControlPlane : IControlPlane
 
     private static string Esc(string value) => Uri.EscapeDataString(value);
 }
+
+/// <summary>A token as `GET /api/tokens` lists it.</summary>
+internal sealed record TokenListing(string Name, string Role, DateTimeOffset? CreatedAt, string? CreatedBy, bool Bootstrap);
+
+/// <summary>The answer to `POST /api/tokens`.</summary>
+internal sealed record NewToken(string Name, string Role, string Token);

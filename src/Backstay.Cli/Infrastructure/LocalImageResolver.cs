@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Backstay.Core.Engine;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 
@@ -23,26 +24,41 @@ internal sealed class LocalImageResolver(IReadOnlyDictionary<string, string> bui
             var name = image[BuiltinPrefix.Length..];
             if (!builtins.TryGetValue(name, out var path))
             {
-                throw new CliException($"task.image: there is no built-in image '{name}'; built-in images are: {string.Join(", ", builtins.Keys.Select(k => BuiltinPrefix + k))}.");
+                throw new InvalidRequestException($"task.image: there is no built-in image '{name}'; built-in images are: {string.Join(", ", builtins.Keys.Select(k => BuiltinPrefix + k))}.");
             }
 
             file = path;
         }
         else
         {
-            var baseDirectory = spec.SourcePath is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath))!;
-            var first = image.Split(' ', 2)[0];
-            file = Path.GetFullPath(first, baseDirectory);
+            file = PathOf(spec, image);
             resolvedImage = file;
         }
 
         if (!File.Exists(file))
         {
-            throw new CliException($"task.image: '{image}' does not exist (looked for {file}); give a path to an executable or a .dll, relative to the spec file, or a built-in image such as builtin:hello.");
+            // A refusal, not a failure: through a controller this is a 400 with these words, in-process exit code 2.
+            throw new InvalidRequestException(Missing(image, file));
         }
 
         await using var stream = File.OpenRead(file);
         var hash = await SHA256.HashDataAsync(stream, cancellationToken);
         return new ResolvedImage(resolvedImage, "sha256:" + Convert.ToHexStringLower(hash));
     }
+
+    /// <summary>
+    /// The file a path image names: relative to the spec file's folder, which a spec that came through the API
+    /// carries as BaseDirectory (SourcePath does not travel); the working directory only for a spec without either.
+    /// </summary>
+    public static string PathOf(ServiceSpec spec, string image)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(image);
+        var baseDirectory = spec.BaseDirectory
+            ?? (spec.SourcePath is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath))!);
+        return Path.GetFullPath(image.Split(' ', 2)[0], baseDirectory);
+    }
+
+    public static string Missing(string image, string file) =>
+        $"task.image: '{image}' does not exist (looked for {file}); give a path to an executable or a .dll, relative to the spec file, or a built-in image such as builtin:hello.";
 }

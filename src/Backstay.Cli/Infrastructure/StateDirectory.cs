@@ -19,7 +19,7 @@ internal sealed class StateDirectory
 
     public async Task<IStateStore> OpenStoreAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path);
+        Backstay.Server.Hosting.StateFiles.CreateDirectory(Path);
         var store = new SqliteStateStore(Path, TimeProvider.System);
         await store.InitializeAsync(cancellationToken);
         return store;
@@ -47,7 +47,7 @@ internal sealed class StateDirectory
     /// <summary>Takes the controller lock; held until the returned stream is disposed.</summary>
     public FileStream AcquireControllerLock()
     {
-        Directory.CreateDirectory(Path);
+        Backstay.Server.Hosting.StateFiles.CreateDirectory(Path);
         try
         {
             var stream = new FileStream(LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);

@@ -36,6 +36,26 @@ public static class SpecLoader
         return reader.Errors;
     }
 
+    /// <summary>
+    /// Checks a spec that arrived as records (the REST API's JSON) with the reader `validate` uses, by writing it
+    /// out as YAML first; throws <see cref="SpecException"/> with every problem (keys as in the file, no lines),
+    /// else returns the spec as a file with the same values reads, with defaults filled in.
+    /// </summary>
+    public static ServiceSpec Check(ServiceSpec spec, string origin)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(origin);
+        var reader = new SpecReader(origin);
+        var checkedSpec = reader.Read(SpecWriter.Write(spec));
+        if (checkedSpec is null)
+        {
+            // Lines of the written text mean nothing to the sender; the key path says where.
+            throw new SpecException(reader.Errors.Select(e => e with { Line = 0, Column = 0 }).ToList());
+        }
+
+        return checkedSpec with { SourcePath = spec.SourcePath, BaseDirectory = spec.BaseDirectory };
+    }
+
     private static string ReadFile(string path)
     {
         if (Directory.Exists(path))

@@ -2,6 +2,7 @@ using System.Globalization;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
+using Backstay.Core.Spec;
 using Backstay.Server.Hosting;
 using Backstay.Server.Security;
 using Microsoft.AspNetCore.Builder;
@@ -12,13 +13,13 @@ using Microsoft.Extensions.Logging;
 namespace Backstay.Server.Api;
 
 /// <summary>Bodies of the action routes.</summary>
-internal sealed record RollbackBody(int? ToRevision);
+internal sealed record RollbackBody(int? ToRevision = null);
 
-internal sealed record ContinueBody(string? HookId, bool Full);
+internal sealed record ContinueBody(string? HookId = null, bool Full = false);
 
-internal sealed record StopBody(bool Rollback);
+internal sealed record StopBody(bool Rollback = false);
 
-internal sealed record ResetBody(ResetMode? Mode);
+internal sealed record ResetBody(ResetMode? Mode = null);
 
 /// <summary>One service as the dashboard's overview shows it: its record, what runs, and what differs.</summary>
 internal sealed record ServiceOverview(
@@ -59,9 +60,9 @@ internal static class ApiEndpoints
 
         api.MapPost("/services/{name}/deployments", async (string name, HttpContext context) =>
         {
-            var request = await ApiJson.ReadAsync<DeployRequest>(context.Request, null, context.RequestAborted);
-            Validate(request, name);
             var caller = context.Caller();
+            caller.Require(Security.Role.Admin, "deploy");
+            var request = Validate(await ApiJson.ReadAsync<DeployRequest>(context.Request, null, context.RequestAborted), name);
             var deployment = await plane.DeployAsync(request, caller.RequestedBy, context.RequestAborted);
             ServerLog.WriteAccepted(logger, "deploy", caller.RequestedBy, deployment.Id, deployment.Service);
             context.Response.Headers.Location = "/api/deployments/" + Uri.EscapeDataString(deployment.Id);
@@ -77,8 +78,9 @@ internal static class ApiEndpoints
 
         api.MapPost("/services/{name}/reset", async (string name, HttpContext context) =>
         {
+            context.Caller().Require(Security.Role.Admin, "reset");
             var body = await ApiJson.ReadAsync<ResetBody>(context.Request, null, context.RequestAborted);
-            var mode = body.Mode ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+            var mode = body.Mode is { } given && Enum.IsDefined(given) ? given : throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
                 "A reset needs a mode: {\"mode\": \"Adopt\"} takes what runs as the new record, {\"mode\": \"Recreate\"} brings back the last good revision.");
             return await ActAsync(context, logger, "reset", () => plane.ResetAsync(name, mode, context.Caller().RequestedBy, context.RequestAborted),
                 () => ServiceMissingAsync(plane, name, context.RequestAborted));
@@ -139,7 +141,7 @@ internal static class ApiEndpoints
         api.MapGet("/whoami", (HttpContext context) =>
         {
             var caller = context.Caller();
-            return ApiJson.Ok(new { role = caller.Role.ToString().ToLowerInvariant(), user = caller.User, requestedBy = caller.RequestedBy });
+            return ApiJson.Ok(new { role = caller.Role.ToString().ToLowerInvariant(), user = caller.Name, requestedBy = caller.RequestedBy });
         });
 
         api.MapGet("/overview", async Task<IResult> (HttpContext context) =>
@@ -164,30 +166,64 @@ internal static class ApiEndpoints
         api.MapGet("/openapi.json", () => Results.Stream(Dashboard.EmbeddedAssets.Open("openapi.json")!, "application/json; charset=utf-8"));
     }
 
-    /// <summary>Checks what JSON cannot: the route names the service, and the spec names a platform and an image.</summary>
-    private static void Validate(DeployRequest request, string name)
+    /// <summary>
+    /// Checks what JSON cannot, with the words `backstay validate` uses: the spec goes through the spec reader
+    /// (every problem, the first 50 in the answer), then the route must name its service. Returns the request with
+    /// the spec as the reader makes it, so what is deployed is what the same file would deploy.
+    /// </summary>
+    private static DeployRequest Validate(DeployRequest request, string name)
     {
         if (request.Spec is null)
         {
             throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "The request has no spec; send {\"spec\": {...}} as the CLI does.");
         }
 
-        if (!string.Equals(request.Spec.Service, name, StringComparison.Ordinal))
+        ServiceSpec spec;
+        try
+        {
+            spec = SpecLoader.Check(request.Spec, "spec");
+        }
+        catch (SpecException ex)
+        {
+            throw new SpecRefusedException(ex);
+        }
+
+        if (!string.Equals(spec.Service, name, StringComparison.Ordinal))
         {
             throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
-                $"The spec deploys service '{request.Spec.Service}', but the request was sent to /api/services/{name}/deployments; send it to /api/services/{request.Spec.Service}/deployments.");
+                $"The spec deploys service '{spec.Service}', but the request was sent to /api/services/{ApiJson.Printable(name)}/deployments; send it to /api/services/{spec.Service}/deployments.");
         }
 
-        if (request.Spec.Platform is null || (request.Spec.Platform.Local is null) == (request.Spec.Platform.Ecs is null))
+        if (request.Trigger is not (Trigger.User or Trigger.Ci))
         {
-            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "spec.platform must name exactly one platform: local or ecs.");
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"trigger must be User or Ci, got {request.Trigger}.");
         }
 
-        if (string.IsNullOrWhiteSpace(request.Spec.Task?.Image))
+        if (request.Image is { } image && string.IsNullOrWhiteSpace(image))
         {
-            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "spec.task.image is required.");
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, "image must not be empty; leave it out to deploy spec.task.image.");
         }
+
+        foreach (var (key, value) in request.Env)
+        {
+            if (key is null || value is null || !IsEnvironmentName(key))
+            {
+                throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                    $"env: '{ApiJson.Printable(key ?? "")}' must be a variable name (letters, digits and '_', not starting with a digit) with a text value, e.g. {{\"GREETING\": \"hi\"}}.");
+            }
+        }
+
+        if (request.Spec.BaseDirectory is { } baseDirectory && !Path.IsPathFullyQualified(baseDirectory))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"spec.baseDirectory must be the absolute path of the spec file's folder (relative images and exec hooks are found from it), got '{ApiJson.Printable(baseDirectory)}'.");
+        }
+
+        return request with { Spec = spec };
     }
+
+    private static bool IsEnvironmentName(string name) =>
+        name.Length is > 0 and <= 256 && !char.IsAsciiDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     /// <summary>Runs an action; a refusal about something that does not exist becomes a 404 with the control plane's own words.</summary>
     private static async Task<IResult> ActAsync(HttpContext context, ILogger logger, string action, Func<Task<Deployment>> act, Func<Task<bool>> missing)

@@ -21,6 +21,15 @@ internal sealed class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger)
         {
             // The client went away; there is nobody to answer.
         }
+        catch (SpecRefusedException ex) when (!context.Response.HasStarted)
+        {
+            await ApiErrors.WriteAsync(context, new ApiErrorBody(ex.Message, ErrorKind.Invalid)
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Errors = ex.Problems,
+                ErrorCount = ex.Count,
+            });
+        }
         catch (Exception ex) when (!context.Response.HasStarted && Map(ex) is { } error)
         {
             await ApiErrors.WriteAsync(context, error.Status, error.Kind, ex.Message, (ex as DeploymentConflictException)?.ActiveDeploymentId);

@@ -13,7 +13,22 @@ internal static class ApiJson
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    /// <summary>Options for the error body, which leaves out an absent activeDeploymentId.</summary>
+    /// <summary>
+    /// Request bodies are read strictly: a field the body type does not have, a number for an enum, a number in
+    /// quotes, null for a value that may not be null or a field given twice is refused, never guessed at.
+    /// </summary>
+    public static readonly JsonSerializerOptions RequestOptions = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.Strict,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        AllowDuplicateProperties = false,
+        MaxDepth = 32,
+    };
+
+    /// <summary>Options for the error body, which leaves out what does not apply.</summary>
     public static readonly JsonSerializerOptions ErrorOptions = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -22,25 +37,78 @@ internal static class ApiJson
     public static IResult Ok<T>(T value, int status = StatusCodes.Status200OK) =>
         Results.Json(value, Options, contentType: "application/json; charset=utf-8", statusCode: status);
 
-    /// <summary>Reads a JSON body; an empty body gives the fallback, bad JSON a 400 that names the problem.</summary>
+    /// <summary>
+    /// Reads a JSON body. No body gives the fallback (or a 400 when a body is needed); a body that is not declared
+    /// as JSON is a 415; JSON that does not fit the type exactly is a 400 that names the problem.
+    /// </summary>
     public static async Task<T> ReadAsync<T>(HttpRequest request, T? fallback, CancellationToken cancellationToken)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.ContainsKey("Transfer-Encoding")))
+        var hasBody = request.ContentLength > 0 || (request.ContentLength is null && request.Headers.ContainsKey("Transfer-Encoding"));
+        if (!hasBody)
         {
-            return fallback ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"{request.Method} {request.Path} needs a JSON body.");
+            return fallback ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"{request.Method} {request.Path} needs a JSON body (Content-Type: application/json).");
         }
 
+        if (!IsJson(request.ContentType))
+        {
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, ErrorKind.UnsupportedMediaType,
+                $"{request.Method} {request.Path} takes a JSON body sent as Content-Type: application/json, got {(string.IsNullOrEmpty(request.ContentType) ? "no Content-Type" : $"'{Printable(request.ContentType)}'")}.");
+        }
+
+        T? value;
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(request.Body, Options, cancellationToken)
-                ?? fallback
-                ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"{request.Method} {request.Path} needs a JSON body, not null.");
+            value = await JsonSerializer.DeserializeAsync<T>(request.Body, RequestOptions, cancellationToken);
         }
         catch (JsonException ex)
         {
-            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"The request body is not valid for {request.Method} {request.Path}: {ex.Message}");
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}");
         }
+        catch (NotSupportedException ex)
+        {
+            // A polymorphic step without its "type", or a type the serializer cannot make from this JSON.
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}");
+        }
+        catch (ArgumentException ex)
+        {
+            // Two keys of one dictionary that differ only in ways the dictionary does not keep apart.
+            throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}");
+        }
+
+        // A body of `null` is a body: it is refused, never taken for no body (which an action may accept).
+        return value ?? throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+            $"{request.Method} {request.Path} needs a JSON object as its body, not null.");
+    }
+
+    private static bool IsJson(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType) || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media))
+        {
+            return false;
+        }
+
+        var type = media.MediaType.Value ?? "";
+        var charset = media.Charset.Value;
+        return (type.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
+            && (charset is null || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>What a client sent goes back into messages and logs: cut it short and without control characters.</summary>
+    internal static string Printable(string text)
+    {
+        var cut = text.Length > 300 ? text[..300] + "..." : text;
+        return string.Create(cut.Length, cut, (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            }
+        });
     }
 }

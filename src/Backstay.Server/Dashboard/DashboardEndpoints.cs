@@ -10,8 +10,9 @@ namespace Backstay.Server.Dashboard;
 internal sealed record LoginBody(string? Token);
 
 /// <summary>
-/// The dashboard: static pages from the assembly, a login that trades the token for an HTTP-only cookie once,
-/// and a logout. The API does the rest, with that cookie.
+/// The dashboard: static pages from the assembly, a login that trades the token for a session of the browser's
+/// own (an HTTP-only cookie with a random id, never the token), and a logout that ends the session. The API does
+/// the rest, with that cookie.
 /// </summary>
 internal static class DashboardEndpoints
 {
@@ -20,10 +21,10 @@ internal static class DashboardEndpoints
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-    public static void Map(IEndpointRouteBuilder app, ApiAuthentication authentication, TokenStore tokens, TimeProvider time)
+    public static void Map(IEndpointRouteBuilder app, ApiAuthentication authentication, TokenStore tokens, SessionStore sessions)
     {
         app.MapGet("/", (HttpContext context) =>
-            authentication.Authenticate(context).Role is null
+            authentication.Authenticate(context).Identity is null
                 ? Results.Redirect("/login")
                 : Page(context, "index.html"));
 
@@ -37,15 +38,20 @@ internal static class DashboardEndpoints
             }
 
             var body = await ApiJson.ReadAsync<LoginBody>(context.Request, null, context.RequestAborted);
-            var token = body.Token?.Trim();
-            if (tokens.Authenticate(token) is not { } role)
+            if (tokens.Authenticate(body.Token?.Trim()) is not { } identity)
             {
                 return Error(StatusCodes.Status401Unauthorized, ErrorKind.Unauthorized,
-                    "That is not a token of this controller; the admin token is in <state>/token, a read-only one in <state>/token.read.");
+                    "That is not a token of this controller; the admin token is in <state>/token, a read-only one in <state>/token.read, named ones come from `backstay token create`.");
             }
 
-            context.Response.Cookies.Append(ApiAuthentication.CookieName, token!, ApiAuthentication.SessionCookie(time.GetUtcNow()));
-            return ApiJson.Ok(new { role = role.ToString().ToLowerInvariant() });
+            if (context.Request.Cookies.TryGetValue(ApiAuthentication.CookieName, out var previous))
+            {
+                sessions.End(previous);
+            }
+
+            var (id, expires) = sessions.Start(identity);
+            context.Response.Cookies.Append(ApiAuthentication.CookieName, id, ApiAuthentication.SessionCookie(expires));
+            return ApiJson.Ok(new { name = identity.Name, role = identity.Role.ToString().ToLowerInvariant(), expires });
         });
 
         app.MapPost("/logout", (HttpContext context) =>
@@ -55,7 +61,12 @@ internal static class DashboardEndpoints
                 return Error(StatusCodes.Status403Forbidden, ErrorKind.Forbidden, "A logout must come from the dashboard's own page.");
             }
 
-            context.Response.Cookies.Delete(ApiAuthentication.CookieName, ApiAuthentication.SessionCookie(time.GetUtcNow()));
+            if (context.Request.Cookies.TryGetValue(ApiAuthentication.CookieName, out var id))
+            {
+                sessions.End(id);
+            }
+
+            context.Response.Cookies.Delete(ApiAuthentication.CookieName, ApiAuthentication.SessionCookie(DateTimeOffset.UnixEpoch));
             return Results.NoContent();
         });
 
@@ -81,6 +92,5 @@ internal static class DashboardEndpoints
             : Results.Bytes(asset.Content, asset.ContentType);
     }
 
-    private static IResult Error(int status, string kind, string message) =>
-        Results.Json(new ApiErrorBody(message, kind), ApiJson.ErrorOptions, statusCode: status);
+    private static IResult Error(int status, string kind, string message) => ApiErrors.Result(status, kind, message);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -28,10 +27,8 @@ internal sealed class ServerFile(string stateDirectory, ListenAddress listen, IS
         ServerLog.Listening(logger, Url);
         try
         {
-            Directory.CreateDirectory(stateDirectory);
-            var temp = Path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllText(temp, JsonSerializer.Serialize(new ServerInfo(Url, Environment.ProcessId)) + "\n");
-            File.Move(temp, Path, overwrite: true);
+            StateFiles.CreateDirectory(stateDirectory);
+            StateFiles.WriteAllText(Path, JsonSerializer.Serialize(new ServerInfo(Url, Environment.ProcessId)) + "\n");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

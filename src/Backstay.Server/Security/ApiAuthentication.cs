@@ -6,10 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace Backstay.Server.Security;
 
 /// <summary>
-/// Guards /api: a bearer token (CLI, scripts) or the dashboard's session cookie. Viewers may only read; a write
+/// Guards /api: a bearer token (CLI, scripts) or the dashboard's session cookie. Viewers may only read (the routes
+/// check the finer roles); a write
 /// carried by the cookie must come from the dashboard's own origin, so another site cannot make a browser act.
 /// </summary>
-internal sealed class ApiAuthentication(TokenStore tokens, ILogger<ApiAuthentication> logger)
+internal sealed class ApiAuthentication(TokenStore tokens, SessionStore sessions, ILogger<ApiAuthentication> logger)
 {
     public const string CookieName = "backstay_session";
 
@@ -23,12 +24,12 @@ internal sealed class ApiAuthentication(TokenStore tokens, ILogger<ApiAuthentica
             return;
         }
 
-        var (role, viaCookie) = Authenticate(context);
-        if (role is null)
+        var (identity, viaCookie) = Authenticate(context);
+        if (identity is null)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"backstay\"";
             await RefuseAsync(context, StatusCodes.Status401Unauthorized, ErrorKind.Unauthorized,
-                "A token is needed: send `Authorization: Bearer TOKEN` (the admin token is in the controller's <state>/token, a read-only one in <state>/token.read), or log in to the dashboard.");
+                "A token is needed: send `Authorization: Bearer TOKEN` (the admin token is in the controller's <state>/token, a read-only one in <state>/token.read, named ones come from `backstay token create`), or log in to the dashboard.");
             return;
         }
 
@@ -41,20 +42,20 @@ internal sealed class ApiAuthentication(TokenStore tokens, ILogger<ApiAuthentica
                 return;
             }
 
-            if (role == Role.Viewer)
+            if (identity.Role == Role.Viewer)
             {
                 await RefuseAsync(context, StatusCodes.Status403Forbidden, ErrorKind.Forbidden,
-                    "This token is read-only (a viewer token); continue, stop, rollback, reset and deploy need the admin token.");
+                    $"The token '{identity.Name}' is read-only (a viewer token); continue, stop and rollback need an operator or admin token, deploy and reset an admin token.");
                 return;
             }
         }
 
-        context.Features.Set(ApiCaller.From(context, role.Value, viaCookie));
+        context.Features.Set(new ApiCaller(identity.Name, identity.Role, viaCookie));
         await next(context);
     }
 
-    /// <summary>The role of the request's bearer token, or else of its session cookie; a bad bearer token does not fall back to the cookie.</summary>
-    public (Role? Role, bool ViaCookie) Authenticate(HttpContext context)
+    /// <summary>Who the request's bearer token is, or else its dashboard session; a bad bearer token does not fall back to the cookie.</summary>
+    public (TokenIdentity? Identity, bool ViaCookie) Authenticate(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var header = context.Request.Headers.Authorization.ToString();
@@ -66,8 +67,8 @@ internal sealed class ApiAuthentication(TokenStore tokens, ILogger<ApiAuthentica
                 : (null, false);
         }
 
-        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && tokens.Authenticate(cookie) is { } role
-            ? (role, true)
+        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && sessions.Authenticate(cookie) is { } identity
+            ? (identity, true)
             : (null, false);
     }
 
@@ -87,14 +88,14 @@ internal sealed class ApiAuthentication(TokenStore tokens, ILogger<ApiAuthentica
     }
 
     /// <summary>The dashboard's session cookie: HTTP-only (no script reads it), Secure, and never sent by another site.</summary>
-    public static CookieOptions SessionCookie(DateTimeOffset now) => new()
+    public static CookieOptions SessionCookie(DateTimeOffset expires) => new()
     {
         HttpOnly = true,
         Secure = true,
         SameSite = SameSiteMode.Strict,
         Path = "/",
         IsEssential = true,
-        Expires = now.AddDays(30),
+        Expires = expires,
     };
 
     private static bool IsWrite(string method) =>

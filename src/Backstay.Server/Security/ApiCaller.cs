@@ -1,38 +1,24 @@
-using System.Text;
+using Backstay.Server.Api;
 using Microsoft.AspNetCore.Http;
 
 namespace Backstay.Server.Security;
 
-/// <summary>Who is calling the API, as authenticated: the role of the token and the name recorded with every write.</summary>
-internal sealed record ApiCaller(Role Role, string User, bool ViaCookie)
+/// <summary>Who is calling the API, as authenticated: the token's name and role, and whether a dashboard session carried it.</summary>
+internal sealed record ApiCaller(string Name, Role Role, bool ViaCookie)
 {
-    public const string UserHeader = "X-Backstay-User";
+    /// <summary>What a write records as requestedBy: "api:" and the name of the token, never a name the caller gave itself.</summary>
+    public string RequestedBy => "api:" + Name;
 
-    /// <summary>What a write records as requestedBy: "api:" and the caller's name, or the token's role without one.</summary>
-    public string RequestedBy => "api:" + User;
-
-    public static ApiCaller From(HttpContext context, Role role, bool viaCookie)
+    /// <summary>Refuses with 403 unless the caller's role is at least <paramref name="needed"/>.</summary>
+    public void Require(Role needed, string action)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var user = Clean(context.Request.Headers[UserHeader].ToString());
-        return new ApiCaller(role, user.Length > 0 ? user : role.ToString().ToLowerInvariant(), viaCookie);
-    }
-
-    /// <summary>The caller's name goes into the history and logs: keep it short and printable, so it cannot forge lines.</summary>
-    internal static string Clean(string value)
-    {
-        var text = new StringBuilder(Math.Min(value.Length, 64));
-        foreach (var c in value.Trim())
+        if (Role >= needed)
         {
-            if (text.Length == 64)
-            {
-                break;
-            }
-
-            text.Append(char.IsLetterOrDigit(c) || c is '.' or '-' or '_' or '@' or ' ' ? c : '_');
+            return;
         }
 
-        return text.ToString().Trim();
+        throw new ApiException(StatusCodes.Status403Forbidden, ErrorKind.Forbidden,
+            $"The token '{Name}' is a {Role.ToString().ToLowerInvariant()} token; {action} needs {(needed == Role.Admin ? "an admin" : "an operator or admin")} token.");
     }
 }
 

@@ -43,8 +43,6 @@
 
   async function api(path, options) {
     const headers = { Accept: 'application/json' };
-    const user = localStorage.getItem('backstay.user');
-    if (user) headers['X-Backstay-User'] = user;
     let body;
     if (options && options.body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -246,7 +244,7 @@
   function serviceMenu(name) {
     const entry = state.overview.find((o) => o.service.name === name);
     const active = entry && entry.activeDeployment;
-    const admin = state.role === 'admin';
+    const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     return [
       { id: 'open', label: 'Open ' + name, run: () => { location.hash = '#/services/' + enc(name); } },
       active ? { id: 'open-deployment', label: 'Open deployment ' + active.id, run: () => { location.hash = '#/deployments/' + enc(active.id); } } : null,
@@ -254,12 +252,12 @@
       { id: 'continue', label: 'Continue…', disabled: !admin || !active || active.state !== 'Paused', run: () => continueDeployment(active.id) },
       { id: 'stop', label: 'Stop…', disabled: !admin || !active || active.kind !== 'Deploy', run: () => stopDeployment(active.id, false) },
       { id: 'rollback', label: 'Roll back…', disabled: !admin, run: () => rollbackService(name) },
-      { id: 'reset', label: 'Reset…', disabled: !admin || !!active, run: () => resetService(name) },
+      { id: 'reset', label: 'Reset…', disabled: state.role !== 'admin' || !!active, run: () => resetService(name) },
     ].filter(Boolean);
   }
 
   function deploymentMenu(d) {
-    const admin = state.role === 'admin';
+    const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     return [
       { id: 'open', label: 'Open ' + d.id, run: () => { location.hash = '#/deployments/' + enc(d.id); } },
       { id: 'open-service', label: 'Open service ' + d.service, run: () => { location.hash = '#/services/' + enc(d.service); } },
@@ -268,7 +266,7 @@
       { id: 'stop', label: 'Stop…', disabled: !admin || !isActive(d) || d.kind !== 'Deploy' || d.state === 'RollingBack', run: () => stopDeployment(d.id, false) },
       { id: 'stop-rollback', label: 'Stop and roll back…', disabled: !admin || !isActive(d) || d.kind !== 'Deploy' || d.state === 'RollingBack', run: () => stopDeployment(d.id, true) },
       { id: 'rollback', label: 'Roll back ' + d.service + '…', disabled: !admin, run: () => rollbackService(d.service) },
-      { id: 'reset', label: 'Reset ' + d.service + '…', disabled: !admin || isActive(d), run: () => resetService(d.service) },
+      { id: 'reset', label: 'Reset ' + d.service + '…', disabled: state.role !== 'admin' || isActive(d), run: () => resetService(d.service) },
     ];
   }
 
@@ -387,7 +385,7 @@
     state.revisions = revisions;
     state.recent = deployments;
     if (!sameRoute('service', name)) return;
-    const admin = state.role === 'admin';
+    const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     const active = deployments.find(isActive);
     view.replaceChildren(
       h('div', { class: 'card', 'data-service': name },
@@ -400,7 +398,7 @@
           h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
         h('div', { class: 'actions' },
           h('button', { type: 'button', 'data-testid': 'action-rollback', disabled: !admin, onclick: () => rollbackService(name) }, 'Roll back…'),
-          h('button', { type: 'button', 'data-testid': 'action-reset', disabled: !admin || !!active, onclick: () => resetService(name) }, 'Reset…'))),
+          h('button', { type: 'button', 'data-testid': 'action-reset', disabled: state.role !== 'admin' || !!active, onclick: () => resetService(name) }, 'Reset…'))),
       h('div', { class: 'card' }, h('h2', {}, 'Revisions'),
         h('table', { 'data-testid': 'revisions' },
           h('thead', {}, h('tr', {}, ['Revision', 'Image', 'Digest', 'Commit', 'Message', 'Author', 'Created', ''].map((t) => h('th', {}, t)))),
@@ -522,7 +520,7 @@
 
   function hooksTable(d, hooks) {
     if (hooks.length === 0) return h('p', { class: 'empty' }, 'No hooks ran.');
-    const admin = state.role === 'admin';
+    const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     return h('table', { 'data-testid': 'hooks' },
       h('thead', {}, h('tr', {}, ['Stage', 'Kind', 'State', 'Started', 'Finished', 'Answer', 'Output', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, hooks.map((r) => h('tr', { 'data-testid': 'hook-row' },
@@ -564,7 +562,7 @@
   async function renderDeployment(id) {
     const d = await loadDeployment(id);
     if (!sameRoute('deployment', id)) return;
-    const admin = state.role === 'admin';
+    const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     const deployKind = d.kind === 'Deploy' && d.state !== 'RollingBack';
     const progress = parse(d.progressJson);
     view.replaceChildren(

@@ -2,8 +2,6 @@
 (function () {
   const form = document.getElementById('login');
   const error = document.getElementById('error');
-  const user = document.getElementById('user');
-  user.value = localStorage.getItem('backstay.user') || '';
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
@@ -19,8 +17,7 @@
         const body = await response.json().catch(() => ({}));
         throw new Error(body.error || ('HTTP ' + response.status));
       }
-      if (user.value.trim()) localStorage.setItem('backstay.user', user.value.trim());
-      else localStorage.removeItem('backstay.user');
+      localStorage.removeItem('backstay.user');
       location.replace('/');
     } catch (err) {
       error.textContent = err.message;
