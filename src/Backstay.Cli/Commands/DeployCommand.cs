@@ -69,7 +69,7 @@ internal static class DeployCommand
         }
         else
         {
-            var colour = report.Outcome switch { "Succeeded" => "green", "RolledBack" or "Failed" => "red", "Paused" => "yellow", _ => "default" };
+            var colour = report.Outcome switch { "Succeeded" => "green", "RolledBack" or "Failed" or "Drift" => "red", "Paused" => "yellow", _ => "default" };
             Consoles.Human.MarkupLine($"[{colour} bold]{report.Outcome}[/]: deployment {report.Id} of {Markup.Escape(report.Service)} revision {report.Revision}{(report.Reason is null ? "" : " — " + Markup.Escape(report.Reason))}");
             if (report.Outcome == "Paused")
             {
@@ -77,7 +77,7 @@ internal static class DeployCommand
             }
         }
 
-        return deployment.State is DeploymentState.Pending or DeploymentState.InProgress ? ExitCodes.Succeeded : Reports.ExitCode(deployment);
+        return deployment.State is DeploymentState.Pending or DeploymentState.InProgress ? ExitCodes.Succeeded : Reports.ExitCode(deployment, report.Drift.Count > 0);
     }
 
     internal static ServiceSpec LoadSpec(string path)

@@ -5,6 +5,10 @@ using Backstay.Cli.Infrastructure;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Control;
+using Backstay.Core.Ports;
+using Backstay.Core.Spec;
+using Backstay.Platform.Ecs;
+using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -24,6 +28,7 @@ internal static class StatusCommand
             var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken, state)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
             var running = await store.ControllerRunningAsync(cancellationToken);
+            var unreadable = store is LocalControlPlane local ? await ReadEcsBackAsync(result, local, services, cancellationToken) : new Dictionary<string, string>();
             // Two reads per service, eight services at a time: with hundreds of services one after another takes seconds.
             var found = new ServiceStatus[services.Count];
             await Parallel.ForEachAsync(Enumerable.Range(0, services.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
@@ -33,11 +38,12 @@ internal static class StatusCommand
                     var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
                         ?? active.FirstOrDefault(d => d.Service == s.Name);
                     var last = (await store.ListDeploymentsAsync(s.Name, 1, ct)).FirstOrDefault();
-                    var drift = await store.DriftAsync(s.Name, ct);
+                    var drift = unreadable.TryGetValue(s.Name, out var gone) ? [gone] : await store.DriftAsync(s.Name, ct);
+                    var lastDrift = last is null ? [] : await Reports.DriftOfAsync(store, last, ct);
                     found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                         deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                         deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                        last?.Id, last is null ? null : Reports.Outcome(last), drift);
+                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), drift);
                 });
             var rows = found.ToList();
 
@@ -47,7 +53,7 @@ internal static class StatusCommand
                 return ExitCodes.Succeeded;
             }
 
-            if (!running)
+            if (!running && rows.Any(r => r.Platform == "local"))
             {
                 Consoles.Human.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
             }
@@ -70,12 +76,56 @@ internal static class StatusCommand
             Consoles.Human.Write(table);
             foreach (var r in rows.Where(r => r.Drift.Count > 0))
             {
-                Consoles.Human.MarkupLine($"[red]{Markup.Escape(DriftDetector.Describe(r.Service, r.Drift))}[/]");
+                // A reset waits for the deployment in progress to end; a paused one is stopped (or rolled back) first.
+                var message = r.State == nameof(DeploymentState.Paused)
+                    ? $"Deployment {r.DeploymentId} of '{r.Service}' is paused, but the platform differs from what it set: {string.Join("; ", r.Drift)}. Backstay will not guess: " +
+                      $"`backstay stop {r.DeploymentId}` then `backstay reset {r.Service}`, or `backstay rollback {r.Service}`."
+                    : DriftDetector.Describe(r.Service, r.Drift);
+                Consoles.Human.MarkupLine($"[red]{Markup.Escape(message)}[/]");
             }
 
             return ExitCodes.Succeeded;
         });
         return command;
+    }
+
+    /// <summary>
+    /// ECS services need no controller, so nothing may have looked at them lately: read each back here (in parallel,
+    /// eight at a time) and record what was seen, which the drift comparison then uses. Returns the services the platform
+    /// says were deleted or changed beyond reading, with its words.
+    /// </summary>
+    private static async Task<Dictionary<string, string>> ReadEcsBackAsync(ParseResult result, LocalControlPlane local, IReadOnlyList<ServiceRecord> services,
+        CancellationToken cancellationToken)
+    {
+        var unreadable = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        var ecs = services.Where(s => s.Platform == "ecs").ToList();
+        if (ecs.Count == 0)
+        {
+            return [];
+        }
+
+        using var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
+        await using var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, logs.CreateLogger("backstay.ecs"));
+        await Parallel.ForEachAsync(ecs, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (service, ct) =>
+        {
+            try
+            {
+                var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, BackstayJson.Options)
+                    ?? throw new PlatformException($"The stored spec of '{service.Name}' is empty.");
+                await platform.AttachAsync(spec, ct);
+                await local.Store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, TimeProvider.System, ct), ct);
+            }
+            catch (PlatformDriftException ex)
+            {
+                unreadable[service.Name] = ex.Message;
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                // Credentials, network or throttling: status still shows the record, and says what it could not read.
+                await Console.Error.WriteLineAsync($"Could not read ECS service '{service.Name}' back: {ex.Message} Its drift is not known.");
+            }
+        });
+        return unreadable.ToDictionary(StringComparer.Ordinal);
     }
 
     /// <param name="state">The state directory when the store is the local one: an empty one answers how to read a service back.</param>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Backstay.Core.Model;
 using Backstay.Core.Control;
+using Backstay.Core.Engine;
 
 namespace Backstay.Cli.Infrastructure;
 
@@ -14,6 +15,9 @@ internal static class Reports
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
+    /// <summary>The outcome word of `--output json` and of the tables; "Drift" for a deployment stopped because the platform differs from the record.</summary>
+    public static string Outcome(Deployment d, bool drift) => drift && d.State == DeploymentState.Stopped ? "Drift" : Outcome(d);
+
     public static string Outcome(Deployment d) => d.State switch
     {
         DeploymentState.Succeeded => "Succeeded",
@@ -24,6 +28,9 @@ internal static class Reports
         _ => "InProgress",
     };
 
+    /// <summary>The exit code for the deployment's outcome: 9 for a deployment stopped for drift, as the README's table says.</summary>
+    public static int ExitCode(Deployment d, bool drift) => drift && d.State == DeploymentState.Stopped ? ExitCodes.Drift : ExitCode(d);
+
     public static int ExitCode(Deployment d) => d.State switch
     {
         DeploymentState.Succeeded => ExitCodes.Succeeded,
@@ -33,6 +40,26 @@ internal static class Reports
         DeploymentState.Failed or DeploymentState.RollbackFailed => ExitCodes.Failed,
         _ => ExitCodes.Succeeded,
     };
+
+    /// <summary>What differed from the record when drift stopped the deployment (its Drift event); empty when it did not.</summary>
+    public static async Task<IReadOnlyList<string>> DriftOfAsync(IControlPlane store, Deployment d, CancellationToken cancellationToken)
+    {
+        if (d.State != DeploymentState.Stopped)
+        {
+            return [];
+        }
+
+        var found = (await store.ListEventsAsync(d.Id, 0, cancellationToken)).LastOrDefault(e => e.Type == DriftDetector.EventType);
+        if (found?.DataJson is not { } data)
+        {
+            return found is null ? [] : [found.Message];
+        }
+
+        using var document = JsonDocument.Parse(data);
+        return document.RootElement.TryGetProperty("differences", out var differences) && differences.ValueKind == JsonValueKind.Array
+            ? differences.EnumerateArray().Select(e => e.GetString() ?? "").ToList()
+            : [found.Message];
+    }
 
     /// <param name="apiCalls">The platform calls this process made for the deployment (ECS), or null.</param>
     public static async Task<DeploymentReport> BuildAsync(IControlPlane store, Deployment d, bool withEvents, CancellationToken cancellationToken, ApiCallsReport? apiCalls = null)
@@ -67,9 +94,10 @@ internal static class Reports
         }
 
         long? tts = d.SafeAt is { } safe && firstErrorAt is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
-        return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d), d.State.ToString(),
+        var drift = await DriftOfAsync(store, d, cancellationToken);
+        return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d, drift.Count > 0), d.State.ToString(),
             d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,
-            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, apiCalls, events);
+            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, apiCalls, drift, events);
     }
 }
 
@@ -98,6 +126,7 @@ internal sealed record DeploymentReport(
     DateTimeOffset? SafeAt,
     string? RequestedBy,
     ApiCallsReport? ApiCalls,
+    IReadOnlyList<string> Drift,
     IReadOnlyList<EventReport> Events);
 
 /// <summary>The AWS API calls one CLI process sent while it ran a deployment (every attempt, retries included), by "service:Operation".</summary>

@@ -9,15 +9,18 @@ namespace Backstay.Core.Engine;
 
 /// <summary>Why a running step stopped early.</summary>
 internal sealed class StepAbortedException(string reason, Trigger trigger, DateTimeOffset? firstErrorAt = null,
-    string? requestedBy = null, bool stop = false) : Exception(reason)
+    string? requestedBy = null, bool stop = false, IReadOnlyList<string>? drift = null) : Exception(reason)
 {
     public Trigger Trigger { get; } = trigger;
 
     /// <summary>Who asked for the rollback, when a person did.</summary>
     public string? RequestedBy { get; } = requestedBy;
 
-    /// <summary>The platform no longer matches the record: stop and leave it as it is rather than guess.</summary>
-    public bool Stop { get; } = stop;
+    /// <summary>Stop where the deployment stands rather than roll back (asked for, or the platform no longer matches the record).</summary>
+    public bool Stop { get; } = stop || drift is not null;
+
+    /// <summary>What differs between the platform and the record, when drift stops the deployment: then nothing more is changed.</summary>
+    public IReadOnlyList<string>? Drift { get; } = drift;
 
     /// <summary>When the target served its first failed request, for time-to-safety figures.</summary>
     public DateTimeOffset? FirstErrorAt { get; } = firstErrorAt;
@@ -36,6 +39,9 @@ internal sealed class DeploymentRunner
 
     /// <summary>How long past task.startTimeout a platform-run rollout may go without another instance running.</summary>
     private static readonly TimeSpan NativeRolloutStallMargin = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often at least a paused deployment reads the platform back for drift.</summary>
+    private static readonly TimeSpan PausedDriftCheckInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>How often alarm states are read; CloudWatch alarms evaluate once a minute at best.</summary>
     private static readonly TimeSpan AlarmPollInterval = TimeSpan.FromSeconds(2);
@@ -138,10 +144,16 @@ internal sealed class DeploymentRunner
 
         try
         {
-            await _platform.BeginDeploymentAsync(_plan.Spec, cancellationToken);
-            if (Watches && _deployment.TargetWeight == 0 && _deployment.CurrentStep == 0 && _deployment.StepPhase == StepPhase.NotStarted)
+            var starting = Watches && _deployment.TargetWeight == 0 && _deployment.CurrentStep == 0 && _deployment.StepPhase == StepPhase.NotStarted;
+            if (starting)
             {
+                // Before anything is suspended or scaled: a deployment that finds drift must leave the platform exactly as it found it.
                 await CheckDriftBeforeStartAsync(cancellationToken);
+            }
+
+            await _platform.BeginDeploymentAsync(_plan.Spec, cancellationToken);
+            if (starting)
+            {
                 await CheckAlarmsBeforeStartAsync(cancellationToken);
             }
 
@@ -157,6 +169,16 @@ internal sealed class DeploymentRunner
                 await JournalAsync(step, StepPhase.Completed, action, cancellationToken);
                 await SaveAsync(_deployment with { StepPhase = StepPhase.Completed }, cancellationToken);
             }
+        }
+        catch (StepAbortedException aborted) when (aborted.Drift is { } differences)
+        {
+            await StopForDriftAsync(aborted, differences, cancellationToken);
+            return;
+        }
+        catch (PlatformDriftException ex)
+        {
+            await StopForDriftAsync(new StepAbortedException(ex.Message, Trigger.AutomaticRollback, drift: [ex.Message]), [ex.Message], cancellationToken);
+            return;
         }
         catch (StepAbortedException aborted) when (aborted.Stop)
         {
@@ -175,12 +197,6 @@ internal sealed class DeploymentRunner
             await FailAsync(aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy);
             return;
         }
-        catch (PlatformDriftException ex)
-        {
-            await EventAsync("Stopped", ex.Message + $"; run `backstay status {Service}` and `backstay reset {Service}`", cancellationToken);
-            await SaveAsync(Finish(DeploymentState.Stopped, ex.Message), cancellationToken);
-            return;
-        }
         catch (Exception ex) when (ex is not OperationCanceledException && ex is PlatformException)
         {
             await FailAsync($"the platform failed: {ex.Message}", Trigger.AutomaticRollback, null, cancellationToken);
@@ -188,6 +204,21 @@ internal sealed class DeploymentRunner
         }
 
         await SucceedAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Drift stops the deployment where it stands and records what differs. Nothing more is sent to the platform: not
+    /// even the end-of-deployment settling (serving task set to 100%, auto scaling resumed), which would act on a
+    /// service someone changed by hand; `backstay reset` decides what runs from here.
+    /// </summary>
+    private async Task StopForDriftAsync(StepAbortedException aborted, IReadOnlyList<string> differences, CancellationToken cancellationToken)
+    {
+        await CloseAwaitingHooksAsync(aborted, cancellationToken);
+        await EventAsync(DriftDetector.EventType, "the platform differs from the record: " + string.Join("; ", differences), cancellationToken,
+            data: new { differences });
+        await EventAsync("Stopped", aborted.Message + $"; Backstay changed nothing after finding it (traffic and instances stay as found). See `backstay status {Service}`, then `backstay reset {Service}`", cancellationToken);
+        await SaveAsync(Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+        Notify("stopped", _deployment);
     }
 
     private async Task ExecuteAsync(PlanAction action, CancellationToken cancellationToken)
@@ -441,7 +472,7 @@ internal sealed class DeploymentRunner
             {
                 throw new StepAbortedException(
                     $"the platform differs from the record: revision {revision} has {live}% of production traffic, Backstay set {weight}%; someone changed it by hand. Run `backstay status {Service}` and `backstay reset {Service}`",
-                    Trigger.AutomaticRollback, stop: true);
+                    Trigger.AutomaticRollback, drift: [$"revision {revision} has {live}% of production traffic, Backstay set {weight}% for deployment {_deployment.Id}"]);
             }
         }
     }
@@ -487,6 +518,8 @@ internal sealed class DeploymentRunner
                 {
                     break;
                 }
+
+                await CheckDriftWhilePausedAsync(cancellationToken);
             }
         }
         finally
@@ -637,6 +670,8 @@ internal sealed class DeploymentRunner
                 {
                     await EventAsync("CommandIgnored", $"no hook {answer.HookId} awaits action; hook {run.Id} does", cancellationToken);
                 }
+
+                await CheckDriftWhilePausedAsync(cancellationToken);
             }
 
             return pause.OnTimeout == "continue"
@@ -813,6 +848,33 @@ internal sealed class DeploymentRunner
         return answer;
     }
 
+    private DateTimeOffset _lastPausedDriftCheck;
+
+    /// <summary>
+    /// While a deployment waits for a person, someone may change the platform by hand: it is read back every observation
+    /// interval (2 s at least; ECS asks for 10 s, its reads count against rate limits) and drift stops the deployment then,
+    /// recorded and shown, rather than when `continue` comes.
+    /// </summary>
+    private async Task CheckDriftWhilePausedAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var every = _platform.ObservationInterval(_plan.Spec.Platform.Kind);
+        if (!Watches || now - _lastPausedDriftCheck < (every > PausedDriftCheckInterval ? every : PausedDriftCheckInterval))
+        {
+            return;
+        }
+
+        _lastPausedDriftCheck = now;
+        var observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
+        var differences = DriftDetector.CompareDeployment(_deployment, _plan, observation);
+        if (differences.Count > 0)
+        {
+            throw new StepAbortedException(
+                $"the platform differs from the record while deployment {_deployment.Id} is paused: {string.Join("; ", differences)}; someone changed it by hand. Run `backstay status {Service}` and `backstay reset {Service}`",
+                Trigger.AutomaticRollback, drift: differences);
+        }
+    }
+
     /// <summary>Reads the platform back before trusting the record: a service changed by hand stops the deployment before it acts.</summary>
     private async Task CheckDriftBeforeStartAsync(CancellationToken cancellationToken)
     {
@@ -832,7 +894,7 @@ internal sealed class DeploymentRunner
         var differences = DriftDetector.Compare(record, observation);
         if (differences.Count > 0)
         {
-            throw new StepAbortedException(DriftDetector.Describe(Service, differences), Trigger.AutomaticRollback, stop: true);
+            throw new StepAbortedException(DriftDetector.Describe(Service, differences), Trigger.AutomaticRollback, drift: differences);
         }
 
         // Its instances never had production traffic, and on ECS its task set holds the target group this deployment needs.

@@ -230,7 +230,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
         var deployment = await RequireDeploymentAsync(deploymentId, cancellationToken);
         if (deployment.State != DeploymentState.Paused && !(full && deployment.State == DeploymentState.InProgress))
         {
-            throw new InvalidRequestException($"Deployment {deploymentId} is {deployment.State}, not Paused; there is nothing to continue.");
+            throw new InvalidRequestException($"Deployment {deploymentId} is {deployment.State}{(deployment.IsFinished && deployment.Reason is { } why ? $" ({why})" : "")}, not Paused; there is nothing to continue.");
         }
 
         if (hookId is not null)
@@ -336,6 +336,16 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
 
         // Only a look taken after the last deployment ended says anything about the record as it is now.
         var last = (await store.ListDeploymentsAsync(serviceName, 1, cancellationToken)).FirstOrDefault();
+        if (last is { State: DeploymentState.Paused, Kind: DeploymentKind.Deploy } paused)
+        {
+            // A paused deployment holds still: a look taken since its pause step began (journaled before it acts) is compared with what it set.
+            var stepStartedAt = (await store.ListJournalAsync(paused.Id, cancellationToken))
+                .LastOrDefault(e => e.Step == paused.CurrentStep && e.Phase == StepPhase.Started)?.At;
+            return stepStartedAt is { } at && observation.At > at
+                ? DriftDetector.CompareDeployment(paused, DeploymentPlan.FromJson(paused.PlanJson), observation)
+                : [];
+        }
+
         if (last is not null && (last.IsActive || last.FinishedAt is not { } finished || observation.At <= finished))
         {
             return [];

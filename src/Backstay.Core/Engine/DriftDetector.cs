@@ -67,6 +67,63 @@ public static class DriftDetector
         return differences;
     }
 
+    /// <summary>The event type a deployment records when it meets drift; its data holds the differences (<c>{"differences": [...]}</c>).</summary>
+    public const string EventType = "Drift";
+
+    /// <summary>
+    /// Compares a deployment that waits (paused) with what the platform shows: the production split it set, and that the
+    /// revisions it runs still run (a revision scaled to 0 or deleted by hand). Counts other than 0 are left alone: a
+    /// restarted instance or auto scaling changes them without anyone meaning to.
+    /// </summary>
+    public static IReadOnlyList<string> CompareDeployment(Deployment deployment, DeploymentPlan plan, Observation observed)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(observed);
+        var differences = new List<string>();
+        var stable = deployment.StableRevision is { } s && s != deployment.TargetRevision ? s : (int?)null;
+        var expected = stable is { } st
+            ? new Dictionary<int, int> { [deployment.TargetRevision] = deployment.TargetWeight, [st] = 100 - deployment.TargetWeight }
+            : new Dictionary<int, int> { [deployment.TargetRevision] = 100 };
+        foreach (var (revision, weight) in expected.OrderBy(e => e.Key))
+        {
+            var live = observed.ProductionWeights.TryGetValue(revision, out var w) ? w : 0;
+            if (Math.Abs(live - weight) > 2)
+            {
+                differences.Add($"revision {revision} has {live}% of production traffic, Backstay set {weight}% for deployment {deployment.Id}");
+            }
+        }
+
+        foreach (var (revision, role, count) in ExpectedCounts(deployment, plan, stable))
+        {
+            var set = observed.Sets.FirstOrDefault(o => o.Revision == revision);
+            if (count > 0 && (set is null || set.Running == 0 || set.Desired == 0))
+            {
+                differences.Add($"revision {revision} ({role}) {(set is { Desired: 0 } ? "is scaled to 0" : "has no running instance")}; deployment {deployment.Id} runs {count} (deleted or scaled to 0 by hand?)");
+            }
+        }
+
+        foreach (var other in observed.Sets.Where(o => o.Revision != deployment.TargetRevision && o.Revision != stable && o.Desired > 0))
+        {
+            differences.Add($"revision {other.Revision} is set to run {other.Desired} instance(s) that deployment {deployment.Id} does not account for");
+        }
+
+        return differences;
+    }
+
+    /// <summary>How many instances the deployment's steps done so far left each of its revisions with (the stable one starts at its count before).</summary>
+    private static IEnumerable<(int Revision, string Role, int Count)> ExpectedCounts(Deployment deployment, DeploymentPlan plan, int? stable)
+    {
+        var done = deployment.StepPhase == StepPhase.Completed ? deployment.CurrentStep : deployment.CurrentStep - 1;
+        var scales = plan.Actions.Take(Math.Max(0, done + 1)).OfType<ScaleAction>().ToList();
+        var target = scales.LastOrDefault(a => a.Role == Role.Target)?.Count ?? 0;
+        yield return (deployment.TargetRevision, "new", target);
+        if (stable is { } s)
+        {
+            yield return (s, "stable", scales.LastOrDefault(a => a.Role == Role.Stable)?.Count ?? deployment.StableCountBefore);
+        }
+    }
+
     /// <summary>The message for a service that drifted, pointing at reset.</summary>
     public static string Describe(string service, IReadOnlyList<string> differences) =>
         $"The platform differs from Backstay's record of '{service}': {string.Join("; ", differences)}. Backstay will not guess: run `backstay reset {service} --adopt` to take what runs as the new baseline, or `backstay reset {service} --recreate` to bring back the last good revision (or `backstay deploy --reset`).";

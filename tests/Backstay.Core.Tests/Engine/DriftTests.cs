@@ -34,6 +34,45 @@ public sealed class DriftTests
         harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 50, [2] = 50 }, ignoreOrder: true);
     }
 
+    [Fact]
+    public async Task Paused_WeightsMovedByHand_IsStoppedForDriftWhileItWaitsWithoutTouchingThePlatform()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service());
+        var deployment = await harness.StartAsync(Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(), Specs.Weight(60))),
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(5), "paused");
+        var changesBefore = harness.Platform.Operations.Count;
+
+        harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 50, [2] = 50 });
+
+        // Read back every 2 s while paused: found within a few seconds, with nobody answering the pause.
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Stopped, TimeSpan.FromSeconds(5), "stopped for drift");
+        var stopped = harness.Store.Deployment(deployment.Id);
+        stopped.Reason.ShouldNotBeNull().ShouldContain("revision 2 has 50% of production traffic, Backstay set 20%");
+        var drift = harness.Store.Events(deployment.Id).Where(e => e.Type == "Drift").ShouldHaveSingleItem();
+        drift.DataJson.ShouldNotBeNull().ShouldContain("differences");
+        harness.Platform.Operations.Skip(changesBefore).ShouldBeEmpty();
+        harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 50, [2] = 50 }, ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task Paused_NothingChangedByHand_StaysPaused()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service());
+        var deployment = await harness.StartAsync(Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(), Specs.Weight(60))),
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(5), "paused");
+
+        await harness.AdvanceAsync(TimeSpan.FromSeconds(20));
+
+        harness.Store.Deployment(deployment.Id).State.ShouldBe(DeploymentState.Paused);
+        harness.Store.Events(deployment.Id).ShouldNotContain(e => e.Type == "Drift");
+    }
+
     [Theory]
     [InlineData(false, 1)]
     [InlineData(true, 0)]

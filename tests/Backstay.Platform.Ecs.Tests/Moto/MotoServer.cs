@@ -32,6 +32,9 @@ public sealed class MotoServer : IAsyncLifetime
 
     public const string Region = "us-east-1";
 
+    /// <summary>moto's request log (its recorder): one JSON line per request it answered, in the order it answered them.</summary>
+    public MotoRequestLog RequestLog { get; } = new(Path.Combine(Path.GetTempPath(), $"backstay-moto-{Guid.NewGuid():N}.jsonl"));
+
     public async Task InitializeAsync()
     {
         var port = FreePort();
@@ -43,6 +46,8 @@ public sealed class MotoServer : IAsyncLifetime
             UseShellExecute = false,
         };
         start.Environment["MOTO_ALLOW_NONEXISTENT_REGION"] = "true";
+        start.Environment["MOTO_ENABLE_RECORDING"] = "True";
+        start.Environment["MOTO_RECORDER_FILEPATH"] = RequestLog.Path;
         foreach (var (name, value) in _serverEnvironment)
         {
             start.Environment[name] = value;
@@ -50,7 +55,7 @@ public sealed class MotoServer : IAsyncLifetime
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("python3 -m moto.server did not start; install moto (pip install 'moto[server]').");
 
-        // Its request log is not needed, but the pipes must be drained or the server blocks once they fill up.
+        // Its console log is not needed (the recorder keeps the requests), but the pipes must be drained or the server blocks once they fill up.
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
@@ -108,6 +113,7 @@ public sealed class MotoServer : IAsyncLifetime
         }
 
         _process?.Dispose();
+        File.Delete(RequestLog.Path);
     }
 
     private static int FreePort()
