@@ -31,8 +31,24 @@ public sealed partial class LocalPlatform
         }
     }
 
-    /// <summary>Adds or updates the service; rewrites the config and reloads HAProxy seamlessly only when a listener or the health-check request changed.</summary>
-    private async Task EnsureServiceCoreAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks, changing nothing, that the service can be set up as its spec says: its listeners parse, are not another
+    /// service's, and are free (or already HAProxy's for this service). A deployment asks before it records anything.
+    /// </summary>
+    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ThrowIfNotRunning();
+        var (production, test) = ReadListeners(spec);
+        lock (_sync)
+        {
+            CheckListenersLocked(spec.Service, production, test);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static (ListenerAddress Production, ListenerAddress? Test) ReadListeners(ServiceSpec spec)
     {
         var local = spec.Platform.Local
             ?? throw new PlatformException($"Service '{spec.Service}' is for the {spec.Platform.Kind} platform, not the local one.");
@@ -49,6 +65,52 @@ public sealed partial class LocalPlatform
             throw new PlatformException($"Service '{spec.Service}': the production and test listeners are both {production}; give the test listener another port.");
         }
 
+        return (production, test);
+    }
+
+    /// <summary>Fails when a listener is another service's, or not ours and taken by another process. Caller holds the model lock.</summary>
+    private void CheckListenersLocked(string service, ListenerAddress production, ListenerAddress? test)
+    {
+        var bound = new List<ListenerAddress>();
+        foreach (var other in _services)
+        {
+            bound.Add(other.Production);
+            if (other.Test is not null)
+            {
+                bound.Add(other.Test);
+            }
+
+            if (other.Name == service)
+            {
+                continue;
+            }
+
+            foreach (var mine in new[] { production, test }.OfType<ListenerAddress>())
+            {
+                if (SameBinding(mine, other.Production) || (other.Test is not null && SameBinding(mine, other.Test)))
+                {
+                    throw new PlatformException($"Service '{service}': listener {mine} is already used by service '{other.Name}'; choose another port.");
+                }
+            }
+        }
+
+        if (!bound.Any(b => SameBinding(production, b)))
+        {
+            EnsureBindable(service, "production", production);
+        }
+
+        if (test is not null && !bound.Any(b => SameBinding(test, b)))
+        {
+            EnsureBindable(service, "test", test);
+        }
+    }
+
+    /// <summary>Adds or updates the service; rewrites the config and reloads HAProxy seamlessly only when a listener or the health-check request changed.</summary>
+    private async Task EnsureServiceCoreAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var local = spec.Platform.Local!;
+        var healthCheck = spec.Task.HealthCheck;
+        var (production, test) = ReadListeners(spec);
         List<HaproxyConfig.ServiceConfig> configs;
         HaproxyConfig.ServiceConfig wanted;
         lock (_sync)
@@ -67,34 +129,7 @@ public sealed partial class LocalPlatform
                 }
             }
 
-            var bound = new List<ListenerAddress>();
-            foreach (var other in _services)
-            {
-                bound.Add(other.Production);
-                if (other.Test is not null)
-                {
-                    bound.Add(other.Test);
-                }
-
-                if (other.Name == spec.Service)
-                {
-                    continue;
-                }
-
-                foreach (var mine in new[] { production, test }.OfType<ListenerAddress>())
-                {
-                    if (SameBinding(mine, other.Production) || (other.Test is not null && SameBinding(mine, other.Test)))
-                    {
-                        throw new PlatformException($"Service '{spec.Service}': listener {mine} is already used by service '{other.Name}'; choose another port.");
-                    }
-                }
-            }
-
-            foreach (var address in new[] { production, test }.OfType<ListenerAddress>().Where(a => !bound.Any(b => SameBinding(a, b))))
-            {
-                EnsureBindable(spec.Service, address);
-            }
-
+            CheckListenersLocked(spec.Service, production, test);
             configs = [.. _services.Select(s => s.Name == spec.Service ? wanted : ToConfig(s))];
             if (existing is null)
             {
@@ -155,7 +190,7 @@ public sealed partial class LocalPlatform
         a.Port == b.Port && (a.Address.Equals(b.Address) || a.Address.Equals(IPAddress.Any) || b.Address.Equals(IPAddress.Any));
 
     /// <summary>Fails with an actionable message when something else already listens on the address.</summary>
-    private static void EnsureBindable(string service, ListenerAddress address)
+    private static void EnsureBindable(string service, string listener, ListenerAddress address)
     {
         try
         {
@@ -176,9 +211,11 @@ public sealed partial class LocalPlatform
             {
             }
 
-            var reason = ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "another process is already listening there" : ex.Message;
+            var problem = ex.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? $"{address} is already in use: another process listens there"
+                : $"cannot listen on {address}: {ex.Message}";
             throw new PlatformException(
-                $"Service '{service}': cannot listen on {address}: {reason}. Choose another port in platform.local.listeners{suggestion}, or stop the process that uses it.",
+                $"Service '{service}': the {listener} listener (platform.local.listeners.{listener}) {problem}. Choose another port{suggestion}, or stop the process that uses it.",
                 ex);
         }
     }

@@ -58,7 +58,7 @@ internal static partial class ServeCommand
             var engine = new DeploymentEngine(store, platforms, TimeProvider.System,
                 new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
             using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
-            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false);
+            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false, platforms);
             WebApplication app;
             try
             {
