@@ -14,6 +14,15 @@ public sealed partial class LocalPlatform
     private int _haproxyFailures;
     private DateTimeOffset _haproxyRetryAt;
 
+    /// <summary>The last time supervision saw HAProxy running; where a death is first known to be possible.</summary>
+    private DateTimeOffset? _haproxySeenAliveAt;
+
+    /// <summary>When HAProxy exited, as its exit watcher saw it (only for a process this Backstay started).</summary>
+    private DateTimeOffset? _haproxyExitedAt;
+
+    /// <summary>From when the listeners have served nothing, while HAProxy is dead and not yet restarted, and which pid died.</summary>
+    private (DateTimeOffset Since, int Pid)? _haproxyDown;
+
     private string HaproxyLogPath => Path.Combine(_logDirectory, "haproxy.log");
 
     public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
@@ -224,15 +233,20 @@ public sealed partial class LocalPlatform
     private async Task LaunchHaproxyLockedAsync(string config, bool reload, CancellationToken cancellationToken)
     {
         var candidate = _configPath + ".new";
+        var previous = File.Exists(_configPath) ? await File.ReadAllTextAsync(_configPath, cancellationToken) : null;
         await File.WriteAllTextAsync(candidate, config, cancellationToken);
-        var (exitCode, output) = await RunAsync(_haproxyPath, ["-c", "-q", "-f", candidate], cancellationToken);
-        if (exitCode != 0)
+
+        // The config in place passed this check before it was moved there: a restart after a crash need not wait for it again.
+        if (previous != config)
         {
-            File.Delete(candidate);
-            throw new PlatformException($"HAProxy rejected the configuration Backstay generated ({_haproxyPath} -c -f {candidate}):\n{output.Trim()}");
+            var (exitCode, output) = await RunAsync(_haproxyPath, ["-c", "-q", "-f", candidate], cancellationToken);
+            if (exitCode != 0)
+            {
+                File.Delete(candidate);
+                throw new PlatformException($"HAProxy rejected the configuration Backstay generated ({_haproxyPath} -c -f {candidate}):\n{output.Trim()}");
+            }
         }
 
-        var previous = File.Exists(_configPath) ? await File.ReadAllTextAsync(_configPath, cancellationToken) : null;
         var old = reload ? _haproxyProcess : null;
         var args = new List<string> { "-f", _configPath };
         if (old is not null)
@@ -281,6 +295,9 @@ public sealed partial class LocalPlatform
         }
 
         _haproxyProcess = new HaproxyProcess(launched.Pid, launched.StartTicks, launched.Process);
+        _haproxySeenAliveAt = _time.GetUtcNow();
+        _haproxyExitedAt = null;
+        WatchHaproxyExit(_haproxyProcess);
         Raise(new PlatformEvent("", null, null, old is null ? PlatformEventTypes.HaproxyStarted : PlatformEventTypes.HaproxyReloaded,
             string.Create(CultureInfo.InvariantCulture, $"HAProxy {(old is null ? "started" : "reloaded")} as pid {launched.Pid} with {_configPath}.")));
         await RefreshAppliedLockedAsync(cancellationToken);
@@ -407,20 +424,25 @@ public sealed partial class LocalPlatform
         try
         {
             var current = _haproxyProcess;
+            var now = _time.GetUtcNow();
             if (current is not null && IsRunning(current))
             {
+                _haproxySeenAliveAt = now;
                 return;
             }
 
-            var now = _time.GetUtcNow();
             if (current is not null)
             {
                 _haproxyProcess = null;
                 _applied.Clear();
                 current.Process?.Dispose();
                 _haproxyRetryAt = now;
+                _haproxyDown ??= (_haproxyExitedAt ?? _haproxySeenAliveAt ?? now, current.Pid);
                 Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyDied,
-                    string.Create(CultureInfo.InvariantCulture, $"HAProxy (pid {current.Pid}) died; restarting it. Last lines of {HaproxyLogPath}:\n{ProcFs.Tail(HaproxyLogPath)}")));
+                    string.Create(CultureInfo.InvariantCulture, $"HAProxy (pid {current.Pid}) died; restarting it. Last lines of {HaproxyLogPath}:\n{ProcFs.Tail(HaproxyLogPath)}"))
+                {
+                    At = now,
+                });
             }
 
             if (now < _haproxyRetryAt)
@@ -433,8 +455,7 @@ public sealed partial class LocalPlatform
                 await LaunchHaproxyLockedAsync(RenderCurrentConfig(), reload: false, cancellationToken);
                 _haproxyFailures = 0;
                 await SyncLockedAsync(cancellationToken);
-                Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
-                    string.Create(CultureInfo.InvariantCulture, $"HAProxy restarted as pid {_haproxyProcess!.Pid}.")));
+                RaiseRestarted();
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -451,6 +472,86 @@ public sealed partial class LocalPlatform
         }
 
         Save();
+    }
+
+    /// <summary>Reports a restart after a death with how long the listeners served nothing, for the services HAProxy carries.</summary>
+    private void RaiseRestarted()
+    {
+        var now = _time.GetUtcNow();
+        var started = _haproxyProcess!.Pid;
+        if (_haproxyDown is not { } down)
+        {
+            Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
+                string.Create(CultureInfo.InvariantCulture, $"HAProxy restarted as pid {started}.")) { At = now });
+            return;
+        }
+
+        _haproxyDown = null;
+        var gap = now - down.Since;
+        List<string> services;
+        string listeners;
+        lock (_sync)
+        {
+            services = [.. _services.Select(s => s.Name)];
+            listeners = string.Join(", ", _services.Select(s => s.Production.Text));
+        }
+
+        Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
+            string.Create(CultureInfo.InvariantCulture,
+                $"HAProxy (pid {down.Pid}) died and was restarted as pid {started}; its listeners ({listeners}) served nothing for {gap.TotalMilliseconds:0} ms."))
+        {
+            At = now,
+            Gap = gap,
+            Services = services,
+            Pids = (down.Pid, started),
+        });
+    }
+
+    /// <summary>
+    /// Restarts HAProxy as soon as a process this Backstay started exits, instead of at the next supervision tick. An
+    /// adopted HAProxy (no process handle) is found dead by supervision's polling.
+    /// </summary>
+    private void WatchHaproxyExit(HaproxyProcess watched)
+    {
+        if (watched.Process is not { } process)
+        {
+            return;
+        }
+
+        var token = _stopping.Token;
+        var watcher = Task.Run(async () =>
+        {
+            try
+            {
+                await process.WaitForExitAsync(token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+            {
+                // Stopping, or the handle was let go of when a reload replaced this process.
+                return;
+            }
+
+            if (!ReferenceEquals(_haproxyProcess, watched) || token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _haproxyExitedAt = _time.GetUtcNow();
+            try
+            {
+                await SuperviseHaproxyAsync(token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                // Supervision's next tick tries again.
+                Raise(new PlatformEvent("", null, null, PlatformEventTypes.LoopError, $"Restarting HAProxy after it exited failed: {ex.Message}"));
+            }
+        }, CancellationToken.None);
+        _healthChecks.TryAdd(watcher, true);
+        _ = watcher.ContinueWith(t => _healthChecks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private static bool IsRunning(HaproxyProcess process)

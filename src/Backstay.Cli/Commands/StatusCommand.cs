@@ -34,10 +34,11 @@ internal static class StatusCommand
                         ?? active.FirstOrDefault(d => d.Service == s.Name);
                     var last = (await store.ListDeploymentsAsync(s.Name, 1, ct)).FirstOrDefault();
                     var drift = await store.DriftAsync(s.Name, ct);
+                    var haproxyRestart = last is null ? null : await Reports.LastHaproxyRestartAsync(store, last.Id, ct);
                     found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                         deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                         deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                        last?.Id, last is null ? null : Reports.Outcome(last), drift);
+                        last?.Id, last is null ? null : Reports.Outcome(last), drift, haproxyRestart);
                 });
             var rows = found.ToList();
 
@@ -73,6 +74,11 @@ internal static class StatusCommand
                 Consoles.Human.MarkupLine($"[red]{Markup.Escape(DriftDetector.Describe(r.Service, r.Drift))}[/]");
             }
 
+            foreach (var r in rows.Where(r => r.HaproxyRestart is not null))
+            {
+                Consoles.Human.MarkupLine($"[yellow]{Markup.Escape(r.Service)}: at {r.HaproxyRestart!.At.ToLocalTime():HH:mm:ss} {Markup.Escape(r.HaproxyRestart.Message)} See `backstay history {Markup.Escape(r.Service)} --events`.[/]");
+            }
+
             return ExitCodes.Succeeded;
         });
         return command;
@@ -92,5 +98,5 @@ internal static class StatusCommand
 
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
         string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
-        IReadOnlyList<string> Drift);
+        IReadOnlyList<string> Drift, EventReport? HaproxyRestart);
 }
