@@ -437,7 +437,11 @@ public sealed partial class LocalPlatform
                 _applied.Clear();
                 current.Process?.Dispose();
                 _haproxyRetryAt = now;
-                _haproxyDown ??= (_haproxyExitedAt ?? _haproxySeenAliveAt ?? now, current.Pid);
+                lock (_sync)
+                {
+                    _haproxyDown ??= (_haproxyExitedAt ?? _haproxySeenAliveAt ?? now, current.Pid);
+                }
+
                 Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyDied,
                     string.Create(CultureInfo.InvariantCulture, $"HAProxy (pid {current.Pid}) died; restarting it. Last lines of {HaproxyLogPath}:\n{ProcFs.Tail(HaproxyLogPath)}"))
                 {
@@ -536,7 +540,11 @@ public sealed partial class LocalPlatform
                 return;
             }
 
-            _haproxyExitedAt = _time.GetUtcNow();
+            lock (_sync)
+            {
+                _haproxyExitedAt = _time.GetUtcNow();
+            }
+
             try
             {
                 await SuperviseHaproxyAsync(token);
