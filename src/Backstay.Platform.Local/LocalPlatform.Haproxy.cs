@@ -14,6 +14,15 @@ public sealed partial class LocalPlatform
     private int _haproxyFailures;
     private DateTimeOffset _haproxyRetryAt;
 
+    /// <summary>The last time supervision saw HAProxy running; where a death is first known to be possible.</summary>
+    private DateTimeOffset? _haproxySeenAliveAt;
+
+    /// <summary>When HAProxy exited, as its exit watcher saw it (only for a process this Backstay started).</summary>
+    private DateTimeOffset? _haproxyExitedAt;
+
+    /// <summary>From when the listeners have served nothing, while HAProxy is dead and not yet restarted, and which pid died.</summary>
+    private (DateTimeOffset Since, int Pid)? _haproxyDown;
+
     private string HaproxyLogPath => Path.Combine(_logDirectory, "haproxy.log");
 
     public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
@@ -31,8 +40,24 @@ public sealed partial class LocalPlatform
         }
     }
 
-    /// <summary>Adds or updates the service; rewrites the config and reloads HAProxy seamlessly only when a listener or the health-check request changed.</summary>
-    private async Task EnsureServiceCoreAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks, changing nothing, that the service can be set up as its spec says: its listeners parse, are not another
+    /// service's, and are free (or already HAProxy's for this service). A deployment asks before it records anything.
+    /// </summary>
+    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ThrowIfNotRunning();
+        var (production, test) = ReadListeners(spec);
+        lock (_sync)
+        {
+            CheckListenersLocked(spec.Service, production, test);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static (ListenerAddress Production, ListenerAddress? Test) ReadListeners(ServiceSpec spec)
     {
         var local = spec.Platform.Local
             ?? throw new PlatformException($"Service '{spec.Service}' is for the {spec.Platform.Kind} platform, not the local one.");
@@ -49,6 +74,52 @@ public sealed partial class LocalPlatform
             throw new PlatformException($"Service '{spec.Service}': the production and test listeners are both {production}; give the test listener another port.");
         }
 
+        return (production, test);
+    }
+
+    /// <summary>Fails when a listener is another service's, or not ours and taken by another process. Caller holds the model lock.</summary>
+    private void CheckListenersLocked(string service, ListenerAddress production, ListenerAddress? test)
+    {
+        var bound = new List<ListenerAddress>();
+        foreach (var other in _services)
+        {
+            bound.Add(other.Production);
+            if (other.Test is not null)
+            {
+                bound.Add(other.Test);
+            }
+
+            if (other.Name == service)
+            {
+                continue;
+            }
+
+            foreach (var mine in new[] { production, test }.OfType<ListenerAddress>())
+            {
+                if (SameBinding(mine, other.Production) || (other.Test is not null && SameBinding(mine, other.Test)))
+                {
+                    throw new PlatformException($"Service '{service}': listener {mine} is already used by service '{other.Name}'; choose another port.");
+                }
+            }
+        }
+
+        if (!bound.Any(b => SameBinding(production, b)))
+        {
+            EnsureBindable(service, "production", production);
+        }
+
+        if (test is not null && !bound.Any(b => SameBinding(test, b)))
+        {
+            EnsureBindable(service, "test", test);
+        }
+    }
+
+    /// <summary>Adds or updates the service; rewrites the config and reloads HAProxy seamlessly only when a listener or the health-check request changed.</summary>
+    private async Task EnsureServiceCoreAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var local = spec.Platform.Local!;
+        var healthCheck = spec.Task.HealthCheck;
+        var (production, test) = ReadListeners(spec);
         List<HaproxyConfig.ServiceConfig> configs;
         HaproxyConfig.ServiceConfig wanted;
         lock (_sync)
@@ -67,34 +138,7 @@ public sealed partial class LocalPlatform
                 }
             }
 
-            var bound = new List<ListenerAddress>();
-            foreach (var other in _services)
-            {
-                bound.Add(other.Production);
-                if (other.Test is not null)
-                {
-                    bound.Add(other.Test);
-                }
-
-                if (other.Name == spec.Service)
-                {
-                    continue;
-                }
-
-                foreach (var mine in new[] { production, test }.OfType<ListenerAddress>())
-                {
-                    if (SameBinding(mine, other.Production) || (other.Test is not null && SameBinding(mine, other.Test)))
-                    {
-                        throw new PlatformException($"Service '{spec.Service}': listener {mine} is already used by service '{other.Name}'; choose another port.");
-                    }
-                }
-            }
-
-            foreach (var address in new[] { production, test }.OfType<ListenerAddress>().Where(a => !bound.Any(b => SameBinding(a, b))))
-            {
-                EnsureBindable(spec.Service, address);
-            }
-
+            CheckListenersLocked(spec.Service, production, test);
             configs = [.. _services.Select(s => s.Name == spec.Service ? wanted : ToConfig(s))];
             if (existing is null)
             {
@@ -155,7 +199,7 @@ public sealed partial class LocalPlatform
         a.Port == b.Port && (a.Address.Equals(b.Address) || a.Address.Equals(IPAddress.Any) || b.Address.Equals(IPAddress.Any));
 
     /// <summary>Fails with an actionable message when something else already listens on the address.</summary>
-    private static void EnsureBindable(string service, ListenerAddress address)
+    private static void EnsureBindable(string service, string listener, ListenerAddress address)
     {
         try
         {
@@ -176,9 +220,11 @@ public sealed partial class LocalPlatform
             {
             }
 
-            var reason = ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "another process is already listening there" : ex.Message;
+            var problem = ex.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? $"{address} is already in use: another process listens there"
+                : $"cannot listen on {address}: {ex.Message}";
             throw new PlatformException(
-                $"Service '{service}': cannot listen on {address}: {reason}. Choose another port in platform.local.listeners{suggestion}, or stop the process that uses it.",
+                $"Service '{service}': the {listener} listener (platform.local.listeners.{listener}) {problem}. Choose another port{suggestion}, or stop the process that uses it.",
                 ex);
         }
     }
@@ -187,15 +233,20 @@ public sealed partial class LocalPlatform
     private async Task LaunchHaproxyLockedAsync(string config, bool reload, CancellationToken cancellationToken)
     {
         var candidate = _configPath + ".new";
+        var previous = File.Exists(_configPath) ? await File.ReadAllTextAsync(_configPath, cancellationToken) : null;
         await File.WriteAllTextAsync(candidate, config, cancellationToken);
-        var (exitCode, output) = await RunAsync(_haproxyPath, ["-c", "-q", "-f", candidate], cancellationToken);
-        if (exitCode != 0)
+
+        // The config in place passed this check before it was moved there: a restart after a crash need not wait for it again.
+        if (previous != config)
         {
-            File.Delete(candidate);
-            throw new PlatformException($"HAProxy rejected the configuration Backstay generated ({_haproxyPath} -c -f {candidate}):\n{output.Trim()}");
+            var (exitCode, output) = await RunAsync(_haproxyPath, ["-c", "-q", "-f", candidate], cancellationToken);
+            if (exitCode != 0)
+            {
+                File.Delete(candidate);
+                throw new PlatformException($"HAProxy rejected the configuration Backstay generated ({_haproxyPath} -c -f {candidate}):\n{output.Trim()}");
+            }
         }
 
-        var previous = File.Exists(_configPath) ? await File.ReadAllTextAsync(_configPath, cancellationToken) : null;
         var old = reload ? _haproxyProcess : null;
         var args = new List<string> { "-f", _configPath };
         if (old is not null)
@@ -244,6 +295,9 @@ public sealed partial class LocalPlatform
         }
 
         _haproxyProcess = new HaproxyProcess(launched.Pid, launched.StartTicks, launched.Process);
+        _haproxySeenAliveAt = _time.GetUtcNow();
+        _haproxyExitedAt = null;
+        WatchHaproxyExit(_haproxyProcess);
         Raise(new PlatformEvent("", null, null, old is null ? PlatformEventTypes.HaproxyStarted : PlatformEventTypes.HaproxyReloaded,
             string.Create(CultureInfo.InvariantCulture, $"HAProxy {(old is null ? "started" : "reloaded")} as pid {launched.Pid} with {_configPath}.")));
         await RefreshAppliedLockedAsync(cancellationToken);
@@ -370,20 +424,29 @@ public sealed partial class LocalPlatform
         try
         {
             var current = _haproxyProcess;
+            var now = _time.GetUtcNow();
             if (current is not null && IsRunning(current))
             {
+                _haproxySeenAliveAt = now;
                 return;
             }
 
-            var now = _time.GetUtcNow();
             if (current is not null)
             {
                 _haproxyProcess = null;
                 _applied.Clear();
                 current.Process?.Dispose();
                 _haproxyRetryAt = now;
+                lock (_sync)
+                {
+                    _haproxyDown ??= (_haproxyExitedAt ?? _haproxySeenAliveAt ?? now, current.Pid);
+                }
+
                 Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyDied,
-                    string.Create(CultureInfo.InvariantCulture, $"HAProxy (pid {current.Pid}) died; restarting it. Last lines of {HaproxyLogPath}:\n{ProcFs.Tail(HaproxyLogPath)}")));
+                    string.Create(CultureInfo.InvariantCulture, $"HAProxy (pid {current.Pid}) died; restarting it. Last lines of {HaproxyLogPath}:\n{ProcFs.Tail(HaproxyLogPath)}"))
+                {
+                    At = now,
+                });
             }
 
             if (now < _haproxyRetryAt)
@@ -396,8 +459,7 @@ public sealed partial class LocalPlatform
                 await LaunchHaproxyLockedAsync(RenderCurrentConfig(), reload: false, cancellationToken);
                 _haproxyFailures = 0;
                 await SyncLockedAsync(cancellationToken);
-                Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
-                    string.Create(CultureInfo.InvariantCulture, $"HAProxy restarted as pid {_haproxyProcess!.Pid}.")));
+                RaiseRestarted();
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -414,6 +476,90 @@ public sealed partial class LocalPlatform
         }
 
         Save();
+    }
+
+    /// <summary>Reports a restart after a death with how long the listeners served nothing, for the services HAProxy carries.</summary>
+    private void RaiseRestarted()
+    {
+        var now = _time.GetUtcNow();
+        var started = _haproxyProcess!.Pid;
+        if (_haproxyDown is not { } down)
+        {
+            Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
+                string.Create(CultureInfo.InvariantCulture, $"HAProxy restarted as pid {started}.")) { At = now });
+            return;
+        }
+
+        _haproxyDown = null;
+        var gap = now - down.Since;
+        List<string> services;
+        string listeners;
+        lock (_sync)
+        {
+            services = [.. _services.Select(s => s.Name)];
+            listeners = string.Join(", ", _services.Select(s => s.Production.Text));
+        }
+
+        Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyRestarted,
+            string.Create(CultureInfo.InvariantCulture,
+                $"HAProxy (pid {down.Pid}) died and was restarted as pid {started}; its listeners ({listeners}) served nothing for {gap.TotalMilliseconds:0} ms."))
+        {
+            At = now,
+            Gap = gap,
+            Services = services,
+            Pids = (down.Pid, started),
+        });
+    }
+
+    /// <summary>
+    /// Restarts HAProxy as soon as a process this Backstay started exits, instead of at the next supervision tick. An
+    /// adopted HAProxy (no process handle) is found dead by supervision's polling.
+    /// </summary>
+    private void WatchHaproxyExit(HaproxyProcess watched)
+    {
+        if (watched.Process is not { } process)
+        {
+            return;
+        }
+
+        var token = _stopping.Token;
+        var watcher = Task.Run(async () =>
+        {
+            try
+            {
+                await process.WaitForExitAsync(token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+            {
+                // Stopping, or the handle was let go of when a reload replaced this process.
+                return;
+            }
+
+            if (!ReferenceEquals(_haproxyProcess, watched) || token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            lock (_sync)
+            {
+                _haproxyExitedAt = _time.GetUtcNow();
+            }
+
+            try
+            {
+                await SuperviseHaproxyAsync(token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                // Supervision's next tick tries again.
+                Raise(new PlatformEvent("", null, null, PlatformEventTypes.LoopError, $"Restarting HAProxy after it exited failed: {ex.Message}"));
+            }
+        }, CancellationToken.None);
+        _healthChecks.TryAdd(watcher, true);
+        _ = watcher.ContinueWith(t => _healthChecks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private static bool IsRunning(HaproxyProcess process)

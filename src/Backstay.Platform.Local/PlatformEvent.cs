@@ -1,7 +1,20 @@
 namespace Backstay.Platform.Local;
 
 /// <summary>Something the local platform noticed or did on its own: an instance died or was restarted, HAProxy was restarted, a loop failed.</summary>
-public sealed record PlatformEvent(string Service, int? Revision, string? InstanceId, string Type, string Message);
+public sealed record PlatformEvent(string Service, int? Revision, string? InstanceId, string Type, string Message)
+{
+    /// <summary>When it happened.</summary>
+    public DateTimeOffset At { get; init; }
+
+    /// <summary>For a HAProxy restart: how long its listeners served nothing, from its death (or the last time it was seen alive) until the new process served.</summary>
+    public TimeSpan? Gap { get; init; }
+
+    /// <summary>For a HAProxy restart: the services whose listeners it carries.</summary>
+    public IReadOnlyList<string> Services { get; init; } = [];
+
+    /// <summary>For a HAProxy restart: the pid that died and the pid that replaced it.</summary>
+    public (int Died, int Started)? Pids { get; init; }
+}
 
 /// <summary>The values of <see cref="PlatformEvent.Type"/>.</summary>
 public static class PlatformEventTypes

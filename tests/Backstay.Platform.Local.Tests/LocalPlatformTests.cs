@@ -420,9 +420,41 @@ public sealed class LocalPlatformTests : IAsyncLifetime
         await Sandbox.WaitUntilAsync(() => _sandbox.Events.Any(e => e.Type == PlatformEventTypes.HaproxyRestarted), 15, "HAProxy to be restarted");
         _sandbox.Events.ShouldContain(e => e.Type == PlatformEventTypes.HaproxyDied);
         platform.ProcessIds().Haproxy.ShouldNotBe(haproxy);
+        var restarted = _sandbox.Events.First(e => e.Type == PlatformEventTypes.HaproxyRestarted);
+        restarted.Gap.ShouldNotBeNull().ShouldBeGreaterThan(TimeSpan.Zero);
+        restarted.Pids.ShouldBe((haproxy, platform.ProcessIds().Haproxy!.Value));
+        restarted.Services.ShouldBe([spec.Service]);
+        restarted.Message.ShouldContain($"HAProxy (pid {haproxy}) died and was restarted");
         await Sandbox.WaitUntilAsync(async () => (await _sandbox.GetAsync(port)) == (200, "2"), 10, "traffic through the new HAProxy");
         (await platform.GetWeightsAsync(spec.Service, Listener.Production, CancellationToken.None).Within(10))
             .ShouldBe(new Dictionary<int, int> { [1] = 0, [2] = 100 });
+    }
+
+    [Fact]
+    public async Task CheckServiceAsync_ProductionListenerInUse_ThrowsNamingItAndChangesNothing()
+    {
+        var platform = await _sandbox.StartPlatformAsync();
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var spec = _sandbox.Spec(port);
+
+        var error = await Should.ThrowAsync<PlatformException>(() => platform.CheckServiceAsync(spec, CancellationToken.None).Within(10));
+
+        error.Message.ShouldContain($"the production listener (platform.local.listeners.production) 127.0.0.1:{port} is already in use");
+        (await platform.ListAsync(spec.Service, CancellationToken.None).Within(10)).ShouldBeEmpty();
+        platform.ProcessIds().Haproxy.ShouldBeNull("nothing was set up");
+    }
+
+    [Fact]
+    public async Task CheckServiceAsync_ListenerOfTheServiceItself_Passes()
+    {
+        var platform = await _sandbox.StartPlatformAsync();
+        var spec = _sandbox.Spec(Sandbox.FreePort());
+        await platform.EnsureServiceAsync(spec, CancellationToken.None).Within(30);
+
+        // HAProxy listens there for this very service: that is not "in use".
+        await platform.CheckServiceAsync(spec, CancellationToken.None).Within(10);
     }
 
     [Fact]

@@ -42,6 +42,16 @@ internal static class HistoryCommand
             }
 
             Consoles.Human.Write(table);
+            foreach (var r in reports.Where(r => r.Events.Count > 0))
+            {
+                Consoles.Human.MarkupLine($"[bold]{r.Id}[/]");
+                foreach (var e in r.Events)
+                {
+                    var line = $"  {e.At.ToLocalTime().ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture)} {e.Type}: {e.Message}";
+                    Consoles.Human.MarkupLine(e.Type == PlatformEventRecorder.HaproxyRestarted ? $"[yellow]{Markup.Escape(line)}[/]" : Markup.Escape(line));
+                }
+            }
+
             return ExitCodes.Succeeded;
         });
         return command;

@@ -43,11 +43,17 @@ internal static partial class ServeCommand
             IStateStore store = connection is null ? await state.OpenStoreAsync(cancellationToken) : new PostgresStateStore(connection, TimeProvider.System);
             await using var storeLifetime = store;
             await store.InitializeAsync(cancellationToken);
+            await using var recorder = new PlatformEventRecorder(store, logger);
+            recorder.Start();
             await using var platform = await LocalPlatform.StartAsync(new LocalPlatformOptions
             {
                 StateDirectory = state.Path,
                 BuiltinImages = Builtins.Images,
-                OnEvent = e => PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message),
+                OnEvent = e =>
+                {
+                    PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message);
+                    recorder.Post(e);
+                },
             }, TimeProvider.System, cancellationToken);
             var restored = await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
 
@@ -58,7 +64,7 @@ internal static partial class ServeCommand
             var engine = new DeploymentEngine(store, platforms, TimeProvider.System,
                 new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
             using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
-            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false);
+            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false, platforms);
             WebApplication app;
             try
             {

@@ -40,10 +40,11 @@ internal static class StatusCommand
                     var last = (await store.ListDeploymentsAsync(s.Name, 1, ct)).FirstOrDefault();
                     var drift = unreadable.TryGetValue(s.Name, out var gone) ? [gone] : await store.DriftAsync(s.Name, ct);
                     var lastDrift = last is null ? [] : await Reports.DriftOfAsync(store, last, ct);
+                    var haproxyRestart = last is null ? null : await Reports.LastHaproxyRestartAsync(store, last.Id, ct);
                     found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                         deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                         deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), drift);
+                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), drift, haproxyRestart);
                 });
             var rows = found.ToList();
 
@@ -82,6 +83,11 @@ internal static class StatusCommand
                       $"`backstay stop {r.DeploymentId}` then `backstay reset {r.Service}`, or `backstay rollback {r.Service}`."
                     : DriftDetector.Describe(r.Service, r.Drift);
                 Consoles.Human.MarkupLine($"[red]{Markup.Escape(message)}[/]");
+            }
+
+            foreach (var r in rows.Where(r => r.HaproxyRestart is not null))
+            {
+                Consoles.Human.MarkupLine($"[yellow]{Markup.Escape(r.Service)}: at {r.HaproxyRestart!.At.ToLocalTime():HH:mm:ss} {Markup.Escape(r.HaproxyRestart.Message)} See `backstay history {Markup.Escape(r.Service)} --events`.[/]");
             }
 
             return ExitCodes.Succeeded;
@@ -148,5 +154,5 @@ internal static class StatusCommand
 
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
         string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
-        IReadOnlyList<string> Drift);
+        IReadOnlyList<string> Drift, EventReport? HaproxyRestart);
 }

@@ -7,7 +7,7 @@ namespace Backstay.Cli.Infrastructure;
 
 /// <summary>
 /// Opens the control plane a command talks to: a controller given by --server or $BACKSTAY_SERVER, else the
-/// `backstay serve` running on the state directory (found through its server.json), else the state directory's
+/// `backstay serve` running on the state directory (found through its server.json, waited for while it starts), else the state directory's
 /// store in-process.
 /// </summary>
 internal static class ControlPlanes
@@ -20,6 +20,11 @@ internal static class ControlPlanes
         }
 
         var state = GlobalOptions.StateDirectory(result);
+        if (await LocalServerOnceStartedAsync(state, cancellationToken) is { } local)
+        {
+            return new HttpControlPlane(local, result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN") ?? ReadToken(state));
+        }
+
         var store = await state.OpenStoreAsync(cancellationToken);
         return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
     }
@@ -41,6 +46,32 @@ internal static class ControlPlanes
         }
 
         return LocalServer(state) is { } local ? new HttpControlPlane(local, token ?? ReadToken(state)) : null;
+    }
+
+    /// <summary>How long a command waits for a controller that holds the state directory but is still starting to write its address.</summary>
+    private static readonly TimeSpan StartingControllerWait = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The running controller's URL; waits while a controller is still starting, so that a request goes through it (and
+    /// its platform's checks, e.g. whether a listener is free) rather than past it into the shared store.
+    /// </summary>
+    private static async Task<Uri?> LocalServerOnceStartedAsync(StateDirectory state, CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (LocalServer(state) is { } url)
+            {
+                return url;
+            }
+
+            if (!state.ControllerRunning() || waited.Elapsed > StartingControllerWait)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
     }
 
     /// <summary>

@@ -61,6 +61,25 @@ internal static class Reports
             : [found.Message];
     }
 
+    /// <summary>The figures a platform event carries; engine events keep theirs (weights, first error) internal.</summary>
+    private static JsonElement? EventData(DeploymentEvent e)
+    {
+        if (e.Type != PlatformEventRecorder.HaproxyRestarted || e.DataJson is null)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(e.DataJson);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>The last HAProxy restart recorded in a deployment's timeline, if any.</summary>
+    public static async Task<EventReport?> LastHaproxyRestartAsync(IControlPlane store, string deploymentId, CancellationToken cancellationToken)
+    {
+        var restart = (await store.ListEventsAsync(deploymentId, 0, cancellationToken)).LastOrDefault(e => e.Type == PlatformEventRecorder.HaproxyRestarted);
+        return restart is null ? null : new EventReport(restart.DeploymentId, restart.At, restart.Type, restart.Message, EventData(restart));
+    }
+
     /// <param name="apiCalls">The platform calls this process made for the deployment (ECS), or null.</param>
     public static async Task<DeploymentReport> BuildAsync(IControlPlane store, Deployment d, bool withEvents, CancellationToken cancellationToken, ApiCallsReport? apiCalls = null)
     {
@@ -78,7 +97,7 @@ internal static class Reports
             {
                 foreach (var e in await store.ListEventsAsync(id, 0, cancellationToken))
                 {
-                    events.Add(new EventReport(e.DeploymentId, e.At, e.Type, e.Message));
+                    events.Add(new EventReport(e.DeploymentId, e.At, e.Type, e.Message, EventData(e)));
                     if (e.Type == "Failed" && e.DataJson is not null && firstErrorAt is null)
                     {
                         using var doc = JsonDocument.Parse(e.DataJson);
@@ -101,7 +120,8 @@ internal static class Reports
     }
 }
 
-internal sealed record EventReport(string DeploymentId, DateTimeOffset At, string Type, string Message);
+/// <param name="Data">The event's figures, for the events that carry some (e.g. gapMs of HaproxyRestarted).</param>
+internal sealed record EventReport(string DeploymentId, DateTimeOffset At, string Type, string Message, JsonElement? Data = null);
 
 internal sealed record DeploymentReport(
     string Id,

@@ -5,7 +5,9 @@ using Backstay.Core.Ports;
 namespace Backstay.Core.Control;
 
 /// <summary>The control plane on a store: what the CLI uses without a controller URL, and what a controller serves.</summary>
-public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IImageResolver? imageResolver, Func<bool> controllerRunning, bool ownsStore = true)
+/// <param name="platform">The platform the controller runs, asked before a deployment is recorded whether it can take the service; null to skip.</param>
+public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IImageResolver? imageResolver, Func<bool> controllerRunning, bool ownsStore = true,
+    IPlatform? platform = null)
     : IControlPlane
 {
     /// <summary>How old the controller's last look at the platform may be to refuse a deployment on drift before it is recorded.</summary>
@@ -35,6 +37,19 @@ public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IIma
         else if (await _deployments.DriftAsync(service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
         {
             throw new DriftException(DriftDetector.Describe(service, drift));
+        }
+
+        if (platform is not null)
+        {
+            try
+            {
+                await platform.CheckServiceAsync(request.Spec, cancellationToken);
+            }
+            catch (PlatformException ex)
+            {
+                // Nothing is recorded and nothing started: a deployment that cannot even begin is bad input, not a stopped deployment.
+                throw new InvalidRequestException(ex.Message);
+            }
         }
 
         var revision = await _deployments.CreateRevisionAsync(request.Spec, request.Image, request.Env, request.Provenance, cancellationToken);

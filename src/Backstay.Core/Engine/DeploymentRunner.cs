@@ -234,6 +234,9 @@ internal sealed class DeploymentRunner
             case ScaleAction scale:
                 await ScaleAsync(scale, cancellationToken);
                 break;
+            case WeightAction weight when IsRollback:
+                await MoveTrafficBackAsync(weight.TargetWeight, cancellationToken);
+                break;
             case WeightAction weight:
                 await SetWeightAsync(weight.TargetWeight, cancellationToken);
                 break;
@@ -260,7 +263,8 @@ internal sealed class DeploymentRunner
         }
     }
 
-    private async Task ScaleAsync(ScaleAction scale, CancellationToken cancellationToken)
+    /// <param name="healthyEnough">How many healthy instances end the wait, when fewer than all will do.</param>
+    private async Task ScaleAsync(ScaleAction scale, CancellationToken cancellationToken, int? healthyEnough = null)
     {
         var revision = scale.Role == Role.Target ? _target : _stable;
         if (revision is null)
@@ -279,7 +283,7 @@ internal sealed class DeploymentRunner
         while (true)
         {
             var set = await GetSetAsync(revision.Number, cancellationToken);
-            if (set is not null && set.HealthyCount >= scale.Count)
+            if (set is not null && set.HealthyCount >= (healthyEnough ?? scale.Count))
             {
                 await EventAsync("InstancesHealthy", $"{set.HealthyCount}/{scale.Count} instances of revision {revision.Number} healthy", cancellationToken);
                 return;
@@ -305,7 +309,30 @@ internal sealed class DeploymentRunner
         }
     }
 
-    private async Task SetWeightAsync(int targetWeight, CancellationToken cancellationToken)
+    /// <summary>
+    /// A rollback's traffic step: production traffic goes to the instances of the restored revision that are healthy
+    /// now, before any capacity is restored. When none is, the revision is brought up first (to the count of the
+    /// rollback's next restore step), and traffic moves as soon as one instance is healthy; the timeline says so.
+    /// </summary>
+    private async Task MoveTrafficBackAsync(int targetWeight, CancellationToken cancellationToken)
+    {
+        var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+        if (healthy == 0)
+        {
+            var count = _plan.Actions.Skip(_deployment.CurrentStep + 1).OfType<ScaleAction>().FirstOrDefault(a => a is { Role: Role.Target, Count: > 0 })?.Count
+                ?? Math.Max(1, _plan.DesiredCount);
+            await EventAsync("NoHealthyInstance",
+                $"revision {_target.Number} has no healthy instance left: bringing it up to {count} before production traffic moves to it"
+                + (_stable is null ? "" : $" (revision {_stable.Number} keeps its {100 - _deployment.TargetWeight}% until then)"),
+                cancellationToken);
+            await ScaleAsync(new ScaleAction(Role.Target, count, WaitHealthy: true), cancellationToken, healthyEnough: 1);
+            healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+        }
+
+        await SetWeightAsync(targetWeight, cancellationToken, $" (to the {healthy} healthy instance(s) of revision {_target.Number})");
+    }
+
+    private async Task SetWeightAsync(int targetWeight, CancellationToken cancellationToken, string? detail = null)
     {
         if (!IsRollback && _stable is not null && _deployment.TargetWeight > 0)
         {
@@ -321,7 +348,7 @@ internal sealed class DeploymentRunner
         }
 
         await SaveAsync(_deployment with { TargetWeight = targetWeight }, cancellationToken);
-        await EventAsync("TrafficShifted", "production traffic: " + string.Join(", ", weights.Select(w => $"revision {w.Key} {w.Value}%")), cancellationToken,
+        await EventAsync("TrafficShifted", "production traffic: " + string.Join(", ", weights.Select(w => $"revision {w.Key} {w.Value}%")) + detail, cancellationToken,
             data: new { weights = weights.ToDictionary(w => w.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), w => w.Value) });
 
         if (targetWeight == 100)
@@ -1049,9 +1076,7 @@ internal sealed class DeploymentRunner
             return;
         }
 
-        var stableHealthy = await CountAsync(_stable.Number, healthyOnly: true, cancellationToken);
-        var rollbackPlan = PlanBuilder.ForRollback(_plan, _deployment.StableCountBefore, stableHealthy,
-            PlanBuilder.PhasesReached(_plan, _deployment.CurrentStep));
+        var rollbackPlan = PlanBuilder.ForRollback(_plan, _deployment.StableCountBefore, PlanBuilder.PhasesReached(_plan, _deployment.CurrentStep));
         var now2 = _time.GetUtcNow();
         var rollback = new Deployment
         {
@@ -1154,9 +1179,8 @@ internal sealed class DeploymentRunner
 
     private async Task PlanManualRollbackAsync(CancellationToken cancellationToken)
     {
-        var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
         var count = _deployment.StableCountBefore > 0 ? _deployment.StableCountBefore : _plan.DesiredCount;
-        _plan = PlanBuilder.ForManualRollback(_plan.Spec, count, healthy);
+        _plan = PlanBuilder.ForManualRollback(_plan.Spec, count);
         await SaveAsync(_deployment with { PlanJson = _plan.ToJson(), TotalSteps = _plan.Actions.Count }, cancellationToken);
     }
 

@@ -30,12 +30,12 @@ public static class PlanBuilder
     }
 
     /// <summary>
-    /// The plan of a rollback to the revision that was stable. Traffic goes back first, in one step, when the
-    /// stable revision still has healthy instances; otherwise it is brought up first. Then the stable revision is
-    /// restored to its pre-deployment count and the failed one scaled to 0. A phased deployment rolls back phase
-    /// by phase in reverse unless the spec asks for all at once.
+    /// The plan of a rollback to the revision that was stable, the same for every strategy: production traffic goes back
+    /// first, in one step, to the stable revision's instances that are healthy then (the runner brings the revision up
+    /// first when none is); then its capacity is restored to the pre-deployment count and the failed revision scaled to 0.
+    /// A phased deployment restores capacity phase by phase in reverse unless the spec asks for all at once.
     /// </summary>
-    public static DeploymentPlan ForRollback(DeploymentPlan undone, int stableCountBefore, int stableHealthy, int reachedPhase)
+    public static DeploymentPlan ForRollback(DeploymentPlan undone, int stableCountBefore, int reachedPhase)
     {
         ArgumentNullException.ThrowIfNull(undone);
         var spec = undone.Spec;
@@ -49,31 +49,20 @@ public static class PlanBuilder
             return undone with { Actions = WithRollbackHooks(actions, spec), DesiredCount = count };
         }
 
+        actions.Add(new WeightAction(100));
         if (phased is not null && !spec.Rollback.AllPhasesAtOnce && reachedPhase > 0)
         {
-            // Target of a rollback is the old stable revision; its "stable" is the failed one.
+            // Target of a rollback is the old stable revision; its "stable" is the failed one, which no longer takes traffic.
             for (var i = reachedPhase - 1; i >= 0; i--)
             {
                 var failedCount = i == 0 ? 0 : PhaseCount(phased.Phases[i - 1], count);
-                var weight = i == 0 ? 100 : 100 - phased.Phases[i - 1];
                 actions.Add(new ScaleAction(Role.Target, count - failedCount, WaitHealthy: true));
-                actions.Add(new WeightAction(weight));
                 actions.Add(new ScaleAction(Role.Stable, failedCount, WaitHealthy: false));
             }
         }
         else
         {
-            if (stableHealthy == 0)
-            {
-                actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
-            }
-
-            actions.Add(new WeightAction(100));
-            if (stableHealthy > 0)
-            {
-                actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
-            }
-
+            actions.Add(new ScaleAction(Role.Target, count, WaitHealthy: true));
             actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));
         }
 
@@ -93,9 +82,9 @@ public static class PlanBuilder
     }
 
     /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
-    public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count, int targetHealthy) =>
+    public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count) =>
         ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
-            count, targetHealthy, reachedPhase: 0);
+            count, reachedPhase: 0);
 
     /// <summary>
     /// Inserts the hooks the spec configures at their lifecycle stages: BeforeInstall before the new revision starts;

@@ -24,6 +24,12 @@ public interface IPlatform : IAsyncDisposable
 
     ISignals Signals { get; }
 
+    /// <summary>
+    /// Checks, changing nothing, that the platform can take the service as its spec describes it (e.g. its listeners are
+    /// free); throws <see cref="PlatformException"/> saying what is wrong. Asked before a deployment is recorded.
+    /// </summary>
+    Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Makes the service exist on the platform (listeners, load balancer entries); idempotent.</summary>
     Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken);
 

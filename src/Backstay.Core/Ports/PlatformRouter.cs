@@ -30,6 +30,8 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public INativeRollout? NativeRollout => this;
 
+    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).CheckServiceAsync(spec, cancellationToken);
+
     public Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).EnsureServiceAsync(spec, cancellationToken);
 
     public Task AttachAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).AttachAsync(spec, cancellationToken);

@@ -113,7 +113,7 @@ public sealed class HooksPlanBuilderTests
         var spec = Specs.Service(Specs.Canary(Specs.Weight(10)), testListener: "127.0.0.1:8081").WithHooks(null, EveryStage);
         var undone = PlanBuilder.ForDeployment(spec, hasStable: true);
 
-        var actions = PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 3, reachedPhase: 0).Actions;
+        var actions = PlanBuilder.ForRollback(undone, stableCountBefore: 3, reachedPhase: 0).Actions;
 
         actions.ShouldBe(
         [
@@ -128,37 +128,18 @@ public sealed class HooksPlanBuilderTests
     }
 
     [Fact]
-    public void ForRollback_StableWithoutHealthyInstances_HooksStillAroundTheShiftAfterScaleUp()
-    {
-        var spec = Specs.Service(Specs.Canary(Specs.Weight(10))).WithHooks(null, EveryStage);
-        var undone = PlanBuilder.ForDeployment(spec, hasStable: true);
-
-        var actions = PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 0, reachedPhase: 0).Actions;
-
-        actions.ShouldBe(
-        [
-            new ScaleAction(Role.Target, 3, WaitHealthy: true),
-            new HookAction(Stages.BeforeAllowTraffic, DuringRollback: true),
-            new WeightAction(100),
-            new HookAction(Stages.AllowTraffic, DuringRollback: true),
-            new HookAction(Stages.AfterAllowTraffic, DuringRollback: true),
-            new ScaleAction(Role.Stable, 0, WaitHealthy: false),
-        ]);
-    }
-
-    [Fact]
     public void ForRollback_NoHooks_NoHookAction()
     {
         var undone = PlanBuilder.ForDeployment(Specs.Service(Specs.Canary(Specs.Weight(10))), hasStable: true);
 
-        PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 3, reachedPhase: 0).Actions.OfType<HookAction>().ShouldBeEmpty();
+        PlanBuilder.ForRollback(undone, stableCountBefore: 3, reachedPhase: 0).Actions.OfType<HookAction>().ShouldBeEmpty();
     }
 
     [Fact]
     public void ForDeployment_PlanWithHooks_SurvivesTheJsonRoundTrip()
     {
         var plan = PlanBuilder.ForDeployment(Specs.Service(Specs.Canary(Specs.Weight(10))).WithHooks(null, EveryStage), hasStable: true);
-        var rollback = PlanBuilder.ForRollback(plan, 3, 3, 0);
+        var rollback = PlanBuilder.ForRollback(plan, 3, 0);
 
         DeploymentPlan.FromJson(plan.ToJson()).Actions.ShouldBe(plan.Actions);
         DeploymentPlan.FromJson(rollback.ToJson()).Actions.ShouldBe(rollback.Actions);

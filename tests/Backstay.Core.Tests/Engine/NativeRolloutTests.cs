@@ -36,8 +36,8 @@ public sealed class NativeRolloutTests
     {
         var undone = PlanBuilder.ForDeployment(Native, hasStable: true);
 
-        PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 3, reachedPhase: 0).Actions.ShouldBe([new NativeRolloutAction()]);
-        PlanBuilder.ForManualRollback(Native, count: 3, targetHealthy: 3).Actions.ShouldBe([new NativeRolloutAction()]);
+        PlanBuilder.ForRollback(undone, stableCountBefore: 3, reachedPhase: 0).Actions.ShouldBe([new NativeRolloutAction()]);
+        PlanBuilder.ForManualRollback(Native, count: 3).Actions.ShouldBe([new NativeRolloutAction()]);
     }
 
     [Fact]

@@ -169,7 +169,7 @@ public sealed class PlanBuilderTests
     {
         var undone = PlanBuilder.ForDeployment(Specs.Service(Specs.Canary(Specs.Weight(10)), instances: 5), hasStable: true);
 
-        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 2, stableHealthy: 2, reachedPhase: 0);
+        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 2, reachedPhase: 0);
 
         rollback.Actions[0].ShouldBe(new WeightAction(100), "traffic goes back first, in one step");
         rollback.Actions.ShouldBe(
@@ -182,16 +182,17 @@ public sealed class PlanBuilderTests
     }
 
     [Fact]
-    public void ForRollback_StableHasNoHealthyInstances_ScalesStableUpBeforeTraffic()
+    public void ForRollback_AnyStableHealth_TrafficFirstThePlanDoesNotGuess()
     {
         var undone = PlanBuilder.ForDeployment(Specs.Service(Specs.Rolling(), instances: 3), hasStable: true);
 
-        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 0, reachedPhase: 0);
+        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 3, reachedPhase: 0);
 
+        // Whether the stable revision has a healthy instance is decided when the traffic step runs, not when the plan is made.
         rollback.Actions.ShouldBe(
         [
-            new ScaleAction(Role.Target, 3, WaitHealthy: true),
             new WeightAction(100),
+            new ScaleAction(Role.Target, 3, WaitHealthy: true),
             new ScaleAction(Role.Stable, 0, WaitHealthy: false),
         ]);
     }
@@ -202,25 +203,26 @@ public sealed class PlanBuilderTests
         var undone = PlanBuilder.ForDeployment(
             Specs.Service(Specs.BlueGreen(Second, Second), testListener: "127.0.0.1:8081"), hasStable: true);
 
-        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 3, stableHealthy: 3, reachedPhase: 0);
+        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 3, reachedPhase: 0);
 
         rollback.Actions[0].ShouldBe(new WeightAction(100));
         rollback.Actions[^1].ShouldBe(new TestTrafficAction(ToTarget: true));
     }
 
     [Fact]
-    public void ForRollback_PhasedPhaseByPhase_GoesBackThroughThePhasesInReverse()
+    public void ForRollback_PhasedPhaseByPhase_TrafficFirstThenCapacityThroughThePhasesInReverse()
     {
         var spec = Specs.Service(Specs.Phased(TimeSpan.Zero, 25, 50, 100), instances: 4);
         var undone = PlanBuilder.ForDeployment(spec, hasStable: true);
 
-        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 4, stableHealthy: 2, reachedPhase: 2);
+        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 4, reachedPhase: 2);
 
         // In the rollback the old stable revision is the Target and the failed one the Stable.
         rollback.Actions.ShouldBe(
         [
-            new ScaleAction(Role.Target, 3, WaitHealthy: true), new WeightAction(75), new ScaleAction(Role.Stable, 1, WaitHealthy: false),
-            new ScaleAction(Role.Target, 4, WaitHealthy: true), new WeightAction(100), new ScaleAction(Role.Stable, 0, WaitHealthy: false),
+            new WeightAction(100),
+            new ScaleAction(Role.Target, 3, WaitHealthy: true), new ScaleAction(Role.Stable, 1, WaitHealthy: false),
+            new ScaleAction(Role.Target, 4, WaitHealthy: true), new ScaleAction(Role.Stable, 0, WaitHealthy: false),
         ]);
     }
 
@@ -230,7 +232,7 @@ public sealed class PlanBuilderTests
         var spec = Specs.Service(Specs.Phased(TimeSpan.Zero, 25, 50, 100), instances: 4, rollback: new RollbackSpec { AllPhasesAtOnce = true });
         var undone = PlanBuilder.ForDeployment(spec, hasStable: true);
 
-        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 4, stableHealthy: 2, reachedPhase: 2);
+        var rollback = PlanBuilder.ForRollback(undone, stableCountBefore: 4, reachedPhase: 2);
 
         rollback.Actions.ShouldBe(
         [

@@ -179,6 +179,25 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
         }
     }
 
+    /// <summary>
+    /// Every instance of the revision crashed and the platform started it again now: each is Starting until its
+    /// behaviour makes it healthy. No operation is recorded; Backstay did not ask for it.
+    /// </summary>
+    public void RestartInstances(string service, int revision)
+    {
+        lock (_gate)
+        {
+            if (_revisions.TryGetValue((service, revision), out var state))
+            {
+                var now = time.GetUtcNow();
+                for (var i = 0; i < state.Instances.Count; i++)
+                {
+                    state.Instances[i] = (state.Instances[i].Id, now);
+                }
+            }
+        }
+    }
+
     /// <summary>Changes production weights the way a person at the console would: no operation is recorded.</summary>
     public void MoveWeightsByHand(string service, IReadOnlyDictionary<int, int> weights)
     {
