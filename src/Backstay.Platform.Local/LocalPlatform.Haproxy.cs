@@ -31,6 +31,29 @@ public sealed partial class LocalPlatform
         }
     }
 
+    /// <summary>
+    /// `reset --recreate`: as <see cref="EnsureServiceAsync"/>, then reads back what HAProxy holds instead of trusting what
+    /// Backstay last sent, so servers and weights someone changed by hand on the runtime socket are set again rather
+    /// than skipped as unchanged.
+    /// </summary>
+    public async Task RecreateServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        await EnsureServiceAsync(spec, cancellationToken);
+        await _haproxyGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_haproxyProcess is not null)
+            {
+                await RefreshAppliedLockedAsync(cancellationToken);
+                await SyncLockedAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _haproxyGate.Release();
+        }
+    }
+
     /// <summary>Adds or updates the service; rewrites the config and reloads HAProxy seamlessly only when a listener or the health-check request changed.</summary>
     private async Task EnsureServiceCoreAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {

@@ -49,6 +49,14 @@ public sealed class EcsResetTests(MotoServer moto)
                 CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
         }
 
+        // As ECS would stop the tasks, the agent takes their targets out of the group: nothing healthy is left to find.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while ((await flow.World.Aws.Elb.DescribeTargetHealthAsync(servingGroup, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout)).Count > 0)
+        {
+            watch.Elapsed.ShouldBeLessThan(MotoWorld.CallTimeout, "the task-set agent did not deregister the stopped tasks");
+            await Task.Delay(100);
+        }
+
         var log = new MotoRequestLog(moto.Endpoint);
         await log.StartAsync();
 
