@@ -119,6 +119,8 @@ internal sealed class DeploymentRunner
             await EventAsync(IsRollback ? "RollbackStarted" : "Started",
                 IsRollback
                     ? $"rolling back to revision {_target.Number}" + (_stable is null ? "" : $" from revision {_stable.Number}")
+                    : _deployment.Kind == DeploymentKind.Reset
+                    ? $"reset: bringing back revision {_target.Number} (the last good revision) at its count with all production traffic"
                     : $"deploying revision {_target.Number}" + (_stable is null ? " (first deployment)" : $" over revision {_stable.Number}") + $" with {_deployment.Strategy}",
                 cancellationToken);
             if (!IsRollback)
@@ -1117,14 +1119,15 @@ internal sealed class DeploymentRunner
         string serving;
         try
         {
-            serving = Split(await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken));
+            var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+            serving = $"it has {healthy} healthy instance(s) and production traffic goes to {Split(await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken))}";
         }
         catch (PlatformException ex)
         {
-            serving = $"an unknown split (the platform could not be read: {ex.Message})";
+            serving = $"the platform could not be read to say what serves now ({ex.Message})";
         }
 
-        var message = $"{reason}; revision {_target.Number} (the last good revision) is kept as it is, nothing of it was scaled down, and production traffic goes to {serving}. " +
+        var message = $"{reason}; revision {_target.Number} (the last good revision) is kept as it is, nothing of it was scaled down: {serving}. " +
             $"Fix what keeps it from serving (`backstay history {Service} --events`, `backstay status {Service}`), then run `backstay reset {Service} --recreate` again";
         await EventAsync("Failed", message, cancellationToken);
         await SaveAsync(Finish(DeploymentState.Failed, message), cancellationToken);
