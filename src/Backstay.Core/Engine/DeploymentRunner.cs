@@ -979,6 +979,11 @@ internal sealed class DeploymentRunner
         }
 
         var set = observation.Sets.First(s => s.Revision == serving[0].Key);
+        if (await _store.GetRevisionAsync(Service, set.Revision, cancellationToken) is null)
+        {
+            return (null, $"revision {set.Revision} serves production traffic but is not in Backstay's record of '{Service}'{(_plan.Spec.Platform.Ecs is null ? "" : " (`backstay import` reads it back)")}; adopt changed nothing. {recreate}");
+        }
+
         return (new AdoptionJournal(set.Revision, set.Running), null);
     }
 

@@ -273,6 +273,23 @@ public sealed class ResetTests
     }
 
     [Fact]
+    public async Task ResetAsync_RecreateWhenTheRecordedStableRevisionIsNotInTheStore_InvalidRequestAndNothingRecorded()
+    {
+        await using var harness = new EngineHarness();
+        await DeployFirstAsync(harness);
+        var record = harness.Store.Service(Web)!;
+        await harness.Store.UpsertServiceAsync(record with { StableRevision = 9 }, CancellationToken.None).WaitAsync(Timeout);
+        var deployments = harness.Store.AllDeployments.Count;
+
+        var refused = await Should.ThrowAsync<InvalidRequestException>(
+            harness.Requests.ResetAsync(Web, ResetMode.Recreate, "dave", CancellationToken.None).WaitAsync(Timeout));
+
+        refused.Message.ShouldContain("revision 9");
+        refused.Message.ShouldContain("nothing was changed");
+        harness.Store.AllDeployments.Count.ShouldBe(deployments);
+    }
+
+    [Fact]
     public async Task ResetAsync_UnknownService_InvalidRequestNamingItAndNothingRecorded()
     {
         await using var harness = new EngineHarness();
