@@ -30,6 +30,27 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public async Task Validate_EcsRollingWithoutLoadBalancer_NamesTheKeyAndExits2()
+    {
+        var path = _cli.WriteFile("backstay.yaml", """
+            service: hello
+            platform:
+              ecs: { cluster: prod, region: us-east-1 }
+            task:
+              image: public.ecr.aws/nginx/nginx:1.27
+            strategy:
+              rolling: { batch: 1 }
+            """);
+
+        var result = await _cli.RunAsync("validate", "-f", path);
+
+        result.ExitCode.ShouldBe(2, result.Stdout + result.Stderr);
+        result.Stderr.ShouldContain("backstay.yaml:3:");
+        result.Stderr.ShouldContain("platform.ecs.loadBalancer");
+        result.Stderr.ShouldContain("is required for the rolling strategy on ECS");
+    }
+
+    [Fact]
     public async Task Validate_ValidSpec_Exits0()
     {
         var path = _cli.WriteFile("backstay.yaml", """

@@ -65,7 +65,7 @@ public sealed class CliRunner : IDisposable
         var serve = StartBackground("serve", "--listen", "127.0.0.1:0");
         var lockFile = Path.Combine(StateDirectory, "serve.lock");
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
             if (serve.HasExited)
             {

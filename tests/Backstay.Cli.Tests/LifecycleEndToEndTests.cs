@@ -25,8 +25,8 @@ public sealed class LifecycleEndToEndTests : IDisposable
                 listeners: { production: 127.0.0.1:{{prod ?? _prod}}, test: 127.0.0.1:{{_test + (prod is null ? 0 : 1)}} }
             task:
               image: builtin:hello
-              startTimeout: 8s
-              healthCheck: { path: /healthz, interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2 }
+              startTimeout: 20s
+              healthCheck: { path: /healthz, interval: 500ms, timeout: 400ms, healthyThreshold: 1, unhealthyThreshold: 3 }
             strategy:
             {{strategy}}
             hooks:
@@ -186,6 +186,35 @@ public sealed class LifecycleEndToEndTests : IDisposable
 
         result.ExitCode.ShouldBe(0, result.Stdout + result.Stderr);
         result.Stdout.ShouldContain("second release");
+        (await CliRunner.ServedRevisionsAsync(_prod, 5)).ShouldAllBe(r => r == 1);
+    }
+
+    [Fact]
+    public async Task Rollback_InteractiveAfterAnAutomaticRollback_DefaultsToTheLastGoodRevisionAndMarksTheFailedOne()
+    {
+        WriteSpec("  canary: { steps: [ { setWeight: 100 } ] }", "  {}");
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync("--message", "first release")).Outcome.ShouldBe("Succeeded");
+        (await _cli.DeployAsync("--env", "GREETING=v2", "--message", "second release")).Outcome.ShouldBe("Succeeded");
+        var bad = await _cli.DeployAsync("--env", "FAIL_HEALTH=true", "--message", "third release");
+        bad.Outcome.ShouldBe("RolledBack", bad.Raw);
+        (await CliRunner.ServedRevisionsAsync(_prod, 5)).ShouldAllBe(r => r == 2);
+
+        // Space picks the service; then Enter takes every default, as a hurried person would.
+        var script = _cli.WriteFile("keys.json", JsonSerializer.Serialize(new[]
+        {
+            new[] { "Which services", " " },
+            ["web", "\r"],
+            ["(now revision 2) back to", "\r"],
+            ["Roll back web to revision 1?", "\r"],
+        }));
+
+        var result = await _cli.RunProgramAsync(TimeSpan.FromSeconds(120), "python3", Path.Combine(AppContext.BaseDirectory, "pty_drive.py"), script, "--",
+            "dotnet", CliRunner.BackstayDll, "rollback", "--interactive");
+
+        result.ExitCode.ShouldBe(0, result.Stdout + result.Stderr);
+        result.Stdout.ShouldContain("r3  third release  (rolled back");
+        result.Stdout.ShouldContain("-GREETING +FAIL_HEALTH");
         (await CliRunner.ServedRevisionsAsync(_prod, 5)).ShouldAllBe(r => r == 1);
     }
 

@@ -21,8 +21,8 @@ public sealed class ServeEndToEndTests : IDisposable
                 listeners: { production: 127.0.0.1:{{_prod}} }
             task:
               image: builtin:hello
-              startTimeout: 6s
-              healthCheck: { path: /healthz, interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2 }
+              startTimeout: 20s
+              healthCheck: { path: /healthz, interval: 500ms, timeout: 400ms, healthyThreshold: 1, unhealthyThreshold: 3 }
             strategy:
               canary:
                 steps:
@@ -156,7 +156,8 @@ public sealed class ServeEndToEndTests : IDisposable
             await kill.WaitForExitAsync();
         }
 
-        await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        // serve may take its host's shutdown timeout (30 s), then the platform's stop (instances' 5 s grace): a margin over both.
+        await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
         serve.ExitCode.ShouldBe(0);
         ProcessesUsing(_cli.StateDirectory).ShouldBeEmpty();
         pids.Where(Backstay.Platform.Local.Processes.IsAlive).ShouldBeEmpty();

@@ -262,15 +262,22 @@ public sealed class LocalPlatformTests : IAsyncLifetime
         var spec = _sandbox.Spec(port);
         await platform.ScaleAsync(spec, _sandbox.Revision(1, ("FAIL_HEALTH", "true")), 1, CancellationToken.None).Within(30);
         await platform.SetWeightsAsync(spec.Service, Listener.Production, new Dictionary<int, int> { [1] = 100 }, CancellationToken.None).Within(10);
-        await Task.Delay(1000);
 
-        var instance = (await platform.ListAsync(spec.Service, CancellationToken.None).Within(10)).Single().Instances.Single();
+        // The first checks may find the process not yet listening (connection refused); wait for one that reached it.
+        InstanceStatus? instance = null;
+        await Sandbox.WaitUntilAsync(
+            async () =>
+            {
+                instance = (await platform.ListAsync(spec.Service, CancellationToken.None).Within(10)).Single().Instances.Single();
+                return instance.LastError?.Contains("503", StringComparison.Ordinal) == true;
+            },
+            30,
+            "a health check that reached the instance and got its 503");
         var answer = await _sandbox.GetAsync(port);
 
-        instance.Health.ShouldBe(InstanceHealth.Starting);
-        instance.LastError.ShouldNotBeNull().ShouldContain("503");
-        answer.ShouldBe((503, null));
+        instance!.Health.ShouldBe(InstanceHealth.Starting);
         (await platform.GetWeightsAsync(spec.Service, Listener.Production, CancellationToken.None).Within(10)).ShouldBe(new Dictionary<int, int> { [1] = 0 });
+        answer.ShouldBe((503, null));
     }
 
     [Fact]

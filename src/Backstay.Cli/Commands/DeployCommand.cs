@@ -29,6 +29,11 @@ internal static class DeployCommand
             var spec = LoadSpec(result.GetValue(file)!);
             var overrides = ParseEnv(result.GetValue(env) ?? []);
             await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
+            if (result.GetValue(noWait))
+            {
+                await Execution.RequireRunnerAfterExitAsync(control, spec.Platform.Kind, "deploy", cancellationToken);
+            }
+
             await using var execution = await Execution.ForAsync(result, control, spec, null, cancellationToken);
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);

@@ -35,6 +35,14 @@ internal static class RollbackCommand
                 return ExitCodes.Succeeded;
             }
 
+            foreach (var (service, _) in requests)
+            {
+                if (result.GetValue(noWait) && await store.GetServiceAsync(service, cancellationToken) is { } record)
+                {
+                    await Execution.RequireRunnerAfterExitAsync(store, record.Platform, "rollback", cancellationToken);
+                }
+            }
+
             var executions = new Dictionary<string, Execution>(StringComparer.Ordinal);
             foreach (var (service, _) in requests)
             {

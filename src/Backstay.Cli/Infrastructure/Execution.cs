@@ -66,6 +66,21 @@ internal sealed class Execution : IAsyncDisposable
         return new Execution(control, null);
     }
 
+    /// <summary>
+    /// Refuses `--no-wait` where this process would be the only one to run the deployment (ECS with no controller):
+    /// it would stay Pending for good and hold the service against the next deploy.
+    /// </summary>
+    public static async Task RequireRunnerAfterExitAsync(IControlPlane control, string platformKind, string command, CancellationToken cancellationToken)
+    {
+        if (platformKind == "ecs" && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+        {
+            throw new CliException(
+                $"{command} --no-wait: no `backstay serve` runs for this state directory, and on ECS without a controller the deployment runs inside this command, " +
+                "so with --no-wait nothing would ever run it. Start `backstay serve` (same directory or --state, or give --server) and run the command again, " +
+                "or leave out --no-wait: the command then runs the deployment on ECS until it ends or pauses.");
+        }
+    }
+
     /// <summary>The AWS API calls this process has sent so far (ECS), or null when a controller or the local platform runs the deployment.</summary>
     public ApiCallsReport? ApiCalls => _platform is EcsPlatform ecs ? ApiCallsReport.From(ecs.ApiCalls) : null;
 

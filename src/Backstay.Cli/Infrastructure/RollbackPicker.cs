@@ -33,22 +33,32 @@ internal static class RollbackPicker
         {
             var service = services.First(s => s.Name == name);
             var history = await store.ListDeploymentsAsync(name, 200, cancellationToken);
-            var candidates = (await store.ListRevisionsAsync(name, cancellationToken))
-                .Where(r => !r.Removed && r.Number != service.StableRevision)
-                .Take(last)
-                .ToList();
-            if (candidates.Count == 0)
+            var revisions = await store.ListRevisionsAsync(name, cancellationToken);
+            var current = revisions.FirstOrDefault(r => r.Number == service.StableRevision);
+            var candidates = Offer(revisions, history, service.StableRevision!.Value, last);
+            if (!candidates.Any(c => c.Served))
             {
-                console.MarkupLine($"[yellow]{Markup.Escape(name)} has no earlier revision to roll back to; skipped.[/]");
+                console.MarkupLine(candidates.Count == 0
+                    ? $"[yellow]{Markup.Escape(name)} has no earlier revision to roll back to; skipped.[/]"
+                    : $"[yellow]{Markup.Escape(name)}: no revision other than the stable one ({service.StableRevision}) ever served " +
+                      $"({Markup.Escape(string.Join(", ", candidates.Select(c => $"r{c.Revision.Number} {c.Mark}")))}), so there is nothing safe to roll back to; skipped. " +
+                      $"`backstay rollback {Markup.Escape(name)} --to N` deploys one of them on purpose.[/]");
                 continue;
             }
 
-            var revision = await new SelectionPrompt<Revision>()
+            if (current is not null)
+            {
+                console.Write(Differences(current, candidates));
+            }
+
+            // Spectre's selection starts on the first choice, so the safe default goes first: revisions that served,
+            // the newest older than the stable one leading; revisions that never served come last, marked.
+            var revision = await new SelectionPrompt<Candidate>()
                 .Title($"Roll [bold]{Markup.Escape(name)}[/] (now revision {service.StableRevision}) back to:")
-                .UseConverter(r => Describe(r, history, now))
+                .UseConverter(c => Describe(c, now))
                 .AddChoices(candidates)
                 .ShowAsync(console, cancellationToken);
-            requests.Add((name, revision.Number));
+            requests.Add((name, revision.Revision.Number));
         }
 
         if (requests.Count > 0 && !await new ConfirmationPrompt(
@@ -60,13 +70,88 @@ internal static class RollbackPicker
         return requests;
     }
 
-    private static string Describe(Revision r, IReadOnlyList<Deployment> history, DateTimeOffset now)
+    /// <summary>An earlier revision offered in the dialog, with what its deployments showed.</summary>
+    internal sealed record Candidate(Revision Revision, bool Served, string Mark);
+
+    /// <summary>
+    /// The last revisions other than the stable one, in the order the dialog offers them: revisions that served first
+    /// (the newest older than the stable one leading, so it is the default), then those that never did.
+    /// </summary>
+    internal static List<Candidate> Offer(IReadOnlyList<Revision> revisions, IReadOnlyList<Deployment> history, int stable, int last) =>
+        revisions
+            .Where(r => !r.Removed && r.Number != stable)
+            .OrderByDescending(r => r.Number)
+            .Take(last)
+            .Select(r => new Candidate(r, Served(r, history), LastOutcome(r, history)))
+            .OrderBy(c => c.Served ? 0 : 1)
+            .ThenBy(c => c.Revision.Number < stable ? 0 : 1)
+            .ThenByDescending(c => c.Revision.Number)
+            .ToList();
+
+    /// <summary>Whether a deployment to the revision (a deploy, a rollback or a reset) ever succeeded.</summary>
+    private static bool Served(Revision revision, IReadOnlyList<Deployment> history) =>
+        history.Any(d => d.TargetRevision == revision.Number && d.State == DeploymentState.Succeeded);
+
+    private static string LastOutcome(Revision revision, IReadOnlyList<Deployment> history) =>
+        history.FirstOrDefault(d => d.TargetRevision == revision.Number) is { } last
+            ? last.State switch
+            {
+                DeploymentState.Succeeded => "succeeded",
+                DeploymentState.RolledBack => "rolled back",
+                DeploymentState.Failed or DeploymentState.RollbackFailed => "failed",
+                DeploymentState.Stopped => "stopped",
+                _ => "in progress",
+            }
+            : "never deployed";
+
+    private static string Describe(Candidate c, DateTimeOffset now)
     {
-        var outcome = history.FirstOrDefault(d => d.TargetRevision == r.Number) is { } d ? Reports.Outcome(d) : "never deployed";
-        var commit = r.Provenance.Commit is { } c ? c[..Math.Min(8, c.Length)] : "no commit";
-        var image = Path.GetFileName(r.Image) + (r.Digest is { } digest ? "@" + digest[..Math.Min(19, digest.Length)] : "");
-        return Markup.Escape($"r{r.Number}  {image}  {commit}  {r.Provenance.Message ?? ""}  {Age(now - r.CreatedAt)} ago  last: {outcome}");
+        var r = c.Revision;
+        var commit = r.Provenance.Commit is { } sha ? sha[..Math.Min(8, sha.Length)] : "no commit";
+        var message = string.IsNullOrWhiteSpace(r.Provenance.Message) ? "" : r.Provenance.Message.Trim() + "  ";
+        var text = Markup.Escape($"r{r.Number}  {message}({c.Mark}, {commit}, {Age(now - r.CreatedAt)} ago)");
+        return c.Served ? text : $"[red]{text}[/]";
     }
+
+    /// <summary>What each offered revision changes against the one serving: image, digest and the names (never the values) of environment variables.</summary>
+    private static Rows Differences(Revision current, List<Candidate> candidates)
+    {
+        var lines = new List<Markup> { new($"What differs from revision {current.Number} (serving now):") };
+        foreach (var c in candidates)
+        {
+            lines.Add(new Markup(Markup.Escape($"  r{c.Revision.Number}: {Difference(current, c.Revision)}")));
+        }
+
+        return new Rows(lines);
+    }
+
+    internal static string Difference(Revision current, Revision other)
+    {
+        var parts = new List<string>();
+        if (other.Image != current.Image)
+        {
+            parts.Add($"image {current.Image} -> {other.Image}");
+        }
+
+        if (other.Digest != current.Digest)
+        {
+            parts.Add($"digest {Short(current.Digest)} -> {Short(other.Digest)}");
+        }
+
+        var removed = current.Env.Keys.Where(k => !other.Env.ContainsKey(k)).Order(StringComparer.Ordinal).Select(k => "-" + k);
+        var added = other.Env.Keys.Where(k => !current.Env.ContainsKey(k)).Order(StringComparer.Ordinal).Select(k => "+" + k);
+        var changed = other.Env.Where(e => current.Env.TryGetValue(e.Key, out var value) && value != e.Value).Select(e => e.Key)
+            .Order(StringComparer.Ordinal).Select(k => "~" + k);
+        var env = removed.Concat(added).Concat(changed).ToList();
+        if (env.Count > 0)
+        {
+            parts.Add("env " + string.Join(' ', env));
+        }
+
+        return parts.Count == 0 ? "same image and environment" : string.Join("; ", parts);
+    }
+
+    private static string Short(string? digest) => digest is null ? "none" : digest[..Math.Min(19, digest.Length)];
 
     private static string Age(TimeSpan age) =>
         age.TotalMinutes < 1 ? $"{age.TotalSeconds:0}s"

@@ -285,7 +285,7 @@ internal sealed class DeploymentRunner
             if (set?.Instances.FirstOrDefault(i => i.Restarts >= CrashLoopRestarts) is { } looping)
             {
                 throw new StepAbortedException(
-                    $"instance {looping.Id} of revision {revision.Number} is crash-looping ({looping.Restarts} restarts){Detail(looping.LastError)}; see `backstay logs {Service}`",
+                    $"instance {looping.Id} of revision {revision.Number} is crash-looping ({looping.Restarts} restarts){Detail(looping.LastError)}; {await _platform.LogsHintAsync(_plan.Spec, revision.Number, cancellationToken)}",
                     Trigger.AutomaticRollback);
             }
 
@@ -294,7 +294,7 @@ internal sealed class DeploymentRunner
                 var healthy = set?.HealthyCount ?? 0;
                 var error = set?.Instances.Select(i => i.LastError).LastOrDefault(e => e is not null);
                 throw new StepAbortedException(
-                    $"only {healthy} of {scale.Count} instances of revision {revision.Number} became healthy within {Durations.Format(_plan.Spec.Task.StartTimeout)}{Detail(error)}; see `backstay logs {Service}`",
+                    $"only {healthy} of {scale.Count} instances of revision {revision.Number} became healthy within {Durations.Format(_plan.Spec.Task.StartTimeout)}{Detail(error)}; {await _platform.LogsHintAsync(_plan.Spec, revision.Number, cancellationToken)}",
                     Trigger.AutomaticRollback);
             }
 

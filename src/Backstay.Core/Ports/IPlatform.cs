@@ -53,6 +53,13 @@ public interface IPlatform : IAsyncDisposable
     Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
         Task.FromResult(spec.Platform.Local?.TestListener is { } test ? $"http://{test}/" : null);
 
+    /// <summary>
+    /// Where a person reads what the revision's instances printed, for messages about instances that did not become
+    /// healthy or kept crashing (local: `backstay logs`; ECS: the task definition's CloudWatch log group). Never throws.
+    /// </summary>
+    Task<string> LogsHintAsync(ServiceSpec spec, int revision, CancellationToken cancellationToken) =>
+        Task.FromResult($"see `backstay logs {spec.Service}`");
+
     /// <summary>Rollouts the platform runs itself (ECS's rolling deployment controller), or null when it has none.</summary>
     INativeRollout? NativeRollout => null;
 }

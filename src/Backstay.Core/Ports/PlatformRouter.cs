@@ -43,6 +43,8 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).TestListenerUrlAsync(spec, cancellationToken);
 
+    public Task<string> LogsHintAsync(ServiceSpec spec, int revision, CancellationToken cancellationToken) => For(spec).LogsHintAsync(spec, revision, cancellationToken);
+
     public Task MarkDeploymentAsync(ServiceSpec spec, DeploymentMark mark, CancellationToken cancellationToken) =>
         For(spec).MarkDeploymentAsync(spec, mark, cancellationToken);
 

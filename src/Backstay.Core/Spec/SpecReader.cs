@@ -265,20 +265,35 @@ internal sealed partial class SpecReader(string fileName)
             return;
         }
 
-        if (platform?.Ecs is not { } ecs || _ecs is not { } ecsMap || kind is not ("blueGreen" or "canary" or "linear"))
+        if (platform?.Ecs is not { } ecs || _ecs is not { } ecsMap)
         {
             return;
         }
 
+        // Every ECS strategy needs the listener: the engine reads traffic back from it, and a deploy would fail without it.
         if (!ecsMap.Has("loadBalancer"))
         {
+            var why = ecs.NativeRolling
+                ? "ECS rolls tasks out behind the production listener's target group"
+                : "Backstay runs it through task sets behind an ALB listener and shifts traffic between two target groups";
             Report(ecsMap.Origin, "platform.ecs.loadBalancer",
-                $"is required for the {kind} strategy, which shifts traffic between two target groups; add `loadBalancer: {{ productionListener: arn:..., targetGroups: [arn:...blue, arn:...green] }}`");
+                $"is required for the {kind} strategy on ECS ({why}); add `loadBalancer: {{ productionListener: arn:..., targetGroups: [arn:...blue, arn:...green] }}`");
             return;
         }
 
         if (ecs.LoadBalancer is not { } loadBalancer || _loadBalancer is not { } loadBalancerMap)
         {
+            return;
+        }
+
+        if (ecs.NativeRolling)
+        {
+            if (loadBalancer.TargetGroups.Count == 0)
+            {
+                Report(loadBalancerMap.Get("targetGroups") ?? loadBalancerMap.Origin, "platform.ecs.loadBalancer.targetGroups",
+                    "must name the target group the production listener forwards to (deploymentController: ECS rolls tasks out in it); write e.g. `targetGroups: [arn:...:targetgroup/hello/...]`");
+            }
+
             return;
         }
 

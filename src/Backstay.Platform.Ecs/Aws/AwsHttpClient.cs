@@ -47,13 +47,20 @@ internal sealed partial class AwsHttpClient
                 MaxDelay = options.RetryMaxDelay,
                 OnRetry = args =>
                 {
-                    LogRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, args.Outcome.Exception?.Message ?? "");
+                    // AttemptNumber counts from 0 and names the attempt that just failed; the retry about to happen has the same number from 1.
+                    var attempt = args.AttemptNumber + 1;
+                    LogRetry(_logger, args.Context.Properties.GetValue(CallKey, "AWS call"), attempt, MaxAttempts, ReasonOf(args.Outcome.Exception),
+                        attempt, MaxAttempts - 1, args.RetryDelay.TotalMilliseconds);
                     return default;
                 },
             })
             .AddTimeout(options.AttemptTimeout)
             .Build();
     }
+
+    private static readonly ResiliencePropertyKey<string> CallKey = new("backstay.aws-call");
+
+    private int MaxAttempts => Math.Max(0, _options.MaxRetries) + 1;
 
     /// <summary>Calls sent so far per "service:Operation" (every attempt counts), for measuring what a deployment costs.</summary>
     public IReadOnlyDictionary<string, int> Calls => _calls;
@@ -87,14 +94,16 @@ internal sealed partial class AwsHttpClient
         byte[] body, CancellationToken cancellationToken)
     {
         var attempts = 0;
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(CallKey, $"{service.DisplayName} {operation}");
         try
         {
-            return await _pipeline.ExecuteAsync(async token =>
+            return await _pipeline.ExecuteAsync(async resilience =>
             {
                 attempts++;
                 _calls.AddOrUpdate($"{service.SigningName}:{operation}", 1, (_, n) => n + 1);
-                return await SendOnceAsync(service, endpoint, operation, contentType, target, body, token);
-            }, cancellationToken);
+                return await SendOnceAsync(service, endpoint, operation, contentType, target, body, resilience.CancellationToken);
+            }, context);
         }
         catch (AwsServiceException ex) when (ex.IsRetryable)
         {
@@ -110,7 +119,20 @@ internal sealed partial class AwsHttpClient
             throw new PlatformException(
                 $"Could not reach {service.DisplayName} at {endpoint.Uri} for {operation} after {attempts} attempt(s): {ex.Message}. Check the network, proxy settings and AWS_ENDPOINT_URL{(endpoint.Overridden ? "" : " (unset: the public endpoint is used)")}.", ex);
         }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
+
+    /// <summary>What one failed attempt got back; the exception's own message is the verdict after the last attempt, so it would miscount here.</summary>
+    private string ReasonOf(Exception? exception) => exception switch
+    {
+        AwsServiceException aws => string.IsNullOrWhiteSpace(aws.AwsMessage) ? $"{(int)aws.StatusCode} {aws.Code}" : $"{aws.Code}: {aws.AwsMessage.Trim()}",
+        TimeoutRejectedException => $"no answer within {_options.AttemptTimeout.TotalSeconds:0.#}s",
+        null => "no answer",
+        _ => exception.Message,
+    };
 
     private async Task<string> SendOnceAsync(AwsService service, AwsEndpoint endpoint, string operation, string contentType, string? target,
         byte[] body, CancellationToken cancellationToken)
@@ -213,8 +235,8 @@ internal sealed partial class AwsHttpClient
         }
     }
 
-    [LoggerMessage(100, LogLevel.Warning, "AWS call failed, retry {Attempt} in {DelayMs:0} ms: {Reason}")]
-    private static partial void LogRetry(ILogger logger, int attempt, double delayMs, string reason);
+    [LoggerMessage(100, LogLevel.Warning, "{Call} attempt {Attempt} of {Attempts} failed ({Reason}); retry {Retry} of {Retries} in {DelayMs:0} ms")]
+    private static partial void LogRetry(ILogger logger, string call, int attempt, int attempts, string reason, int retry, int retries, double delayMs);
 }
 
 /// <summary>The address and signing region of one service.</summary>

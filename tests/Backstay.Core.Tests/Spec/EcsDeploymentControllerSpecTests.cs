@@ -11,7 +11,7 @@ public class EcsDeploymentControllerSpecTests
     {
         var spec = SpecLoader.Parse("""
             service: hello
-            platform: { ecs: { cluster: prod } }
+            platform: { ecs: { cluster: prod, loadBalancer: { productionListener: arn:prod, targetGroups: [arn:blue, arn:green] } } }
             task: { image: hello:1 }
             """, File);
 
@@ -66,7 +66,7 @@ public class EcsDeploymentControllerSpecTests
     {
         var error = SpecLoader.Validate("""
             service: hello
-            platform: { ecs: { cluster: prod, deploymentController: EXTERNL } }
+            platform: { ecs: { cluster: prod, deploymentController: EXTERNL, loadBalancer: { productionListener: arn:prod, targetGroups: [arn:blue, arn:green] } } }
             task: { image: hello:1 }
             """, File).ShouldHaveSingleItem();
 

@@ -468,13 +468,80 @@ public class SpecLoaderErrorTests
         error.Message.ShouldStartWith("is required for the linear strategy");
     }
 
+    [Theory]
+    [InlineData("{ rolling: {} }", "rolling")]
+    [InlineData("{ phased: { phases: [50, 100] } }", "phased")]
+    public void Validate_EcsStrategyWithoutLoadBalancer_AsksForOne(string strategy, string kind)
+    {
+        var error = SingleError($$"""
+            service: hello
+            platform:
+              ecs: { cluster: prod }
+            task: { image: hello:1 }
+            strategy: {{strategy}}
+            """);
+
+        ShouldBeAt(error, 3, 8, "platform.ecs.loadBalancer");
+        error.Message.ShouldStartWith($"is required for the {kind} strategy on ECS");
+        error.Message.ShouldContain("loadBalancer: { productionListener: arn:..., targetGroups: [arn:...blue, arn:...green] }");
+    }
+
+    [Fact]
+    public void Validate_EcsWithoutStrategyOrLoadBalancer_AsksForOne()
+    {
+        var error = SingleError("""
+            service: hello
+            platform:
+              ecs: { cluster: prod }
+            task: { image: hello:1 }
+            """);
+
+        ShouldBeAt(error, 3, 8, "platform.ecs.loadBalancer");
+        error.Message.ShouldStartWith("is required for the rolling strategy on ECS");
+    }
+
+    [Fact]
+    public void Validate_EcsRollingWithOneTargetGroup_AsksForTwo()
+    {
+        var error = SingleError("""
+            service: hello
+            platform:
+              ecs:
+                cluster: prod
+                loadBalancer: { productionListener: arn:prod, targetGroups: [arn:blue] }
+            task: { image: hello:1 }
+            strategy: { rolling: {} }
+            """);
+
+        ShouldBeAt(error, 5, 65, "platform.ecs.loadBalancer.targetGroups");
+        error.Message.ShouldStartWith("must list exactly 2 target groups for the rolling strategy (one for each revision), got 1");
+    }
+
+    [Fact]
+    public void Validate_EcsControllerRollingWithoutTargetGroup_AsksForOne()
+    {
+        var error = SingleError("""
+            service: hello
+            platform:
+              ecs:
+                cluster: prod
+                deploymentController: ECS
+                loadBalancer: { productionListener: arn:prod }
+            task: { image: hello:1 }
+            strategy: { rolling: {} }
+            """);
+
+        ShouldBeAt(error, 6, 19, "platform.ecs.loadBalancer.targetGroups");
+        error.Message.ShouldStartWith("must name the target group the production listener forwards to");
+    }
+
     [Fact]
     public void Validate_EcsWithoutCluster_SaysClusterIsRequired()
     {
         var error = SingleError("""
             service: hello
             platform:
-              ecs: { region: us-east-1 }
+              ecs: { region: us-east-1, loadBalancer: { productionListener: arn:prod, targetGroups: [arn:blue, arn:green] } }
             task: { image: hello:1 }
             """);
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Backstay.Core.Ports;
 using Backstay.Platform.Ecs.Aws;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Backstay.Platform.Ecs.Tests.Aws;
@@ -58,6 +59,22 @@ public sealed class AwsHttpClientTests : IDisposable
         body.ShouldBe("{}");
         _handler.Requests.Count.ShouldBe(2);
         _handler.Requests[0].Headers["Authorization"].ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Send_ThrottledTwiceThenOk_EachRetryWarningCountsTheSameWay()
+    {
+        _handler.Answer(HttpStatusCode.BadRequest, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}");
+        _handler.Answer(HttpStatusCode.BadRequest, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}");
+        _handler.Answer(HttpStatusCode.OK, "{}");
+        var logger = new RecordingLogger();
+
+        await Client(maxRetries: 3, logger: logger).SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        logger.Messages.Count.ShouldBe(2, string.Join("\n", logger.Messages));
+        logger.Messages[0].ShouldStartWith("ECS DescribeServices attempt 1 of 4 failed (ThrottlingException: Rate exceeded); retry 1 of 3 in ");
+        logger.Messages[1].ShouldStartWith("ECS DescribeServices attempt 2 of 4 failed (ThrottlingException: Rate exceeded); retry 2 of 3 in ");
+        logger.Messages.ShouldAllBe(m => !m.Contains("still throttled"));
     }
 
     [Fact]
@@ -144,14 +161,33 @@ public sealed class AwsHttpClientTests : IDisposable
         _handler.Dispose();
     }
 
-    private AwsHttpClient Client(AwsCredentials? credentials = null, int maxRetries = 3, TimeSpan? attemptTimeout = null) =>
+    private AwsHttpClient Client(AwsCredentials? credentials = null, int maxRetries = 3, TimeSpan? attemptTimeout = null, ILogger? logger = null) =>
         new(_http, new StaticCredentialSource(credentials ?? new AwsCredentials("AKID", "SECRET")), TimeProvider.System, new AwsClientOptions
         {
             MaxRetries = maxRetries,
             RetryBaseDelay = TimeSpan.FromMilliseconds(1),
             RetryMaxDelay = TimeSpan.FromMilliseconds(5),
             AttemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(5),
-        }, NullLogger.Instance);
+        }, logger ?? NullLogger.Instance);
+
+    /// <summary>Keeps the text of every warning logged.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning)
+            {
+                Messages.Add(formatter(state, exception));
+            }
+        }
+    }
 
     /// <summary>Answers requests from a script, in order, and records what it was sent.</summary>
     private sealed class ScriptedHandler : HttpMessageHandler
