@@ -19,7 +19,7 @@ public sealed class ResetEndToEndTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    private void WriteSpec(string healthCheck = "interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2", string startTimeout = "10s") =>
+    private void WriteSpec(string healthCheck = "interval: 500ms, timeout: 400ms, healthyThreshold: 1, unhealthyThreshold: 3", string startTimeout = "20s") =>
         _cli.WriteFile("backstay.yaml", $$"""
             service: web
             platform:
@@ -89,7 +89,7 @@ public sealed class ResetEndToEndTests : IDisposable
     public async Task ResetRecreate_ServeKilledWhileTheResetWaitsForInstances_NewServeResumesItToServing()
     {
         // Slow to become healthy (8 checks a second apart), so the reset is still waiting when serve is killed.
-        WriteSpec("interval: 1s, timeout: 500ms, healthyThreshold: 8, unhealthyThreshold: 2", startTimeout: "60s");
+        WriteSpec("interval: 1s, timeout: 800ms, healthyThreshold: 8, unhealthyThreshold: 3", startTimeout: "60s");
         var serve = await _cli.StartServeAsync();
         (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
         await SetAllWeightsToZeroByHandAsync();
