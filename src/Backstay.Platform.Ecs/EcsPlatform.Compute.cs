@@ -43,7 +43,7 @@ public sealed partial class EcsPlatform
             var desired = snapshot.DesiredCount;
             if (count > desired)
             {
-                await RaiseDesiredCountAsync(context, snapshot, count, cancellationToken);
+                await RaiseDesiredCountAsync(context, snapshot, count, set, cancellationToken);
                 desired = count;
             }
 
@@ -182,7 +182,8 @@ public sealed partial class EcsPlatform
         EcsLog.TaskSetChanged(_logger, set.Id ?? "", revision, context.ServiceName, "deleted");
     }
 
-    private async Task RaiseDesiredCountAsync(EcsServiceContext context, EcsSnapshot snapshot, int count, CancellationToken cancellationToken)
+    /// <summary>Raises the service's desired count; the scaled set (if it exists) is left to the caller, which sets its own scale next.</summary>
+    private async Task RaiseDesiredCountAsync(EcsServiceContext context, EcsSnapshot snapshot, int count, TaskSet? scaled, CancellationToken cancellationToken)
     {
         await CallAsync(context, () => context.Aws.Ecs.UpdateServiceAsync(new UpdateServiceRequest
         {
@@ -192,7 +193,9 @@ public sealed partial class EcsPlatform
         }, cancellationToken));
 
         // Other sets keep their number of tasks: their percentage of the larger desired count shrinks to match.
-        foreach (var other in snapshot.TaskSets.Where(t => t.Status != "DRAINING"))
+        // The scaled set is compared with its scale as read: changing it here too would leave the caller's comparison stale
+        // (a set brought back from 0 by hand would stay at 0%).
+        foreach (var other in snapshot.TaskSets.Where(t => t.Status != "DRAINING" && t.TaskSetArn != scaled?.TaskSetArn))
         {
             var percent = TaskSetMath.Percent(snapshot.CountOf(other), count);
             if (Math.Abs((other.Scale?.Value ?? 0) - percent) > 0.001)

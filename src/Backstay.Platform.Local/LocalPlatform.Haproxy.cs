@@ -41,6 +41,29 @@ public sealed partial class LocalPlatform
     }
 
     /// <summary>
+    /// `reset --recreate`: as <see cref="EnsureServiceAsync"/>, then reads back what HAProxy holds instead of trusting what
+    /// Backstay last sent, so servers and weights someone changed by hand on the runtime socket are set again rather
+    /// than skipped as unchanged.
+    /// </summary>
+    public async Task RecreateServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        await EnsureServiceAsync(spec, cancellationToken);
+        await _haproxyGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_haproxyProcess is not null)
+            {
+                await RefreshAppliedLockedAsync(cancellationToken);
+                await SyncLockedAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _haproxyGate.Release();
+        }
+    }
+
+    /// <summary>
     /// Checks, changing nothing, that the service can be set up as its spec says: its listeners parse, are not another
     /// service's, and are free (or already HAProxy's for this service). A deployment asks before it records anything.
     /// </summary>

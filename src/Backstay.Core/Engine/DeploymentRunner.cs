@@ -125,6 +125,8 @@ internal sealed class DeploymentRunner
             await EventAsync(IsRollback ? "RollbackStarted" : "Started",
                 IsRollback
                     ? $"rolling back to revision {_target.Number}" + (_stable is null ? "" : $" from revision {_stable.Number}")
+                    : _deployment.Kind == DeploymentKind.Reset
+                    ? $"reset: bringing back revision {_target.Number} (the last good revision) at its count with all production traffic"
                     : $"deploying revision {_target.Number}" + (_stable is null ? " (first deployment)" : $" over revision {_stable.Number}") + $" with {_deployment.Strategy}",
                 cancellationToken);
             if (!IsRollback)
@@ -203,6 +205,12 @@ internal sealed class DeploymentRunner
             return;
         }
 
+        if (_deployment.Kind == DeploymentKind.Reset && await NotServingAsync(cancellationToken) is { } problem)
+        {
+            await FailAsync(problem, Trigger.Reset, null, cancellationToken);
+            return;
+        }
+
         await SucceedAsync(cancellationToken);
     }
 
@@ -220,6 +228,26 @@ internal sealed class DeploymentRunner
         await SaveAsync(Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
         Notify("stopped", _deployment);
     }
+
+    /// <summary>
+    /// A reset is judged by what the production listener serves, read back from the platform, not by the calls it made:
+    /// the target with all production traffic and its count of healthy instances. Null when it serves so.
+    /// </summary>
+    private async Task<string?> NotServingAsync(CancellationToken cancellationToken)
+    {
+        var weights = await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken);
+        if (weights.GetValueOrDefault(_target.Number) < 98)
+        {
+            return $"production traffic goes to {Split(weights)} after the reset set revision {_target.Number} to 100%: the load balancer does not serve what Backstay set";
+        }
+
+        var count = _plan.Actions.OfType<ScaleAction>().LastOrDefault(a => a.Role == Role.Target)?.Count ?? _plan.DesiredCount;
+        var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+        return healthy < count ? $"only {healthy} of {count} instance(s) of revision {_target.Number} are healthy after the reset" : null;
+    }
+
+    private static string Split(IReadOnlyDictionary<int, int> weights) =>
+        weights.Count == 0 ? "no revision" : string.Join(", ", weights.OrderBy(w => w.Key).Select(w => $"revision {w.Key} {w.Value}%"));
 
     private async Task ExecuteAsync(PlanAction action, CancellationToken cancellationToken)
     {
@@ -935,60 +963,123 @@ internal sealed class DeploymentRunner
     }
 
     /// <summary>
-    /// Reset by adoption: what serves production traffic now becomes the stable revision at the count that runs;
-    /// leftovers without traffic are scaled to 0. Traffic split between revisions cannot be adopted: that needs a choice.
+    /// Reset by adoption: what serves production traffic now (weight and healthy instances) becomes the stable revision
+    /// at the count that runs; leftovers without traffic are scaled to 0. The choice is journaled before anything is
+    /// changed, so a process that dies halfway is resumed with the same choice. When nothing serves, or traffic is split,
+    /// there is nothing to adopt: it refuses, changing nothing, and points at --recreate.
     /// </summary>
     private async Task AdoptAsync(CancellationToken cancellationToken)
     {
-        await SaveAsync(_deployment with { State = DeploymentState.InProgress }, cancellationToken);
-        await EventAsync("Started", "reset: adopting what runs on the platform as the new baseline", cancellationToken);
-        await _platform.EnsureServiceAsync(_plan.Spec, cancellationToken);
-        var observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
-        var serving = observation.ProductionWeights.Where(w => w.Value > 0 && observation.Sets.Any(s => s.Revision == w.Key && s.Running > 0)).ToList();
-        if (serving.Count > 1)
+        const int Step = 0;
+        var choice = await JournaledAdoptionAsync(cancellationToken);
+        if (choice is null)
         {
-            var split = string.Join(", ", serving.OrderBy(w => w.Key).Select(w => $"revision {w.Key} {w.Value}%"));
-            var reason = $"production traffic is split ({split}); adopt cannot choose a stable revision. Use `backstay reset {Service} --recreate`, or roll forward with a deployment";
-            await EventAsync("Failed", reason, cancellationToken);
-            await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
-            return;
+            await SaveAsync(_deployment with { State = DeploymentState.InProgress }, cancellationToken);
+            await EventAsync("Started", "reset: adopting what runs on the platform as the new baseline", cancellationToken);
+            var (chosen, refusal) = await ChooseAdoptionAsync(cancellationToken);
+            if (chosen is null)
+            {
+                await EventAsync("Failed", refusal!, cancellationToken);
+                await SaveAsync(Finish(DeploymentState.Failed, refusal), cancellationToken);
+                return;
+            }
+
+            choice = chosen;
+            await _store.AppendJournalAsync(new JournalEntry
+            {
+                DeploymentId = _deployment.Id,
+                Step = Step,
+                Phase = StepPhase.Started,
+                Action = choice.Describe(),
+                DetailJson = JsonSerializer.Serialize(choice, AdoptionJournal.JsonOptions),
+                At = _time.GetUtcNow(),
+            }, cancellationToken);
+            await SaveAsync(_deployment with { TargetRevision = choice.Revision, TotalSteps = 1, CurrentStep = Step, StepPhase = StepPhase.Started }, cancellationToken);
+        }
+        else
+        {
+            EngineLog.Resuming(_logger, _deployment.Id, Service, Step);
+            await EventAsync("Resumed", $"resumed adopting revision {choice.Revision} after a restart of Backstay", cancellationToken);
+            await SaveAsync(_deployment with { TargetRevision = choice.Revision, TotalSteps = 1, CurrentStep = Step, StepPhase = StepPhase.Started }, cancellationToken);
         }
 
-        if (serving.Count == 1 && Math.Abs(serving[0].Value - 100) > 2)
+        await _platform.AttachAsync(_plan.Spec, cancellationToken);
+        foreach (var leftover in await _platform.Compute.ListAsync(Service, cancellationToken))
         {
-            var reason = $"production traffic goes to revision {serving[0].Key} {serving[0].Value}% and the rest to no revision of '{Service}'; adopt cannot take that as a baseline. Use `backstay reset {Service} --recreate` to send all traffic to the last good revision";
-            await EventAsync("Failed", reason, cancellationToken);
-            await SaveAsync(Finish(DeploymentState.Failed, reason), cancellationToken);
-            return;
-        }
-
-        var record = await _store.GetServiceAsync(Service, cancellationToken);
-        int? stable = serving.Count == 1 ? serving[0].Key : null;
-        var count = stable is { } s ? observation.Sets.First(set => set.Revision == s).Running : 0;
-        foreach (var leftover in observation.Sets.Where(set => set.Revision != stable && set.Desired > 0))
-        {
-            if (await _store.GetRevisionAsync(Service, leftover.Revision, cancellationToken) is { } revision)
+            if (leftover.Revision != choice.Revision && leftover.DesiredCount > 0
+                && await _store.GetRevisionAsync(Service, leftover.Revision, cancellationToken) is { } revision)
             {
                 await _platform.Compute.ScaleAsync(_plan.Spec, revision, 0, cancellationToken);
                 await EventAsync("Scaled", $"revision {leftover.Revision} scaled to 0: it ran without traffic", cancellationToken);
             }
         }
 
-        if (record is not null)
+        if (await _store.GetServiceAsync(Service, cancellationToken) is { } record)
         {
-            await _store.UpsertServiceAsync(record with
-            {
-                StableRevision = stable,
-                DesiredCount = count > 0 ? count : record.DesiredCount,
-                UpdatedAt = _time.GetUtcNow(),
-            }, cancellationToken);
+            await _store.UpsertServiceAsync(record with { StableRevision = choice.Revision, DesiredCount = choice.Count, UpdatedAt = _time.GetUtcNow() }, cancellationToken);
         }
 
-        var message = stable is { } adopted
-            ? $"adopted revision {adopted} with {count} instance(s) as the stable revision"
-            : "nothing serves production traffic: the service has no stable revision now; the next deployment is a first deployment";
-        await EventAsync("Succeeded", message, cancellationToken);
-        await SaveAsync(Finish(DeploymentState.Succeeded, null) with { TargetRevision = stable ?? 0 }, cancellationToken);
+        await _store.AppendJournalAsync(new JournalEntry
+        {
+            DeploymentId = _deployment.Id,
+            Step = Step,
+            Phase = StepPhase.Completed,
+            Action = choice.Describe(),
+            At = _time.GetUtcNow(),
+        }, cancellationToken);
+        await EventAsync("Succeeded", $"adopted revision {choice.Revision} with {choice.Count} instance(s) as the stable revision", cancellationToken);
+        await SaveAsync(Finish(DeploymentState.Succeeded, null) with { TargetRevision = choice.Revision, StepPhase = StepPhase.Completed }, cancellationToken);
+    }
+
+    /// <summary>The one revision that serves all production traffic with healthy instances, or why there is none to adopt.</summary>
+    private async Task<(AdoptionJournal? Choice, string? Refusal)> ChooseAdoptionAsync(CancellationToken cancellationToken)
+    {
+        var record = await _store.GetServiceAsync(Service, cancellationToken);
+        var recreate = record?.StableRevision is { } lastGood
+            ? $"Run `backstay reset {Service} --recreate` to bring back revision {lastGood} (the last good revision) at its count with all traffic"
+            : $"Deploy a revision with `backstay deploy`";
+        Observation observation;
+        try
+        {
+            await _platform.AttachAsync(_plan.Spec, cancellationToken);
+            observation = await Observations.ReadAsync(_platform, Service, _time, cancellationToken);
+        }
+        catch (PlatformException ex)
+        {
+            return (null, $"the platform could not be read ({ex.Message}); adopt changed nothing. {recreate}");
+        }
+
+        var serving = observation.ProductionWeights.Where(w => w.Value > 0 && observation.Sets.Any(s => s.Revision == w.Key && s.Healthy > 0)).ToList();
+        if (serving.Count == 0)
+        {
+            var running = string.Join(", ", observation.Sets.Where(s => s.Running > 0).Select(s => $"revision {s.Revision} runs {s.Healthy} healthy instance(s)"));
+            return (null, $"nothing serves production traffic (the listener gives {Split(observation.ProductionWeights)}{(running.Length == 0 ? "" : $"; {running}")}); adopt has no revision to take as the baseline and changed nothing. {recreate}");
+        }
+
+        if (serving.Count > 1)
+        {
+            var split = string.Join(", ", serving.OrderBy(w => w.Key).Select(w => $"revision {w.Key} {w.Value}%"));
+            return (null, $"production traffic is split ({split}); adopt cannot choose a stable revision and changed nothing. Use `backstay reset {Service} --recreate`, or roll forward with a deployment");
+        }
+
+        if (Math.Abs(serving[0].Value - 100) > 2)
+        {
+            return (null, $"production traffic goes to revision {serving[0].Key} {serving[0].Value}% and the rest to no revision of '{Service}'; adopt cannot take that as a baseline and changed nothing. Use `backstay reset {Service} --recreate` to send all traffic to the last good revision");
+        }
+
+        var set = observation.Sets.First(s => s.Revision == serving[0].Key);
+        if (await _store.GetRevisionAsync(Service, set.Revision, cancellationToken) is null)
+        {
+            return (null, $"revision {set.Revision} serves production traffic but is not in Backstay's record of '{Service}'{(_plan.Spec.Platform.Ecs is null ? "" : " (`backstay import` reads it back)")}; adopt changed nothing. {recreate}");
+        }
+
+        return (new AdoptionJournal(set.Revision, set.Running), null);
+    }
+
+    private async Task<AdoptionJournal?> JournaledAdoptionAsync(CancellationToken cancellationToken)
+    {
+        var journal = await _store.ListJournalAsync(_deployment.Id, cancellationToken);
+        return journal.Where(e => e.DetailJson is not null).Select(e => AdoptionJournal.Parse(e.DetailJson!)).LastOrDefault(c => c is not null);
     }
 
     /// <summary>An alarm already firing when a deployment starts stops it before any traffic moves (ECS silently ignores one).</summary>
@@ -1046,6 +1137,12 @@ internal sealed class DeploymentRunner
 
     private async Task FailAsync(string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken, string? requestedBy = null)
     {
+        if (_deployment.Kind == DeploymentKind.Reset)
+        {
+            await ResetFailedAsync(reason, cancellationToken);
+            return;
+        }
+
         await EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt });
         if (IsRollback)
         {
@@ -1103,6 +1200,30 @@ internal sealed class DeploymentRunner
         _deployment = undoneNow;
         await EventAsync("RollingBack", $"rolling back to revision {_stable.Number} in deployment {rollback.Id}", cancellationToken);
         await new DeploymentRunner(_store, _platform, _time, _logger, rollback, _timings).RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A reset's target is the last good revision: a reset that fails leaves it as far brought back as it got, never
+    /// scaled down and never rolled back from, and says what production serves now and what to do.
+    /// </summary>
+    private async Task ResetFailedAsync(string reason, CancellationToken cancellationToken)
+    {
+        string serving;
+        try
+        {
+            var healthy = await CountAsync(_target.Number, healthyOnly: true, cancellationToken);
+            serving = $"it has {healthy} healthy instance(s) and production traffic goes to {Split(await _platform.Traffic.GetWeightsAsync(Service, Listener.Production, cancellationToken))}";
+        }
+        catch (PlatformException ex)
+        {
+            serving = $"the platform could not be read to say what serves now ({ex.Message})";
+        }
+
+        var message = $"{reason}; revision {_target.Number} (the last good revision) is kept as it is, nothing of it was scaled down: {serving}. " +
+            $"Fix what keeps it from serving (`backstay history {Service} --events`, `backstay status {Service}`), then run `backstay reset {Service} --recreate` again";
+        await EventAsync("Failed", message, cancellationToken);
+        await SaveAsync(Finish(DeploymentState.Failed, message), cancellationToken);
+        await _platform.EndDeploymentAsync(_plan.Spec, _target.Number, cancellationToken);
     }
 
     private async Task SucceedAsync(CancellationToken cancellationToken)
@@ -1301,6 +1422,26 @@ internal sealed record NativeRolloutJournal(string RolloutId)
         try
         {
             return JsonSerializer.Deserialize<NativeRolloutJournal>(json, JsonOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>What the journal keeps of a reset by adoption: the revision it takes as stable and its count, chosen before anything changed.</summary>
+internal sealed record AdoptionJournal(int Revision, int Count)
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public string Describe() => $"adopt revision {Revision} with {Count} instance(s)";
+
+    public static AdoptionJournal? Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<AdoptionJournal>(json, JsonOptions) is { Revision: > 0 } choice ? choice : null;
         }
         catch (JsonException)
         {

@@ -293,6 +293,12 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             throw new InvalidRequestException($"Service '{serviceName}' has no last good revision to re-create; deploy one with `backstay deploy`.");
         }
 
+        if (mode == ResetMode.Recreate && await store.GetRevisionAsync(serviceName, service.StableRevision!.Value, cancellationToken) is null)
+        {
+            throw new InvalidRequestException(
+                $"Service '{serviceName}' records revision {service.StableRevision} as its last good revision, but that revision is not in the store; nothing was changed. Deploy a revision with `backstay deploy`.");
+        }
+
         var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
             ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
         var now = time.GetUtcNow();

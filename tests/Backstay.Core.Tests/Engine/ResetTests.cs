@@ -155,6 +155,141 @@ public sealed class ResetTests
     }
 
     [Fact]
+    public async Task ResetAsync_AdoptAfterAllWeightsSetToZeroByHand_RefusesChangingNothingAndKeepsTheStableRevision()
+    {
+        await using var harness = new EngineHarness();
+        await DeployFirstAsync(harness);
+        harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 0 });
+        var operations = harness.Platform.Operations.Count;
+
+        var reset = await harness.Requests.ResetAsync(Web, ResetMode.Adopt, "dave", CancellationToken.None).WaitAsync(Timeout);
+        var done = await harness.RunToEndAsync(reset.Id);
+
+        done.State.ShouldBe(DeploymentState.Failed, done.Reason);
+        var reason = done.Reason.ShouldNotBeNull();
+        reason.ShouldContain("nothing serves production traffic");
+        reason.ShouldContain("changed nothing");
+        reason.ShouldContain("backstay reset web --recreate");
+        harness.Platform.Operations.Skip(operations).ShouldBeEmpty("a refused adopt stops no instance and moves no traffic");
+        harness.Platform.DesiredCount(Web, 1).ShouldBe(3);
+        var record = harness.Store.Service(Web).ShouldNotBeNull();
+        record.StableRevision.ShouldBe(1, "the last good revision stays on record");
+        record.DesiredCount.ShouldBe(3);
+
+        var recreate = await harness.Requests.ResetAsync(Web, ResetMode.Recreate, "dave", CancellationToken.None).WaitAsync(Timeout);
+        (await harness.RunToEndAsync(recreate.Id)).State.ShouldBe(DeploymentState.Succeeded);
+        harness.Platform.ShouldServeOnly(1, 3);
+    }
+
+    [Fact]
+    public async Task ResetAsync_RecreateWhoseInstancesNeverBecomeHealthy_FailsKeepingTheLastGoodRevisionAndSaysWhatToDo()
+    {
+        await using var harness = new EngineHarness();
+        await DeployFirstAsync(harness);
+        await ScaleByHandAsync(harness, 1, 0);
+        harness.Platform.SetBehavior(Web, 1, InstanceBehavior.Never());
+
+        var reset = await harness.Requests.ResetAsync(Web, ResetMode.Recreate, "dave", CancellationToken.None).WaitAsync(Timeout);
+        var done = await harness.RunToEndAsync(reset.Id, TimeSpan.FromMinutes(5));
+
+        done.State.ShouldBe(DeploymentState.Failed, done.Reason);
+        var reason = done.Reason.ShouldNotBeNull();
+        reason.ShouldContain("became healthy");
+        reason.ShouldContain("backstay reset web --recreate");
+        harness.Platform.Operations.OfType<ScaleOperation>().Where(o => o.Revision == 1).Last().Count.ShouldBe(3, "a reset never scales the last good revision down");
+        harness.Platform.DesiredCount(Web, 1).ShouldBe(3);
+        harness.Store.Service(Web)!.StableRevision.ShouldBe(1);
+        harness.Store.Events(reset.Id).ShouldNotContain(e => e.Message.Contains("no earlier revision"));
+    }
+
+    [Fact]
+    public async Task ResetAsync_RecreateWhoseWeightsDoNotTakeEffect_FailsNamingWhatProductionServes()
+    {
+        await using var harness = new EngineHarness();
+        await DeployFirstAsync(harness);
+        harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 0 });
+
+        // The load balancer keeps what the person set, whatever Backstay sends (a stale cache, a listener changed back).
+        harness.Platform.OnOperation = operation =>
+        {
+            if (operation is WeightOperation { Listener: Listener.Production })
+            {
+                harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 0 });
+            }
+        };
+        var reset = await harness.Requests.ResetAsync(Web, ResetMode.Recreate, "dave", CancellationToken.None).WaitAsync(Timeout);
+        var done = await harness.RunToEndAsync(reset.Id);
+
+        done.State.ShouldBe(DeploymentState.Failed, "a reset is judged by what production serves, not by the calls it made");
+        var reason = done.Reason.ShouldNotBeNull();
+        reason.ShouldContain("production traffic goes to revision 1 0%");
+        reason.ShouldContain("backstay reset web --recreate");
+        harness.Platform.DesiredCount(Web, 1).ShouldBe(3);
+        harness.Store.Service(Web)!.StableRevision.ShouldBe(1);
+    }
+
+    [Theory]
+    [InlineData(ResetMode.Recreate, 0)]
+    [InlineData(ResetMode.Recreate, 1)]
+    [InlineData(ResetMode.Recreate, 2)]
+    [InlineData(ResetMode.Adopt, 0)]
+    public async Task ResetAsync_ProcessDiesWhenAStepOfTheResetIsJournaled_NextOwnerResumesItToServing(ResetMode mode, int step)
+    {
+        await using var harness = new EngineHarness();
+        var first = await harness.StartEngineAsync("engine-a");
+        (await harness.DeployAsync(Specs.Service(), Healthy(harness))).State.ShouldBe(DeploymentState.Succeeded);
+        if (mode == ResetMode.Recreate)
+        {
+            harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 0 });
+        }
+        else
+        {
+            await ScaleByHandAsync(harness, 1, 5);
+        }
+
+        var reset = await harness.Requests.ResetAsync(Web, mode, "dave", CancellationToken.None).WaitAsync(Timeout);
+        harness.Store.OnJournalAppended = e =>
+        {
+            if (e.DeploymentId == reset.Id && e.Step == step && e.Phase == StepPhase.Started)
+            {
+                harness.Store.OnJournalAppended = null;
+                first.Kill();
+            }
+        };
+
+        await harness.RunUntilAsync(() => first.Loop.IsCompleted, TimeSpan.FromSeconds(30), $"engine A dying at step {step} of the reset");
+        await first.Loop.WaitAsync(Timeout);
+        harness.Store.Deployment(reset.Id).IsActive.ShouldBeTrue();
+
+        await harness.StartEngineAsync("engine-b");
+        var done = await harness.RunToEndAsync(reset.Id, TimeSpan.FromSeconds(30));
+
+        done.State.ShouldBe(DeploymentState.Succeeded, done.Reason);
+        done.Kind.ShouldBe(DeploymentKind.Reset);
+        harness.Store.ShouldHaveCompletedEveryStep(done);
+        harness.Store.Events(reset.Id).ShouldContain(e => e.Type == "Resumed");
+        harness.Platform.ShouldServeOnly(1, mode == ResetMode.Recreate ? 3 : 5);
+        harness.Store.Service(Web)!.StableRevision.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task ResetAsync_RecreateWhenTheRecordedStableRevisionIsNotInTheStore_InvalidRequestAndNothingRecorded()
+    {
+        await using var harness = new EngineHarness();
+        await DeployFirstAsync(harness);
+        var record = harness.Store.Service(Web)!;
+        await harness.Store.UpsertServiceAsync(record with { StableRevision = 9 }, CancellationToken.None).WaitAsync(Timeout);
+        var deployments = harness.Store.AllDeployments.Count;
+
+        var refused = await Should.ThrowAsync<InvalidRequestException>(
+            harness.Requests.ResetAsync(Web, ResetMode.Recreate, "dave", CancellationToken.None).WaitAsync(Timeout));
+
+        refused.Message.ShouldContain("revision 9");
+        refused.Message.ShouldContain("nothing was changed");
+        harness.Store.AllDeployments.Count.ShouldBe(deployments);
+    }
+
+    [Fact]
     public async Task ResetAsync_UnknownService_InvalidRequestNamingItAndNothingRecorded()
     {
         await using var harness = new EngineHarness();
