@@ -115,7 +115,16 @@ public static class DriftDetector
     private static IEnumerable<(int Revision, string Role, int Count)> ExpectedCounts(Deployment deployment, DeploymentPlan plan, int? stable)
     {
         var done = deployment.StepPhase == StepPhase.Completed ? deployment.CurrentStep : deployment.CurrentStep - 1;
-        var scales = plan.Actions.Take(Math.Max(0, done + 1)).OfType<ScaleAction>().ToList();
+        var doneActions = plan.Actions.Take(Math.Max(0, done + 1)).ToList();
+        if (doneActions.Any(a => a is NativeRolloutAction))
+        {
+            // The platform's own rollout replaced the stable revision's instances with the target's: the stable set is
+            // expected gone, and the target runs what the platform keeps it at (auto scaling may change the count).
+            yield return (deployment.TargetRevision, "new", Math.Max(1, plan.DesiredCount));
+            yield break;
+        }
+
+        var scales = doneActions.OfType<ScaleAction>().ToList();
         var target = scales.LastOrDefault(a => a.Role == Role.Target)?.Count ?? 0;
         yield return (deployment.TargetRevision, "new", target);
         if (stable is { } s)

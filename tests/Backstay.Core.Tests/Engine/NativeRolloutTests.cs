@@ -218,6 +218,31 @@ public sealed class NativeRolloutTests
     }
 
     [Fact]
+    public async Task Paused_AfterTheRolloutCompleted_IsNotDriftThoughTheStableRevisionRunsNoInstance()
+    {
+        await using var harness = new EngineHarness();
+        Attach(harness);
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Native);
+        var waits = Native with
+        {
+            Task = Native.Task with { Image = "hello:2" },
+            Hooks = new Dictionary<string, IReadOnlyList<HookSpec>>
+            {
+                ["AfterAllowTraffic"] = [new HookSpec { Pause = new PauseHookSpec { Timeout = TimeSpan.FromHours(1) } }],
+            },
+        };
+        var deployment = await harness.StartAsync(waits);
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(30), "paused");
+
+        // The platform's rollout replaced the stable revision's instances: that is what it was asked to do, not drift.
+        await harness.AdvanceAsync(TimeSpan.FromSeconds(30));
+
+        harness.Store.Deployment(deployment.Id).State.ShouldBe(DeploymentState.Paused, harness.Store.Deployment(deployment.Id).Reason);
+        harness.Store.Events(deployment.Id).ShouldNotContain(e => e.Type == "Drift");
+    }
+
+    [Fact]
     public async Task RunAsync_PlatformWithoutNativeRollouts_FailsWithAMessage()
     {
         await using var harness = new EngineHarness();
