@@ -8,7 +8,7 @@ namespace Backstay.State.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>Kept in the one row of <c>schema_version</c>; raise it together with <see cref="Script"/>.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Allows one active deployment per service besides those RollingBack, which their rollback deployment finishes.</summary>
     public const string OneActiveDeploymentIndex = "deployments_one_active_per_service";
@@ -127,6 +127,8 @@ internal static class PostgresSchema
             owner text NOT NULL,
             expires_at_ticks bigint NOT NULL
         );
+
+        ALTER TABLE leases ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0;
 
         CREATE TABLE IF NOT EXISTS hook_runs (
             seq bigint GENERATED ALWAYS AS IDENTITY,

@@ -393,8 +393,9 @@ public sealed class PostgresStateStore : IStateStore
         var changed = await ExecuteAsync(
             connection,
             """
-            INSERT INTO leases (key, owner, expires_at_ticks) VALUES (@key, @owner, @expires_at)
-            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at_ticks = excluded.expires_at_ticks
+            INSERT INTO leases (key, owner, expires_at_ticks, generation) VALUES (@key, @owner, @expires_at, 1)
+            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at_ticks = excluded.expires_at_ticks,
+                generation = CASE WHEN leases.owner = excluded.owner AND leases.expires_at_ticks > @now THEN leases.generation ELSE leases.generation + 1 END
             WHERE leases.owner = excluded.owner OR leases.expires_at_ticks <= @now;
             """,
             cancellationToken,
@@ -410,10 +411,23 @@ public sealed class PostgresStateStore : IStateStore
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await ExecuteAsync(
             connection,
-            "DELETE FROM leases WHERE key = @key AND owner = @owner;",
+            "UPDATE leases SET expires_at_ticks = 0 WHERE key = @key AND owner = @owner;",
             cancellationToken,
             Text("key", key),
             Text("owner", owner));
+    }
+
+    public async Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        var generation = await ScalarAsync(
+            connection,
+            "SELECT generation FROM leases WHERE key = @key AND owner = @owner AND expires_at_ticks > @now;",
+            cancellationToken,
+            Text("key", key),
+            Text("owner", owner),
+            Ticks("now", _timeProvider.GetUtcNow()));
+        return generation is null or DBNull ? null : Convert.ToInt64(generation, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ namespace Backstay.State.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Kept in <c>PRAGMA user_version</c>; raise it together with the last line of <see cref="Script"/>.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const string Script = """
         CREATE TABLE IF NOT EXISTS services (
@@ -105,7 +105,8 @@ internal static class SqliteSchema
         CREATE TABLE IF NOT EXISTS leases (
             key TEXT NOT NULL PRIMARY KEY,
             owner TEXT NOT NULL,
-            expires_at TEXT NOT NULL
+            expires_at TEXT NOT NULL,
+            generation INTEGER NOT NULL DEFAULT 0
         );
 
         CREATE TABLE IF NOT EXISTS hook_runs (
@@ -121,6 +122,11 @@ internal static class SqliteSchema
             json TEXT NOT NULL
         );
 
-        PRAGMA user_version = 1;
+        PRAGMA user_version = 2;
+        """;
+
+    /// <summary>Brings a version 1 database up to this one (run before <see cref="Script"/>, which cannot add columns).</summary>
+    public const string FromVersion1 = """
+        ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         """;
 }

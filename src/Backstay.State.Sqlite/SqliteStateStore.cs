@@ -85,6 +85,11 @@ public sealed class SqliteStateStore : IStateStore
                 + $"knows only up to {SqliteSchema.Version}; upgrade Backstay or use another state directory.");
         }
 
+        if (version == 1)
+        {
+            await ExecuteAsync(connection, SqliteSchema.FromVersion1, cancellationToken);
+        }
+
         await ExecuteAsync(connection, SqliteSchema.Script, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -379,8 +384,9 @@ public sealed class SqliteStateStore : IStateStore
         var changed = await ExecuteAsync(
             connection,
             """
-            INSERT INTO leases (key, owner, expires_at) VALUES ($key, $owner, $expires_at)
-            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+            INSERT INTO leases (key, owner, expires_at, generation) VALUES ($key, $owner, $expires_at, 1)
+            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+                generation = CASE WHEN leases.owner = excluded.owner AND leases.expires_at > $now THEN leases.generation ELSE leases.generation + 1 END
             WHERE leases.owner = excluded.owner OR leases.expires_at <= $now;
             """,
             cancellationToken,
@@ -396,10 +402,24 @@ public sealed class SqliteStateStore : IStateStore
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(
             connection,
-            "DELETE FROM leases WHERE key = $key AND owner = $owner;",
+            "UPDATE leases SET expires_at = $expired WHERE key = $key AND owner = $owner;",
             cancellationToken,
             ("$key", key),
-            ("$owner", owner));
+            ("$owner", owner),
+            ("$expired", ToText(DateTimeOffset.UnixEpoch)));
+    }
+
+    public async Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var generation = await ScalarAsync(
+            connection,
+            "SELECT generation FROM leases WHERE key = $key AND owner = $owner AND expires_at > $now;",
+            cancellationToken,
+            ("$key", key),
+            ("$owner", owner),
+            ("$now", ToText(_timeProvider.GetUtcNow())));
+        return generation is null or DBNull ? null : Convert.ToInt64(generation, CultureInfo.InvariantCulture);
     }
 
     public async Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)

@@ -16,6 +16,7 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 public sealed class CliRunner : IDisposable
 {
     private readonly List<Process> _background = [];
+    private readonly Dictionary<int, System.Text.StringBuilder> _output = [];
 
     public CliRunner()
     {
@@ -57,7 +58,67 @@ public sealed class CliRunner : IDisposable
     {
         var process = Start(args);
         _background.Add(process);
+
+        // Read as it comes: a pipe nobody reads fills up, and a controller blocked on writing its log cannot even stop.
+        var output = new System.Text.StringBuilder();
+        lock (_output)
+        {
+            _output[process.Id] = output;
+        }
+
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(output, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>What a background process printed so far (stdout and stderr, interleaved).</summary>
+    public string OutputOf(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        lock (_output)
+        {
+            if (!_output.TryGetValue(process.Id, out var output))
+            {
+                return "";
+            }
+
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Stops serve with SIGINT, as a person does; on a hang, the failure carries its output and its threads' stacks.</summary>
+    public async Task StopServeAsync(Process serve, TimeSpan limit)
+    {
+        ArgumentNullException.ThrowIfNull(serve);
+        using (var interrupt = Process.Start("kill", ["-INT", serve.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        try
+        {
+            await serve.WaitForExitAsync().WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"serve did not stop within {limit.TotalSeconds:0} s of SIGINT.\nIts output:\n{OutputOf(serve)}\nIts stacks:\n{await StackReport.OfAsync(serve.Id)}");
+        }
+    }
+
+    private static void Append(System.Text.StringBuilder output, string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+        }
     }
 
     public async Task<Process> StartServeAsync()
@@ -69,7 +130,7 @@ public sealed class CliRunner : IDisposable
         {
             if (serve.HasExited)
             {
-                throw new InvalidOperationException($"serve exited with {serve.ExitCode}: {await serve.StandardError.ReadToEndAsync()}");
+                throw new InvalidOperationException($"serve exited with {serve.ExitCode}: {OutputOf(serve)}");
             }
 
             var status = await RunAsync("status", "--output", "json");

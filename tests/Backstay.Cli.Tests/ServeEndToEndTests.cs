@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 
 namespace Backstay.Cli.Tests;
@@ -151,13 +149,8 @@ public sealed class ServeEndToEndTests : IDisposable
         var pids = RecordedPids();
         pids.Count.ShouldBeGreaterThanOrEqualTo(3);
 
-        using (var kill = Process.Start("kill", ["-INT", serve.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
         // serve may take its host's shutdown timeout (30 s), then the platform's stop (instances' 5 s grace): a margin over both.
-        await serve.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        await _cli.StopServeAsync(serve, TimeSpan.FromSeconds(90));
         serve.ExitCode.ShouldBe(0);
         ProcessesUsing(_cli.StateDirectory).ShouldBeEmpty();
         pids.Where(Backstay.Platform.Local.Processes.IsAlive).ShouldBeEmpty();

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using Backstay.Platform.Ecs.Tests.Moto;
 
 namespace Backstay.Platform.Ecs.Tests;
@@ -23,10 +21,9 @@ public sealed class EcsThroughServeTests : IDisposable
         using var world = await MotoWorld.CreateAsync("serve");
         await using var agent = new MotoTaskSetAgent(world);
         _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
-        using var serve = _cli.Start("serve", "--listen", "127.0.0.1:0");
+        await using var serve = await ServeProcess.StartAsync(_cli);
         try
         {
-            await WaitForControllerAsync(serve);
 
             var first = await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.27", "--output", "json");
             var second = await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.28", "--output", "json");
@@ -44,50 +41,8 @@ public sealed class EcsThroughServeTests : IDisposable
         }
         finally
         {
-            await StopAsync(serve);
-        }
-    }
-
-    private async Task WaitForControllerAsync(Process serve)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            serve.HasExited.ShouldBeFalse("serve exited early: " + (serve.HasExited ? await serve.StandardError.ReadToEndAsync() : ""));
-            if ((await _cli.RunAsync("status", "--output", "json")).Stdout.Contains("\"controllerRunning\": true", StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new TimeoutException("serve did not start within 60 s");
-    }
-
-    /// <summary>Ctrl+C, as a person stops it: serve shuts its local platform (HAProxy) down itself.</summary>
-    private static async Task StopAsync(Process serve)
-    {
-        if (serve.HasExited)
-        {
-            return;
-        }
-
-        using (var interrupt = Process.Start("kill", ["-INT", serve.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await interrupt.WaitForExitAsync();
-        }
-
-        // serve may take its host's shutdown timeout (30 s), then the platform's stop: a margin over both.
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await serve.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            serve.Kill(entireProcessTree: true);
-            throw new TimeoutException("serve did not stop within 90 s of SIGINT");
+            // serve may take its host's shutdown timeout (30 s), then the platform's stop: a margin over both.
+            await serve.StopAsync(TimeSpan.FromSeconds(90));
         }
     }
 }

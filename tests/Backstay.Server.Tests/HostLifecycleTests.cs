@@ -126,6 +126,7 @@ public sealed class HostLifecycleTests(ServerFixture server) : IAsyncLifetime
         public Task<IReadOnlyList<JournalEntry>> ListJournalAsync(string deploymentId, CancellationToken cancellationToken) => inner.ListJournalAsync(deploymentId, cancellationToken);
         public Task<bool> TryAcquireLeaseAsync(string key, string owner, TimeSpan ttl, CancellationToken cancellationToken) => inner.TryAcquireLeaseAsync(key, owner, ttl, cancellationToken);
         public Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(key, owner, cancellationToken);
+        public Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken) => inner.GetLeaseGenerationAsync(key, owner, cancellationToken);
         public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken) => inner.SaveHookRunAsync(run, cancellationToken);
         public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) => inner.ListHookRunsAsync(deploymentId, cancellationToken);
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);

@@ -589,6 +589,37 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetLeaseGenerationAsync_RenewalKeepsIt_TakeoverAfterExpiryRaisesIt()
+    {
+        await Store.TryAcquireLeaseAsync("service/web", "a", TimeSpan.FromSeconds(30), Ct);
+        var first = (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldNotBeNull();
+        Time.Advance(TimeSpan.FromSeconds(20));
+        await Store.TryAcquireLeaseAsync("service/web", "a", TimeSpan.FromSeconds(30), Ct);
+
+        (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldBe(first, "a renewal keeps the generation");
+
+        Time.Advance(TimeSpan.FromSeconds(31));
+        (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldBeNull("an expired lease is nobody's");
+        (await Store.TryAcquireLeaseAsync("service/web", "b", TimeSpan.FromSeconds(30), Ct)).ShouldBeTrue();
+        (await Store.GetLeaseGenerationAsync("service/web", "b", Ct)).ShouldBe(first + 1);
+        (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task GetLeaseGenerationAsync_ReleasedThenTakenAgainBySameOwner_IsHigher()
+    {
+        await Store.TryAcquireLeaseAsync("service/web", "a", TimeSpan.FromSeconds(30), Ct);
+        var first = (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldNotBeNull();
+
+        await Store.ReleaseLeaseAsync("service/web", "a", Ct);
+        (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldBeNull();
+        await Store.TryAcquireLeaseAsync("service/web", "a", TimeSpan.FromSeconds(30), Ct);
+
+        // A writer fenced with the first generation must not pass again once the lease was let go in between.
+        (await Store.GetLeaseGenerationAsync("service/web", "a", Ct)).ShouldBe(first + 1);
+    }
+
+    [Fact]
     public async Task InitializeAsync_NewStoreOverSameStorage_SeesEarlierData()
     {
         await Store.UpsertServiceAsync(Service("web"), Ct);

@@ -29,10 +29,20 @@ internal static partial class ServeCommand
         var listen = new Option<string>("--listen") { Description = "Address of the REST API and dashboard (loopback unless --allow-remote)", DefaultValueFactory = _ => "127.0.0.1:7480" };
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow --listen on a non-loopback address (put TLS in front)" };
         var postgres = new Option<string?>("--postgres") { Description = "Keep state in PostgreSQL (Npgsql connection string; default $BACKSTAY_POSTGRES, else SQLite in the state directory)" };
-        var command = new Command("serve", "Run the controller: deployment engine (local platform and Amazon ECS), REST API and dashboard, until Ctrl+C") { verbose, listen, allowRemote, postgres };
+        var leaseTtl = new Option<string>("--lease-ttl")
+        {
+            Description = "How long a replica's hold on a service lasts unless renewed; another replica takes its deployments over after it (e.g. 10s)",
+            DefaultValueFactory = _ => "10s",
+        };
+        var command = new Command("serve", "Run the controller: deployment engine (local platform and Amazon ECS), REST API and dashboard, until Ctrl+C") { verbose, listen, allowRemote, postgres, leaseTtl };
         command.SetAction(async (result, cancellationToken) =>
         {
             var state = GlobalOptions.StateDirectory(result);
+            if (!Durations.TryParse(result.GetValue(leaseTtl)!, out var ttl) || ttl < TimeSpan.FromSeconds(1) || ttl > TimeSpan.FromMinutes(10))
+            {
+                throw new CliException($"--lease-ttl '{result.GetValue(leaseTtl)}': give a duration from 1s to 10m, e.g. --lease-ttl 10s.");
+            }
+
             using var controllerLock = state.AcquireControllerLock();
 
             // A server.json left by a controller that was killed must not send clients to its dead address.
@@ -45,7 +55,10 @@ internal static partial class ServeCommand
             await store.InitializeAsync(cancellationToken);
             await using var recorder = new PlatformEventRecorder(store, logger);
             recorder.Start();
-            await using var platform = await LocalPlatform.StartAsync(new LocalPlatformOptions
+            // The local platform's processes and HAProxy live on this machine, in this state directory: a store shared by
+            // replicas (PostgreSQL) would let another replica pick its services up on a machine where they do not run.
+            var shared = connection is not null;
+            await using var platform = shared ? null : await LocalPlatform.StartAsync(new LocalPlatformOptions
             {
                 StateDirectory = state.Path,
                 BuiltinImages = Builtins.Images,
@@ -55,14 +68,17 @@ internal static partial class ServeCommand
                     recorder.Post(e);
                 },
             }, TimeProvider.System, cancellationToken);
-            var restored = await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
+            IReadOnlyList<string> restored = platform is null ? [] : await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
 
             // ECS services are deployed from here too, with the AWS credentials and region of this process.
             await using var ecs = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, loggers.CreateLogger("Backstay.Ecs"));
-            var platforms = new PlatformRouter([platform, ecs], async (service, ct) =>
-                await store.GetServiceAsync(service, ct) is { } record ? JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null);
+            var platforms = new PlatformRouter(platform is null ? [ecs] : [platform, ecs], async (service, ct) =>
+                await store.GetServiceAsync(service, ct) is { } record ? JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null)
+            {
+                NotRunHint = shared ? "a controller on a shared PostgreSQL store runs ECS services only, because the local platform's instances live on one machine; deploy local services with `backstay serve` on a SQLite state directory (without --postgres)" : null,
+            };
             var engine = new DeploymentEngine(store, platforms, TimeProvider.System,
-                new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}" }, logger);
+                new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}", LeaseTtl = ttl }, logger);
             using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
             await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false, platforms);
             WebApplication app;

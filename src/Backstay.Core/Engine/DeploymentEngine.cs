@@ -142,11 +142,28 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     {
         // Cancelled when the process stops, or when the lease is lost: then the new owner runs the deployment.
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewLeaseAsync(deployment.Service, running);
+        var fence = await LeaseFence.TakeAsync(store, LeaseKey(deployment.Service), options.Owner, cancellationToken);
+        if (fence is null)
+        {
+            // Lost between the pass taking it and now (a stall longer than the lease): the new holder runs it.
+            EngineLog.LeaseLost(_logger, deployment.Service);
+            _running.TryRemove(deployment.Service, out _);
+            return;
+        }
+
+        EngineLog.LeaseTaken(_logger, deployment.Service, fence.Generation, deployment.Id);
+        var renewing = RenewLeaseAsync(deployment.Service, fence.Generation, running);
+        var lost = false;
         try
         {
+            // Every write the runner makes, to the platform and to the store, first checks that this engine still holds the lease.
             var owned = deployment with { Owner = options.Owner };
-            await new DeploymentRunner(store, platform, time, _logger, owned, Timings).RunAsync(running.Token);
+            await new DeploymentRunner(fence.Guard(store), fence.Guard(platform), time, _logger, owned, Timings).RunAsync(running.Token);
+        }
+        catch (LeaseLostException ex)
+        {
+            lost = true;
+            EngineLog.Fenced(_logger, deployment.Id, deployment.Service, ex.Message);
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
@@ -159,8 +176,8 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         finally
         {
             await running.CancelAsync();
-            await renewing;
-            if (!cancellationToken.IsCancellationRequested)
+            lost |= await renewing;
+            if (!cancellationToken.IsCancellationRequested && !lost)
             {
                 await store.ReleaseLeaseAsync(LeaseKey(deployment.Service), options.Owner, CancellationToken.None);
             }
@@ -188,28 +205,37 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
     }
 
-    private async Task RenewLeaseAsync(string service, CancellationTokenSource running)
+    /// <summary>Renews the lease every third of its life until the runner ends; true when it was lost (taken by another, or expired and taken back at a new generation).</summary>
+    private async Task<bool> RenewLeaseAsync(string service, long generation, CancellationTokenSource running)
     {
         try
         {
             while (true)
             {
                 await Task.Delay(options.LeaseTtl / 3, time, running.Token);
-                if (!await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, running.Token))
+                var key = LeaseKey(service);
+                try
                 {
-                    EngineLog.LeaseLost(_logger, service);
-                    await running.CancelAsync();
-                    return;
+                    if (!await store.TryAcquireLeaseAsync(key, options.Owner, options.LeaseTtl, running.Token)
+                        || await store.GetLeaseGenerationAsync(key, options.Owner, running.Token) != generation)
+                    {
+                        EngineLog.LeaseLost(_logger, service);
+                        await running.CancelAsync();
+                        return true;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A store that fails once is tried again at the next third; the fence stops the runner if the lease runs out meanwhile.
+                    EngineLog.PassFailed(_logger, ex);
                 }
             }
         }
         catch (OperationCanceledException)
         {
         }
-        catch (Exception ex)
-        {
-            EngineLog.PassFailed(_logger, ex);
-        }
+
+        return false;
     }
 
     /// <summary>Records what the platform shows for each of its services, so `status` and `deploy` can tell drift from any process.</summary>

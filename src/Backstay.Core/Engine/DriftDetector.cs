@@ -84,7 +84,7 @@ public static class DriftDetector
         var stable = deployment.StableRevision is { } s && s != deployment.TargetRevision ? s : (int?)null;
         var expected = stable is { } st
             ? new Dictionary<int, int> { [deployment.TargetRevision] = deployment.TargetWeight, [st] = 100 - deployment.TargetWeight }
-            : new Dictionary<int, int> { [deployment.TargetRevision] = 100 };
+            : new Dictionary<int, int> { [deployment.TargetRevision] = deployment.TargetWeight };
         foreach (var (revision, weight) in expected.OrderBy(e => e.Key))
         {
             var live = observed.ProductionWeights.TryGetValue(revision, out var w) ? w : 0;

@@ -22,6 +22,12 @@ internal static partial class EngineLog
     [LoggerMessage(6, LogLevel.Warning, "Lost the lease on {Service} to another owner; stopped running its deployment here")]
     public static partial void LeaseLost(ILogger logger, string service);
 
+    [LoggerMessage(9, LogLevel.Warning, "Deployment {DeploymentId} of {Service}: a write was fenced off and not made ({Reason}); the deployment is left to the lease's new holder")]
+    public static partial void Fenced(ILogger logger, string deploymentId, string service, string reason);
+
+    [LoggerMessage(10, LogLevel.Information, "Took the lease on {Service} (generation {Generation}) to run deployment {DeploymentId}")]
+    public static partial void LeaseTaken(ILogger logger, string service, long generation, string deploymentId);
+
     [LoggerMessage(7, LogLevel.Warning, "Deployment {DeploymentId} of {Service}: could not record where it stands on the platform; a process with an empty store cannot import it until the next step records it")]
     public static partial void MarkFailed(ILogger logger, Exception exception, string deploymentId, string service);
 

@@ -107,4 +107,7 @@ public static class Durations
         : d.TotalSeconds < 60 ? $"{d.TotalSeconds:0.#}s"
         : d.TotalMinutes < 60 ? $"{d.TotalMinutes:0.#}m"
         : $"{d.TotalHours:0.#}h";
+
+    /// <summary>Reads a duration the way specs write it ("500ms", "10s", "5m", "1h").</summary>
+    public static bool TryParse(string text, out TimeSpan value) => Spec.SpecValues.TryParseDuration(text, out value);
 }

@@ -55,9 +55,17 @@ public interface IStateStore : IAsyncDisposable
 
     Task<IReadOnlyList<JournalEntry>> ListJournalAsync(string deploymentId, CancellationToken cancellationToken);
 
-    /// <summary>Takes or renews a named lease for owner until now + ttl; false when another owner holds an unexpired one.</summary>
+    /// <summary>
+    /// Takes or renews a named lease for owner until now + ttl; false when another owner holds an unexpired one. Each
+    /// time the lease changes hands (another owner, or the same one after it expired or was released) its generation
+    /// goes up by one; a renewal keeps it.
+    /// </summary>
     Task<bool> TryAcquireLeaseAsync(string key, string owner, TimeSpan ttl, CancellationToken cancellationToken);
 
+    /// <summary>The generation of the lease while owner holds it unexpired; null when it does not (the fence of every write a lease holder makes).</summary>
+    Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken);
+
+    /// <summary>Ends owner's lease now, keeping its generation so the next holder's is higher.</summary>
     Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken);
 
     /// <summary>Inserts or replaces a hook run by its id.</summary>

@@ -17,6 +17,9 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public string Name => string.Join("+", _byKind.Keys);
 
+    /// <summary>Why a platform this router does not run is not run here, added to the refusal.</summary>
+    public string? NotRunHint { get; init; }
+
     public bool Serves(string platformKind) => _byKind.ContainsKey(platformKind);
 
     public TimeSpan ObservationInterval(string platformKind) =>
@@ -30,7 +33,8 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public INativeRollout? NativeRollout => this;
 
-    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).CheckServiceAsync(spec, cancellationToken);
+    // Checks and hints do not tell a platform about the service: they must not mark it known here, or a later call by name skips AttachAsync.
+    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => KindOf(spec).CheckServiceAsync(spec, cancellationToken);
 
     public Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).EnsureServiceAsync(spec, cancellationToken);
 
@@ -43,9 +47,9 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
     public Task EndDeploymentAsync(ServiceSpec spec, int servingRevision, CancellationToken cancellationToken) =>
         For(spec).EndDeploymentAsync(spec, servingRevision, cancellationToken);
 
-    public Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).TestListenerUrlAsync(spec, cancellationToken);
+    public Task<string?> TestListenerUrlAsync(ServiceSpec spec, CancellationToken cancellationToken) => KindOf(spec).TestListenerUrlAsync(spec, cancellationToken);
 
-    public Task<string> LogsHintAsync(ServiceSpec spec, int revision, CancellationToken cancellationToken) => For(spec).LogsHintAsync(spec, revision, cancellationToken);
+    public Task<string> LogsHintAsync(ServiceSpec spec, int revision, CancellationToken cancellationToken) => KindOf(spec).LogsHintAsync(spec, revision, cancellationToken);
 
     public Task MarkDeploymentAsync(ServiceSpec spec, DeploymentMark mark, CancellationToken cancellationToken) =>
         For(spec).MarkDeploymentAsync(spec, mark, cancellationToken);
@@ -89,12 +93,17 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     private IPlatform For(ServiceSpec spec)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        var kind = spec.Platform.Kind;
-        var platform = _byKind.GetValueOrDefault(kind)
-            ?? throw new PlatformException($"Service '{spec.Service}' is for the {kind} platform, which this controller does not run (it runs {string.Join(", ", _byKind.Keys)}).");
+        var platform = KindOf(spec);
         _byService[spec.Service] = platform;
         return platform;
+    }
+
+    private IPlatform KindOf(ServiceSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var kind = spec.Platform.Kind;
+        return _byKind.GetValueOrDefault(kind)
+            ?? throw new PlatformException($"Service '{spec.Service}' is for the {kind} platform, which this controller does not run (it runs {string.Join(", ", _byKind.Keys)}){(NotRunHint is null ? "" : $": {NotRunHint}")}.");
     }
 
     private async Task<IPlatform> ForAsync(string service, CancellationToken cancellationToken)

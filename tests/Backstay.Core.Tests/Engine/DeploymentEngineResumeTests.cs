@@ -174,4 +174,30 @@ public sealed class DeploymentEngineResumeTests
 
         first.Engine.RunningServices.ShouldBeEmpty("an engine that lost its lease must stop driving the service");
     }
+
+    [Fact]
+    public async Task RunAsync_StalledPastItsLeaseAndWokenBeforeItRenews_MakesNoWriteToThePlatformOrTheStore()
+    {
+        // Renewed every 20 s: the timed pause ends long before engine A would learn at renewal that the lease moved.
+        await using var harness = new EngineHarness { LeaseTtl = TimeSpan.FromMinutes(1) };
+        var first = await harness.StartEngineAsync("engine-a");
+        await harness.DeployAsync(Specs.Service());
+        var deployment = await harness.StartAsync(Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(TimeSpan.FromSeconds(5)), Specs.Weight(60))),
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await harness.RunUntilAsync(() => harness.Store.Journal(deployment.Id).Any(e => e.Action.StartsWith("pause", StringComparison.Ordinal)), TimeSpan.FromSeconds(5), "in the timed pause");
+        var operationsBefore = harness.Platform.Operations.Count;
+        var eventsBefore = harness.Store.Events(deployment.Id).Count;
+        var journalBefore = harness.Store.Journal(deployment.Id).Count;
+
+        // Engine A stalled past its lease (SIGSTOP); another replica took the service over, at the next generation.
+        harness.Store.ForceLease(DeploymentEngine.LeaseKey(Web), "engine-b", TimeSpan.FromMinutes(10));
+        await harness.AdvanceAsync(TimeSpan.FromSeconds(10));
+
+        harness.Platform.Operations.Skip(operationsBefore).ShouldBeEmpty("the 60% step is fenced off: engine B holds the lease");
+        harness.Platform.WeightsNow(Web).ShouldBe(new Dictionary<int, int> { [1] = 80, [2] = 20 }, ignoreOrder: true);
+        harness.Store.Events(deployment.Id).Count.ShouldBe(eventsBefore);
+        harness.Store.Journal(deployment.Id).Count.ShouldBe(journalBefore);
+        first.Engine.RunningServices.ShouldBeEmpty();
+        harness.Store.LeaseOwner(DeploymentEngine.LeaseKey(Web)).ShouldBe("engine-b", "a fenced engine does not release a lease it no longer holds");
+    }
 }

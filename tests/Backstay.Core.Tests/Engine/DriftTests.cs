@@ -73,6 +73,23 @@ public sealed class DriftTests
         harness.Store.Events(deployment.Id).ShouldNotContain(e => e.Type == "Drift");
     }
 
+    [Fact]
+    public async Task Paused_FirstDeploymentWaitingBeforeItsTrafficIsAllowed_IsNotDrift()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        var spec = Specs.Service(Specs.BlueGreen(TimeSpan.Zero, TimeSpan.Zero, testTraffic: false))
+            .WithHooks(null, ("BeforeAllowTraffic", [HookSpecs.Pause(TimeSpan.FromHours(1))]));
+        var deployment = await harness.StartAsync(spec);
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(10), "paused");
+
+        // Nothing serves production yet, on purpose: the hook holds the traffic back until a person answers.
+        await harness.AdvanceAsync(TimeSpan.FromSeconds(20));
+
+        harness.Store.Deployment(deployment.Id).State.ShouldBe(DeploymentState.Paused, harness.Store.Deployment(deployment.Id).Reason);
+        harness.Store.Events(deployment.Id).ShouldNotContain(e => e.Type == "Drift");
+    }
+
     [Theory]
     [InlineData(false, 1)]
     [InlineData(true, 0)]

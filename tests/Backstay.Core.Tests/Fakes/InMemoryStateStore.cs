@@ -19,7 +19,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     private readonly List<JournalEntry> _journal = [];
     private readonly List<HookRun> _hookRuns = [];
     private readonly Dictionary<string, Observation> _observations = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt)> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt, long Generation)> _leases = new(StringComparer.Ordinal);
     private long _eventSequence;
     private long _commandSequence;
     private long _journalSequence;
@@ -99,7 +99,8 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         lock (_gate)
         {
-            _leases[key] = (owner, time.GetUtcNow() + ttl);
+            var generation = _leases.TryGetValue(key, out var lease) ? lease.Generation : 0;
+            _leases[key] = (owner, time.GetUtcNow() + ttl, generation + 1);
         }
     }
 
@@ -352,7 +353,8 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
                 return Task.FromResult(false);
             }
 
-            _leases[key] = (owner, now + ttl);
+            var renewal = lease.Owner == owner && lease.ExpiresAt > now;
+            _leases[key] = (owner, now + ttl, renewal ? lease.Generation : lease.Generation + 1);
             return Task.FromResult(true);
         }
     }
@@ -364,11 +366,21 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         {
             if (_leases.TryGetValue(key, out var lease) && lease.Owner == owner)
             {
-                _leases.Remove(key);
+                _leases[key] = lease with { ExpiresAt = DateTimeOffset.MinValue };
             }
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult(_leases.TryGetValue(key, out var lease) && lease.Owner == owner && lease.ExpiresAt > time.GetUtcNow()
+                ? lease.Generation : (long?)null);
+        }
     }
 
     public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)
