@@ -42,7 +42,23 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
     [Fact]
     public async Task InitializeAsync_NewDatabase_SetsSchemaVersion()
     {
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(1);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version1Database_GainsLeaseGenerationsAndKeepsItsLeases()
+    {
+        // A version 1 leases table had no generation column.
+        await ScalarAsync("ALTER TABLE leases DROP COLUMN generation;");
+        await ScalarAsync("INSERT INTO leases (key, owner, expires_at_ticks) VALUES ('deployment:old', 'replica-a', 3155378975999999999);");
+        await ScalarAsync("UPDATE schema_version SET version = 1;");
+
+        await using var store = new PostgresStateStore(_connectionString!, Time);
+        await store.InitializeAsync(Ct);
+
+        (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
+        (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(2);
     }
 
     [Fact]

@@ -43,7 +43,32 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(1L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(2L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version1Database_GainsLeaseGenerationsAndKeepsItsLeases()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 1 leases table had no generation column.
+            await ScalarAsync(connection, "ALTER TABLE leases DROP COLUMN generation;");
+            (await ScalarAsync(connection, "SELECT count(*) FROM pragma_table_info('leases') WHERE name = 'generation';")).ShouldBe(0L);
+            await ScalarAsync(connection,
+                "INSERT INTO leases (key, owner, expires_at) VALUES ('deployment:old', 'replica-a', '2999-01-01T00:00:00.0000000+00:00');");
+            await ScalarAsync(connection, "PRAGMA user_version = 1;");
+        }
+
+        // As a new process would: no pooled connection remembers the schema from before.
+        SqliteConnection.ClearAllPools();
+
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
+        (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(2L);
     }
 
     [Fact]
