@@ -1,0 +1,222 @@
+using Backstay.Core.Engine.Steps;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>
+/// How a deployment ends: it succeeds (its target becomes the stable revision), fails (and, where it can, turns into a
+/// rollback deployment), or stops where it stands (asked for, or because the platform no longer matches the record).
+/// </summary>
+internal static class Outcome
+{
+
+    /// <summary>Stops where the deployment stands, as asked (or because an alarm fired before anything moved); traffic stays as it is.</summary>
+    public static async Task StopAsync(DeploymentContext context, StepAbortedException aborted, CancellationToken cancellationToken)
+    {
+        var deployment = context.Deployment;
+        await HookStep.CloseAwaitingAsync(context, aborted, cancellationToken);
+        await context.Record.EventAsync("Stopped", aborted.Message + (deployment.TargetWeight is > 0 and < 100 && context.Stable is not null
+            ? $"; traffic stays split (revision {context.Target.Number} {deployment.TargetWeight}%, revision {context.Stable.Number} {100 - deployment.TargetWeight}%) as recorded here until `backstay reset {context.Service}` or a rollback"
+            : ""), cancellationToken);
+        await context.Record.SaveAsync(context.Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+        context.Record.Notify("stopped", context.Deployment);
+        await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Stable?.Number ?? context.Target.Number, cancellationToken);
+    }
+    /// <summary>
+    /// Drift stops the deployment where it stands and records what differs. Nothing more is sent to the platform: not
+    /// even the end-of-deployment settling (serving task set to 100%, auto scaling resumed), which would act on a
+    /// service someone changed by hand; `backstay reset` decides what runs from here.
+    /// </summary>
+    public static async Task StopForDriftAsync(DeploymentContext context, StepAbortedException aborted, IReadOnlyList<string> differences, CancellationToken cancellationToken)
+    {
+        await HookStep.CloseAwaitingAsync(context, aborted, cancellationToken);
+        await context.Record.EventAsync(DriftDetector.EventType, "the platform differs from the record: " + string.Join("; ", differences), cancellationToken,
+            data: new { differences });
+        await context.Record.EventAsync("Stopped", aborted.Message + $"; Backstay changed nothing after finding it (traffic and instances stay as found). See `backstay status {context.Service}`, then `backstay reset {context.Service}`", cancellationToken);
+        await context.Record.SaveAsync(context.Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
+        context.Record.Notify("stopped", context.Deployment);
+    }
+
+    /// <summary>
+    /// A reset is judged by what the production listener serves, read back from the platform, not by the calls it made:
+    /// the target with all production traffic and its count of healthy instances. Null when it serves so.
+    /// </summary>
+    public static async Task<string?> NotServingAsync(DeploymentContext context, CancellationToken cancellationToken)
+    {
+        var weights = await context.Platform.Traffic.GetWeightsAsync(context.Service, Listener.Production, cancellationToken);
+        if (weights.GetValueOrDefault(context.Target.Number) < 98)
+        {
+            return $"production traffic goes to {Wording.Split(weights)} after the reset set revision {context.Target.Number} to 100%: the load balancer does not serve what Backstay set";
+        }
+
+        var count = context.Plan.Actions.OfType<ScaleAction>().LastOrDefault(a => a.Role == Role.Target)?.Count ?? context.Plan.DesiredCount;
+        var healthy = await context.CountAsync(context.Target.Number, healthyOnly: true, cancellationToken);
+        return healthy < count ? $"only {healthy} of {count} instance(s) of revision {context.Target.Number} are healthy after the reset" : null;
+    }
+
+
+    public static async Task FailAsync(DeploymentContext context, string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken, string? requestedBy = null)
+    {
+        if (context.Deployment.Kind == DeploymentKind.Reset)
+        {
+            await ResetFailedAsync(context, reason, cancellationToken);
+            return;
+        }
+
+        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt });
+        if (context.IsRollback)
+        {
+            var failed = context.Finish(DeploymentState.Failed, reason);
+            await context.Record.SaveAsync(failed, cancellationToken);
+            if (context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { State: DeploymentState.RollingBack } undone)
+            {
+                var now = context.Time.GetUtcNow();
+                await context.Store.UpdateDeploymentAsync(undone with { State = DeploymentState.RollbackFailed, UpdatedAt = now, FinishedAt = now }, cancellationToken);
+                context.Record.Notify("failed", undone with { Reason = $"rollback failed: {reason}" });
+            }
+
+            return;
+        }
+
+        var manual = trigger == Trigger.ManualRollback;
+        if (context.Stable is null || (!context.Plan.AutomaticRollback && !manual))
+        {
+            if (context.Stable is null)
+            {
+                await context.Platform.Compute.ScaleAsync(context.Plan.Spec, context.Target, 0, cancellationToken);
+                await context.Record.EventAsync("Scaled", $"revision {context.Target.Number} scaled to 0: there is no earlier revision to roll back to", cancellationToken);
+            }
+
+            await context.Record.SaveAsync(context.Finish(DeploymentState.Failed, reason), cancellationToken);
+            context.Record.Notify("failed", context.Deployment);
+            await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Stable?.Number ?? context.Target.Number, cancellationToken);
+            return;
+        }
+
+        var rollbackPlan = PlanBuilder.ForRollback(context.Plan, context.Deployment.StableCountBefore, PlanBuilder.PhasesReached(context.Plan, context.Deployment.CurrentStep));
+        var at = context.Time.GetUtcNow();
+        var rollback = new Deployment
+        {
+            Id = Ids.NewDeploymentId(),
+            Service = context.Service,
+            Kind = DeploymentKind.Rollback,
+            Trigger = trigger,
+            Strategy = "rollback",
+            StableRevision = context.Target.Number,
+            TargetRevision = context.Stable.Number,
+            State = DeploymentState.Pending,
+            TotalSteps = rollbackPlan.Actions.Count,
+            StableCountBefore = context.Deployment.StableCountBefore,
+            TargetWeight = 100 - context.Deployment.TargetWeight,
+            RollbackOf = context.Deployment.Id,
+            Reason = reason,
+            PlanJson = rollbackPlan.ToJson(),
+            RequestedBy = requestedBy ?? (manual ? "user" : "backstay"),
+            CreatedAt = at,
+            UpdatedAt = at,
+        };
+        var undoneNow = context.Deployment with { State = DeploymentState.RollingBack, RolledBackBy = rollback.Id, Reason = reason, UpdatedAt = at };
+        await context.Store.CreateRollbackAsync(rollback, undoneNow, cancellationToken);
+        context.Deployment = undoneNow;
+        await context.Record.EventAsync("RollingBack", $"rolling back to revision {context.Stable.Number} in deployment {rollback.Id}", cancellationToken);
+        await new DeploymentRunner(context.Store, context.Platform, context.Time, context.Logger, rollback, context.Timings).RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A reset's target is the last good revision: a reset that fails leaves it as far brought back as it got, never
+    /// scaled down and never rolled back from, and says what production serves now and what to do.
+    /// </summary>
+    private static async Task ResetFailedAsync(DeploymentContext context, string reason, CancellationToken cancellationToken)
+    {
+        string serving;
+        try
+        {
+            var healthy = await context.CountAsync(context.Target.Number, healthyOnly: true, cancellationToken);
+            serving = $"it has {healthy} healthy instance(s) and production traffic goes to {Wording.Split(await context.Platform.Traffic.GetWeightsAsync(context.Service, Listener.Production, cancellationToken))}";
+        }
+        catch (PlatformException ex)
+        {
+            serving = $"the platform could not be read to say what serves now ({ex.Message})";
+        }
+
+        var message = $"{reason}; revision {context.Target.Number} (the last good revision) is kept as it is, nothing of it was scaled down: {serving}. " +
+            $"Fix what keeps it from serving (`backstay history {context.Service} --events`, `backstay status {context.Service}`), then run `backstay reset {context.Service} --recreate` again";
+        await context.Record.EventAsync("Failed", message, cancellationToken);
+        await context.Record.SaveAsync(context.Finish(DeploymentState.Failed, message), cancellationToken);
+        await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Target.Number, cancellationToken);
+    }
+
+    public static async Task SucceedAsync(DeploymentContext context, CancellationToken cancellationToken)
+    {
+        var service = await context.Store.GetServiceAsync(context.Service, cancellationToken);
+        if (service is not null)
+        {
+            // The record's count is what the stable revision runs: it changes only when a revision becomes stable.
+            await context.Store.UpsertServiceAsync(service with { StableRevision = context.Target.Number, DesiredCount = context.Plan.DesiredCount > 0 ? context.Plan.DesiredCount : service.DesiredCount, UpdatedAt = context.Time.GetUtcNow() }, cancellationToken);
+        }
+
+        await ScaleDownLeftoversAsync(context, cancellationToken);
+        await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Target.Number, cancellationToken);
+        await context.Record.SaveAsync(context.Finish(DeploymentState.Succeeded, null), cancellationToken);
+        if (context.IsRollback && context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
+        {
+            var now = context.Time.GetUtcNow();
+            var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
+            var finished = undone with { State = state, RolledBackBy = context.Deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now };
+            await context.Store.UpdateDeploymentAsync(finished, cancellationToken);
+            context.Record.Notify("rolledBack", finished);
+            await context.Store.AppendEventAsync(new DeploymentEvent
+            {
+                DeploymentId = undoneId,
+                At = now,
+                Type = "RolledBack",
+                Message = $"rolled back to revision {context.Target.Number} by {context.Deployment.Id}",
+            }, cancellationToken);
+        }
+
+        await context.Record.EventAsync(context.IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {context.Target.Number} is stable", cancellationToken);
+        if (context.Deployment.Kind == DeploymentKind.Deploy)
+        {
+            context.Record.Notify("succeeded", context.Deployment);
+        }
+        var running = (await context.Platform.Compute.ListAsync(context.Service, cancellationToken))
+            .Where(set => set.DesiredCount > 0 || set.Instances.Count > 0).Select(set => set.Revision).ToHashSet();
+        var removed = await Retention.ApplyAsync(context.Store, context.Service, context.Plan.Spec.Retention.KeepPrevious, context.Target.Number, running, cancellationToken);
+        foreach (var number in removed)
+        {
+            if (await context.Store.GetRevisionAsync(context.Service, number, cancellationToken) is not { } gone)
+            {
+                continue;
+            }
+
+            try
+            {
+                await context.Platform.Compute.RemoveRevisionAsync(context.Plan.Spec, gone, cancellationToken);
+            }
+            catch (PlatformException ex)
+            {
+                await context.Record.EventAsync("RevisionRemovalFailed", $"revision {number} is removed from the record but the platform kept it: {ex.Message}", cancellationToken);
+            }
+        }
+
+        if (removed.Count > 0)
+        {
+            await context.Record.EventAsync("RevisionsRemoved", $"retention removed revision(s) {string.Join(", ", removed)} (keeping {context.Plan.Spec.Retention.KeepPrevious} previous)", cancellationToken);
+        }
+    }
+
+    /// <summary>Once a revision is stable, nothing else of the service runs (e.g. a stopped canary's instances).</summary>
+    private static async Task ScaleDownLeftoversAsync(DeploymentContext context, CancellationToken cancellationToken)
+    {
+        foreach (var set in await context.Platform.Compute.ListAsync(context.Service, cancellationToken))
+        {
+            if (set.Revision != context.Target.Number && set.DesiredCount > 0 && await context.Store.GetRevisionAsync(context.Service, set.Revision, cancellationToken) is { } revision)
+            {
+                await context.Platform.Compute.ScaleAsync(context.Plan.Spec, revision, 0, cancellationToken);
+                await context.Record.EventAsync("Scaled", $"revision {set.Revision} scaled to 0: only the stable revision keeps running", cancellationToken);
+            }
+        }
+    }
+
+}

@@ -1,0 +1,53 @@
+using Backstay.Core.Model;
+
+namespace Backstay.Core.Engine.Steps;
+
+/// <summary>
+/// Holds the deployment where it stands: until a person continues it (the deployment is Paused), or for a set time
+/// (a wait in progress). Drift is read back while it holds.
+/// </summary>
+internal static class PauseStep
+{
+    public static async Task RunAsync(DeploymentContext context, PauseAction pause, CancellationToken cancellationToken)
+    {
+        if (context.SkipPauses)
+        {
+            return;
+        }
+
+        var until = pause.Duration is { } d ? context.Time.GetUtcNow() + d : (DateTimeOffset?)null;
+        if (until is null)
+        {
+            // Only a pause that waits for a person makes the deployment Paused; a timed one is a wait in progress.
+            await context.Record.SaveAsync(context.Deployment with { State = DeploymentState.Paused }, cancellationToken);
+            context.Record.Notify("paused", context.Deployment);
+            await context.Record.EventAsync("Paused", $"paused until continued: `backstay continue {context.Deployment.Id}` (or `backstay rollback {context.Service}`)", cancellationToken);
+        }
+        else
+        {
+            await context.Record.EventAsync("Waiting", $"waiting {Durations.Format(pause.Duration!.Value)} (`backstay continue {context.Deployment.Id} --full` skips it)", cancellationToken);
+        }
+
+        try
+        {
+            while (until is null || context.Time.GetUtcNow() < until)
+            {
+                if (await context.Watchdog.TickAsync(cancellationToken) is { HookId: null } || context.SkipPauses)
+                {
+                    break;
+                }
+
+                await context.Watchdog.CheckDriftWhilePausedAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            if (!cancellationToken.IsCancellationRequested && context.Deployment.State == DeploymentState.Paused)
+            {
+                await context.Record.SaveAsync(context.Deployment with { State = DeploymentState.InProgress }, CancellationToken.None);
+            }
+        }
+
+        await context.Record.EventAsync("Continued", until is null ? "pause ended" : "wait ended", cancellationToken);
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Backstay.Core.Analysis;
+using Backstay.Core.Model;
+using Backstay.Core.Ports;
+
+namespace Backstay.Core.Engine;
+
+/// <summary>
+/// What is watched while a deployment waits between its acts: the commands people send (continue, stop, rollback),
+/// the target's crash loops, the spec's alarms, the background analysis of its production traffic, drift while it is
+/// paused, and the progress shown to people. A finding aborts the running step with a <see cref="StepAbortedException"/>.
+/// </summary>
+internal sealed class Watchdog(DeploymentContext context)
+{
+    /// <summary>Restarts of one instance after which the revision counts as crash-looping.</summary>
+    public const int CrashLoopRestarts = 3;
+
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often at least a paused deployment reads the platform back for drift.</summary>
+    private static readonly TimeSpan PausedDriftCheckInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often alarm states are read; CloudWatch alarms evaluate once a minute at best.</summary>
+    private static readonly TimeSpan AlarmPollInterval = TimeSpan.FromSeconds(2);
+
+    private readonly ConsecutiveFailureCounter _background = new(context.Plan.Analysis.ConsecutiveFailures);
+    private DeploymentCommand? _pendingAnswer;
+    private DateTimeOffset _lastProgress;
+    private DateTimeOffset _lastAlarmCheck;
+    private DateTimeOffset _lastPausedDriftCheck;
+
+    /// <summary>Between steps: a stop or rollback aborts now; a continue is kept for the next pause to act on.</summary>
+    public async Task BetweenStepsAsync(CancellationToken cancellationToken) =>
+        _pendingAnswer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
+
+    /// <summary>
+    /// Waits one interval, then answers commands and watches the target: crash loops, and the background analysis
+    /// of its production traffic. Returns a Continue command for a pause to act on.
+    /// </summary>
+    public async Task<DeploymentCommand?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
+    {
+        await Task.Delay(interval ?? context.Plan.Analysis.Interval, context.Time, cancellationToken);
+        var started = context.Time.GetTimestamp();
+        try
+        {
+            var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
+            _pendingAnswer = null;
+            return context.Watches ? await WatchAsync(answer, cancellationToken) : answer;
+        }
+        finally
+        {
+            context.Timings.Watch.Observe(context.Time.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// While a deployment waits for a person, someone may change the platform by hand: it is read back every observation
+    /// interval (2 s at least; ECS asks for 10 s, its reads count against rate limits) and drift stops the deployment then,
+    /// recorded and shown, rather than when `continue` comes.
+    /// </summary>
+    public async Task CheckDriftWhilePausedAsync(CancellationToken cancellationToken)
+    {
+        var now = context.Time.GetUtcNow();
+        var every = context.Platform.ObservationInterval(context.Plan.Spec.Platform.Kind);
+        if (!context.Watches || now - _lastPausedDriftCheck < (every > PausedDriftCheckInterval ? every : PausedDriftCheckInterval))
+        {
+            return;
+        }
+
+        _lastPausedDriftCheck = now;
+        var observation = await Observations.ReadAsync(context.Platform, context.Service, context.Time, cancellationToken);
+        var differences = DriftDetector.CompareDeployment(context.Deployment, context.Plan, observation);
+        if (differences.Count > 0)
+        {
+            throw new StepAbortedException(
+                $"the platform differs from the record while deployment {context.Deployment.Id} is paused: {string.Join("; ", differences)}; someone changed it by hand. Run `backstay status {context.Service}` and `backstay reset {context.Service}`",
+                Trigger.AutomaticRollback, drift: differences);
+        }
+    }
+
+    private async Task<DeploymentCommand?> HandleCommandsAsync(CancellationToken cancellationToken)
+    {
+        DeploymentCommand? answer = null;
+        foreach (var command in await context.Store.TakeCommandsAsync(context.Deployment.Id, cancellationToken))
+        {
+            var who = command.RequestedBy ?? "a user";
+            switch (command.Kind)
+            {
+                case CommandKind.Rollback when !context.IsRollback:
+                    throw new StepAbortedException($"rollback requested by {who}", Trigger.ManualRollback, requestedBy: command.RequestedBy);
+                case CommandKind.Stop when !context.IsRollback:
+                    throw new StepAbortedException($"stopped by {who}", Trigger.User, requestedBy: command.RequestedBy, stop: true);
+                case CommandKind.Continue or CommandKind.ContinueFull:
+                    answer = command;
+                    if (command.Kind == CommandKind.ContinueFull)
+                    {
+                        context.SkipPauses = true;
+                    }
+
+                    await context.Record.EventAsync("ContinueRequested", command.Kind == CommandKind.ContinueFull
+                        ? $"continue --full requested by {who}: remaining pauses, analyses and steps are skipped"
+                        : $"continue requested by {who}", cancellationToken);
+                    break;
+                default:
+                    await context.Record.EventAsync("CommandIgnored", $"{command.Kind} is not possible now", cancellationToken);
+                    break;
+            }
+        }
+
+        return answer;
+    }
+
+    private async Task<DeploymentCommand?> WatchAsync(DeploymentCommand? answer, CancellationToken cancellationToken)
+    {
+        var set = await context.GetSetAsync(context.Target.Number, cancellationToken);
+        if (set?.Instances.FirstOrDefault(i => i.Restarts >= CrashLoopRestarts) is { } looping)
+        {
+            throw new StepAbortedException(
+                $"instance {looping.Id} of revision {context.Target.Number} is crash-looping ({looping.Restarts} restarts){Wording.Detail(looping.LastError)}",
+                Trigger.AutomaticRollback);
+        }
+
+        await WatchAlarmsAsync(cancellationToken);
+        RevisionMetrics? metrics = null;
+        if (context.Stable is not null && context.TargetTrafficSince is not null && context.Deployment.TargetWeight > 0)
+        {
+            metrics = await context.Platform.Signals.GetMetricsAsync(context.Service, context.Target.Number, context.Plan.Analysis.Window, context.TargetTrafficSince, cancellationToken);
+            var result = AnalysisEvaluator.Evaluate(context.Plan.Analysis, metrics);
+            if (_background.Record(result))
+            {
+                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
+            }
+        }
+
+        await ReportProgressAsync(set, metrics, cancellationToken);
+        return answer;
+    }
+
+    /// <summary>Any alarm the spec names going to ALARM during the deployment rolls it back.</summary>
+    private async Task WatchAlarmsAsync(CancellationToken cancellationToken)
+    {
+        var now = context.Time.GetUtcNow();
+        if (now - _lastAlarmCheck < AlarmPollInterval)
+        {
+            return;
+        }
+
+        _lastAlarmCheck = now;
+        var firing = (await context.Platform.Signals.GetAlarmsAsync(context.Plan.Spec, cancellationToken)).FirstOrDefault(a => a.InAlarm);
+        if (firing is not null)
+        {
+            throw new StepAbortedException($"alarm {firing.Name} went to ALARM{Wording.Detail(firing.Reason)}", Trigger.AutomaticRollback);
+        }
+    }
+
+    private async Task ReportProgressAsync(InstanceSet? target, RevisionMetrics? metrics, CancellationToken cancellationToken)
+    {
+        var now = context.Time.GetUtcNow();
+        if (now - _lastProgress < ProgressEvery)
+        {
+            return;
+        }
+
+        _lastProgress = now;
+        var stableSet = context.Stable is null ? null : await context.GetSetAsync(context.Stable.Number, cancellationToken);
+        var progress = new DeploymentProgress
+        {
+            TargetWeight = context.Deployment.TargetWeight,
+            TargetHealthy = target?.HealthyCount ?? 0,
+            TargetDesired = target?.DesiredCount ?? 0,
+            StableHealthy = stableSet?.HealthyCount ?? 0,
+            StableDesired = stableSet?.DesiredCount ?? 0,
+            Requests = metrics?.Requests,
+            ErrorRate = metrics?.ErrorRate,
+            LatencyP99Ms = metrics?.LatencyP99Ms,
+        };
+        await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
+    }
+}
