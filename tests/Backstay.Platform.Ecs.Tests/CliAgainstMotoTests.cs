@@ -73,5 +73,8 @@ public sealed class CliAgainstMotoTests : IDisposable
         result.Outcome.ShouldBe("RolledBack");
         result.Json.GetProperty("reason").GetString()!.ShouldContain(world.AlarmName);
         (await world.ListenerWeightsAsync())[stable].ShouldBe(100);
+        // An alarm has no first failed request: time to safety runs from the failure verdict, on ECS as locally.
+        result.Json.GetProperty("timeToSafetyMs").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Number, result.ToString());
+        result.Json.GetProperty("safeAt").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.String);
     }
 }

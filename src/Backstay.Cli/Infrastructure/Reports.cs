@@ -85,6 +85,7 @@ internal static class Reports
     {
         var events = new List<EventReport>();
         DateTimeOffset? firstErrorAt = null;
+        DateTimeOffset? verdictAt = null;
         if (withEvents)
         {
             var ids = new List<string> { d.Id };
@@ -105,6 +106,11 @@ internal static class Reports
                         {
                             firstErrorAt = fe.GetDateTimeOffset();
                         }
+
+                        if (doc.RootElement.TryGetProperty("verdictAt", out var va) && va.ValueKind == JsonValueKind.String)
+                        {
+                            verdictAt ??= va.GetDateTimeOffset();
+                        }
                     }
                 }
             }
@@ -112,7 +118,8 @@ internal static class Reports
             events.Sort((a, b) => a.At.CompareTo(b.At));
         }
 
-        long? tts = d.SafeAt is { } safe && firstErrorAt is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
+        // From the first failed request when the platform saw one; from the failure verdict otherwise (an alarm, a hook, a person).
+        long? tts = d.SafeAt is { } safe && (firstErrorAt ?? verdictAt) is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
         var drift = await DriftOfAsync(store, d, cancellationToken);
         return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d, drift.Count > 0), d.State.ToString(),
             d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,

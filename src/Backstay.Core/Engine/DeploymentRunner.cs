@@ -28,6 +28,13 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
             return;
         }
 
+        if (await Outcome.JournaledFailureAsync(context, cancellationToken) is { } failure)
+        {
+            // Died while moving traffic back at a failure verdict: finish that failure, do not run the steps again.
+            await Outcome.FailAsync(context, failure.Reason, failure.Trigger, failure.FirstErrorAt, cancellationToken, failure.RequestedBy);
+            return;
+        }
+
         try
         {
             await PreflightAsync(context, cancellationToken);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using Backstay.Core.Engine.Steps;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -64,7 +66,17 @@ internal static class Outcome
             return;
         }
 
-        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt });
+        var verdictAt = context.Time.GetUtcNow();
+        var movedBack = await MoveTrafficToStableAsync(context, new FailureJournal(reason, trigger, firstErrorAt, requestedBy), cancellationToken);
+        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt, verdictAt });
+        if (movedBack is { } safeAt)
+        {
+            // TargetWeight keeps how far the deployment got; the rollback deployment records the traffic from here on.
+            await context.Record.SaveAsync(context.Deployment with { SafeAt = context.Deployment.SafeAt ?? safeAt }, cancellationToken);
+            await context.Record.EventAsync("Safe", $"revision {context.Target.Number} no longer receives production traffic: revision {context.Stable!.Number} has all of it again, moved back at the failure verdict before the rollback", cancellationToken,
+                data: new { weights = new Dictionary<string, int> { [context.Stable.Number.ToString(CultureInfo.InvariantCulture)] = 100 } });
+        }
+
         if (context.IsRollback)
         {
             var failed = context.Finish(DeploymentState.Failed, reason);
@@ -121,6 +133,59 @@ internal static class Outcome
         context.Deployment = undoneNow;
         await context.Record.EventAsync("RollingBack", $"rolling back to revision {context.Stable.Number} in deployment {rollback.Id}", cancellationToken);
         await new DeploymentRunner(context.Store, context.Platform, context.Time, context.Logger, rollback, context.Timings).RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Safety before bookkeeping: when a deployment fails with production traffic on its target and the stable revision
+    /// has healthy instances, production traffic goes back to the stable revision at once, under the lease this runner
+    /// holds, before the rollback deployment is recorded and run. The intent is journaled first: a process that dies
+    /// here resumes straight into this failure (<see cref="JournaledFailureAsync"/>), never back into the steps.
+    /// Returns when traffic was moved, or null when the rollback's own traffic step must do it (no traffic on the target,
+    /// no healthy stable instance, a platform-run rollout, or no automatic rollback).
+    /// </summary>
+    private static async Task<DateTimeOffset?> MoveTrafficToStableAsync(DeploymentContext context, FailureJournal failure, CancellationToken cancellationToken)
+    {
+        var deployment = context.Deployment;
+        var rollsBack = context.Plan.AutomaticRollback || failure.Trigger == Trigger.ManualRollback;
+        if (deployment.Kind != DeploymentKind.Deploy || context.Stable is not { } stable || !rollsBack
+            || deployment.TargetWeight == 0 || context.Plan.Actions.Any(a => a is NativeRolloutAction)
+            || await context.CountAsync(stable.Number, healthyOnly: true, cancellationToken) == 0)
+        {
+            return null;
+        }
+
+        await context.Record.JournalAsync(new JournalEntry
+        {
+            DeploymentId = deployment.Id,
+            Step = deployment.CurrentStep,
+            Phase = StepPhase.Started,
+            Action = $"production traffic back to revision {stable.Number}: {failure.Reason}",
+            DetailJson = JsonSerializer.Serialize(failure, FailureJournal.JsonOptions),
+            At = context.Time.GetUtcNow(),
+        }, cancellationToken);
+        try
+        {
+            await context.Platform.Traffic.SetWeightsAsync(context.Service, Listener.Production, context.Weights(0), cancellationToken);
+        }
+        catch (PlatformException ex)
+        {
+            await context.Record.EventAsync("TrafficNotMoved", $"production traffic could not be moved back to revision {stable.Number} at the failure verdict ({ex.Message}); the rollback's traffic step moves it", cancellationToken);
+            return null;
+        }
+
+        return context.Time.GetUtcNow();
+    }
+
+    /// <summary>The failure whose traffic move was journaled before a restart, if any: the resumed runner ends the deployment with it.</summary>
+    public static async Task<FailureJournal?> JournaledFailureAsync(DeploymentContext context, CancellationToken cancellationToken)
+    {
+        if (context.Deployment.Kind != DeploymentKind.Deploy)
+        {
+            return null;
+        }
+
+        var journal = await context.Store.ListJournalAsync(context.Deployment.Id, cancellationToken);
+        return journal.Where(e => e.DetailJson is not null).Select(e => FailureJournal.Parse(e.DetailJson!)).LastOrDefault(f => f is not null);
     }
 
     /// <summary>
@@ -219,4 +284,22 @@ internal static class Outcome
         }
     }
 
+}
+
+/// <summary>What the journal keeps of a failure verdict whose first act, moving production traffic back, has begun.</summary>
+internal sealed record FailureJournal(string Reason, Trigger Trigger, DateTimeOffset? FirstErrorAt, string? RequestedBy)
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public static FailureJournal? Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<FailureJournal>(json, JsonOptions) is { Reason.Length: > 0 } failure ? failure : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }

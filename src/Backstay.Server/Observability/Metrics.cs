@@ -165,8 +165,13 @@ internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, Eng
         return firstError is { } first ? Math.Max(0, (safe - first).TotalSeconds) : null;
     }
 
+    /// <summary>
+    /// When time to safety starts: the first failed request when the platform saw one, otherwise the failure verdict
+    /// (an alarm, a hook, a person), both recorded with the Failed event.
+    /// </summary>
     internal static DateTimeOffset? FirstErrorAt(IEnumerable<DeploymentEvent> events)
     {
+        DateTimeOffset? verdictAt = null;
         foreach (var e in events.Where(e => e.Type == "Failed" && e.DataJson is not null))
         {
             using var document = JsonDocument.Parse(e.DataJson!);
@@ -174,9 +179,14 @@ internal sealed class Metrics(IControlPlane plane, Func<bool> engineRunning, Eng
             {
                 return value.GetDateTimeOffset();
             }
+
+            if (verdictAt is null && document.RootElement.TryGetProperty("verdictAt", out var verdict) && verdict.ValueKind == JsonValueKind.String)
+            {
+                verdictAt = verdict.GetDateTimeOffset();
+            }
         }
 
-        return null;
+        return verdictAt;
     }
 
     private static List<string> PlanActions(string planJson)

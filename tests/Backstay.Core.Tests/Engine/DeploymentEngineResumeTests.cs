@@ -23,6 +23,41 @@ public sealed class DeploymentEngineResumeTests
 
     public static TheoryData<int> Steps => [.. Enumerable.Range(0, PlanBuilder.ForDeployment(Canary, hasStable: true).Actions.Count)];
 
+    [Fact]
+    public async Task RunAsync_ProcessDiesAfterJournalingTheMoveBackAtAFailureVerdict_NextOwnerFinishesTheRollbackWithoutRunningStepsAgain()
+    {
+        await using var harness = new EngineHarness();
+        var first = await harness.StartEngineAsync("engine-a");
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        var deployment = await harness.StartAsync(Canary, r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { ErrorRate = 0.5 }));
+        harness.Store.OnJournalAppended = e =>
+        {
+            if (e.DeploymentId == deployment.Id && e.Action.StartsWith("production traffic back", StringComparison.Ordinal))
+            {
+                harness.Store.OnJournalAppended = null;
+                first.Kill();
+            }
+        };
+
+        await harness.RunUntilAsync(() => first.Loop.IsCompleted, TimeSpan.FromSeconds(30), "engine A dying at the failure verdict");
+        await first.Loop.WaitAsync(EngineHarness.RealTimeout);
+        var died = harness.Store.Deployment(deployment.Id);
+        died.IsActive.ShouldBeTrue();
+        died.SafeAt.ShouldBeNull("engine A died before it moved traffic");
+        var stepsStarted = harness.Store.Journal(deployment.Id).Count(e => e.Phase == StepPhase.Started);
+
+        await harness.StartEngineAsync("engine-b");
+        var done = await harness.RunToEndAsync(deployment.Id, TimeSpan.FromSeconds(30));
+
+        done.State.ShouldBe(DeploymentState.RolledBack, done.Reason);
+        done.Reason.ShouldNotBeNull().ShouldStartWith("analysis failed");
+        done.SafeAt.ShouldNotBeNull();
+        var journal = harness.Store.Journal(deployment.Id);
+        journal.Count(e => e.Phase == StepPhase.Started).ShouldBe(stepsStarted + 1, "only the move back is journaled again; no step runs again");
+        harness.Store.Events(deployment.Id).Select(e => e.Type).ShouldContain("Resumed");
+        harness.Platform.ShouldServeOnly(1, 3, others: 2);
+    }
+
     [Theory]
     [MemberData(nameof(Steps))]
     public async Task RunAsync_ProcessDiesWhenStepIsJournaled_NextOwnerResumesThatStepAndSucceeds(int step)

@@ -83,6 +83,52 @@ public sealed class RollbackTrafficFirstTests
         harness.Store.Events(harness.RollbackOf(deployment.Id)!.Id).ShouldNotContain(e => e.Type == "NoHealthyInstance");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_FailureVerdictWithHealthyStable_TrafficMovesBackBeforeTheFailureIsRecordedOrTheRollbackCreated(bool analysisFails)
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(instances: 3), r => harness.Platform.SetTraffic(Web, r, Good));
+        int? operationsAtFailed = null;
+        int? deploymentsAtFailed = null;
+        harness.Store.OnEventAppended = e =>
+        {
+            if (e.Type == "Failed" && operationsAtFailed is null)
+            {
+                operationsAtFailed = harness.Platform.Operations.Count;
+                deploymentsAtFailed = harness.Store.AllDeployments.Count;
+            }
+        };
+
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause()), instances: 3);
+        var deployment = await harness.StartAsync(spec, r => harness.Platform.SetTraffic(Web, r, analysisFails ? Good with { ErrorRate = 0.5 } : Good));
+        if (!analysisFails)
+        {
+            await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromSeconds(10), "paused");
+            await harness.Requests.RollbackAsync(Web, null, "carol", CancellationToken.None).WaitAsync(EngineHarness.RealTimeout);
+        }
+
+        var done = await harness.RunToEndAsync(deployment.Id, TimeSpan.FromSeconds(20));
+
+        done.State.ShouldBe(DeploymentState.RolledBack, done.Reason);
+        operationsAtFailed.ShouldNotBeNull("the deployment recorded its failure");
+        var beforeFailed = harness.Platform.Operations.Take(operationsAtFailed.Value).Last()
+            .ShouldBeOfType<WeightOperation>("the first act after the verdict moves production traffic, before anything is recorded");
+        beforeFailed.Listener.ShouldBe(Listener.Production);
+        beforeFailed.WeightOf(1).ShouldBe(100);
+        beforeFailed.WeightOf(2).ShouldBe(0);
+        deploymentsAtFailed.ShouldBe(2, "the rollback deployment is recorded after traffic is safe");
+        var rollback = harness.RollbackOf(deployment.Id).ShouldNotBeNull();
+        done.SafeAt.ShouldNotBeNull().ShouldBeLessThanOrEqualTo(rollback.CreatedAt);
+        done.TargetWeight.ShouldBe(20, "the failed deployment keeps how far it got");
+        harness.Store.Journal(deployment.Id).ShouldContain(e => e.Action.StartsWith("production traffic back to revision 1", StringComparison.Ordinal));
+        harness.Store.Events(deployment.Id).Single(e => e.Type == "Safe").Message.ShouldContain("moved back at the failure verdict");
+        harness.Store.Events(rollback.Id).ShouldNotContain(e => e.Type == "Safe");
+        harness.Platform.ShouldServeOnly(1, 3, others: 2);
+    }
+
     [Fact]
     public async Task RunAsync_StableHasNoHealthyInstanceWhenRolledBack_SaysSoAndBringsItUpBeforeMovingTraffic()
     {
