@@ -4,8 +4,8 @@ using System.Text.Json;
 
 namespace Backstay.Bench;
 
-/// <summary>One timeline event of a deployment report.</summary>
-internal sealed record Event(string DeploymentId, DateTimeOffset At, string Type, string Message);
+/// <summary>One timeline event of a deployment report; a Failed event also says when the failure verdict was taken.</summary>
+internal sealed record Event(string DeploymentId, DateTimeOffset At, string Type, string Message, DateTimeOffset? VerdictAt = null);
 
 /// <summary>What `backstay deploy --output json` answered, plus the wall time of the command.</summary>
 internal sealed record DeployReport(
@@ -64,8 +64,10 @@ internal sealed record DeployReport(
         {
             foreach (var e in ev.EnumerateArray())
             {
+                DateTimeOffset? verdictAt = e.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object
+                    && data.TryGetProperty("verdictAt", out var v) && v.ValueKind == JsonValueKind.String ? v.GetDateTimeOffset() : null;
                 events.Add(new Event(e.GetProperty("deploymentId").GetString()!, e.GetProperty("at").GetDateTimeOffset(),
-                    e.GetProperty("type").GetString()!, e.GetProperty("message").GetString() ?? ""));
+                    e.GetProperty("type").GetString()!, e.GetProperty("message").GetString() ?? "", verdictAt));
             }
         }
 

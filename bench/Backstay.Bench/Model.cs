@@ -148,9 +148,10 @@ internal sealed record SafetyView(long? TimeToSafetyMs, DateTimeOffset? FirstErr
     public double? SwitchMs => SafeAt is { } s && FailedAt is { } f ? (s - f).TotalMilliseconds : null;
 
     /// <summary>
-    /// The report gives timeToSafetyMs (SafeAt − firstErrorAt) but neither timestamp. SafeAt is taken as soon as HAProxy
-    /// holds the rollback's weights; the first event written after that is the rollback's TrafficShifted, so
-    /// SafeAt ≈ that event and firstErrorAt ≈ that event − timeToSafetyMs (to a store write, a few ms).
+    /// FailedAt is the failure verdict (the Failed event's verdictAt, or its time from Backstays that did not record
+    /// one). Since traffic moves back at the verdict, the failed deployment's own Safe event follows that move; before,
+    /// the rollback's TrafficShifted did. SafeAt ≈ that event and firstErrorAt ≈ that event − timeToSafetyMs (to a
+    /// store write, a few ms).
     /// </summary>
     public static SafetyView Of(DeployReport r)
     {
@@ -158,9 +159,9 @@ internal sealed record SafetyView(long? TimeToSafetyMs, DateTimeOffset? FirstErr
         var rollbackStarted = r.First("RollbackStarted");
         var shiftedBack = rollbackStarted is null ? null
             : r.Events.FirstOrDefault(e => e.DeploymentId == rollbackStarted.DeploymentId && e.Type == "TrafficShifted");
-        var safe = shiftedBack ?? r.First("Safe");
+        var safe = r.First("Safe", r.Id) ?? shiftedBack ?? r.First("Safe");
         DateTimeOffset? firstError = safe is not null && r.TimeToSafetyMs is { } t ? safe.At.AddMilliseconds(-t) : null;
-        return new SafetyView(r.TimeToSafetyMs, firstError, failed?.At, rollbackStarted?.At, safe?.At);
+        return new SafetyView(r.TimeToSafetyMs, firstError, failed?.VerdictAt ?? failed?.At, rollbackStarted?.At, safe?.At);
     }
 }
 

@@ -195,7 +195,7 @@ internal sealed partial class Results(Settings settings, string command, string 
 
         md.AppendLine(Text.Table(
             ["Strategy", "Window", "Load (req/s)", "Rolled back", "Time to safety (Backstay's record)", "Time to safety (load process)", "Detect: first error → Failed",
-                "Switch: Failed → weight 0 (rollback's traffic shift)", "First 5xx: load − Backstay", "Bad revision served / failed", "Lost beyond bad revision", "Sent after weight 0, served by bad"],
+                "Switch: failure verdict → weight 0", "First 5xx: load − Backstay", "Bad revision served / failed", "Lost beyond bad revision", "Sent after weight 0, served by bad"],
             rows));
         md.AppendLine("Backstay's record: `timeToSafetyMs` of `backstay deploy --output json`. Load process: its first 5xx carrying the bad " +
             "revision's X-Revision to the last response carrying it. \"First 5xx: load − Backstay\" compares when the load process received " +

@@ -61,10 +61,10 @@ internal static class Reports
             : [found.Message];
     }
 
-    /// <summary>The figures a platform event carries; engine events keep theirs (weights, first error) internal.</summary>
+    /// <summary>The figures an event carries: weights moved, a failure's first error and verdict time, drift found, a restart's gap.</summary>
     private static JsonElement? EventData(DeploymentEvent e)
     {
-        if (e.Type != PlatformEventRecorder.HaproxyRestarted || e.DataJson is null)
+        if (e.DataJson is null)
         {
             return null;
         }
