@@ -66,7 +66,7 @@ public static class PlanBuilder
             actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));
         }
 
-        if (spec.Platform.Local?.TestListener is not null || spec.Platform.Ecs?.LoadBalancer?.TestListener is not null)
+        if (spec.Platform.HasTestListener)
         {
             actions.Add(new TestTrafficAction(ToTarget: true));
         }
@@ -78,7 +78,7 @@ public static class PlanBuilder
     public static bool UsesNativeRollout(ServiceSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return spec.Platform.Ecs is { NativeRolling: true } && spec.Strategy.Kind == "rolling";
+        return spec.Platform.RollsOutNatively && spec.Strategy.Kind == "rolling";
     }
 
     /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
@@ -232,7 +232,7 @@ public static class PlanBuilder
     private static List<PlanAction> BlueGreen(ServiceSpec spec, BlueGreenSpec blueGreen, int n)
     {
         var actions = new List<PlanAction> { new ScaleAction(Role.Target, n, WaitHealthy: true) };
-        var hasTestListener = spec.Platform.Local?.TestListener is not null || spec.Platform.Ecs?.LoadBalancer?.TestListener is not null;
+        var hasTestListener = spec.Platform.HasTestListener;
         if (blueGreen.TestTraffic && hasTestListener)
         {
             actions.Add(new TestTrafficAction(ToTarget: true));

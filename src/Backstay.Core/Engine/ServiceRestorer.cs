@@ -44,7 +44,7 @@ public static class ServiceRestorer
             }
 
             await platform.Traffic.SetWeightsAsync(service.Name, Listener.Production, new Dictionary<int, int> { [stable] = 100 }, cancellationToken);
-            if (spec.Platform.Local?.TestListener is not null)
+            if (spec.Platform.HasTestListener)
             {
                 await platform.Traffic.SetWeightsAsync(service.Name, Listener.Test, new Dictionary<int, int> { [stable] = 100 }, cancellationToken);
             }

@@ -35,6 +35,20 @@ public sealed record PlatformSpec
     /// <summary>How many instances (tasks) of a revision serve when it is stable.</summary>
     [JsonIgnore]
     public int Instances => Local?.Instances ?? Ecs?.DesiredCount ?? 1;
+
+    // What the engine needs to know about a platform, asked as capabilities rather than by name.
+
+    /// <summary>The service has a test listener that test traffic steps can point at a revision.</summary>
+    [JsonIgnore]
+    public bool HasTestListener => Local?.TestListener is not null || Ecs?.LoadBalancer?.TestListener is not null;
+
+    /// <summary>The platform rolls a rolling strategy out itself (ECS's own deployment controller); Backstay follows and judges it.</summary>
+    [JsonIgnore]
+    public bool RollsOutNatively => Ecs is { NativeRolling: true };
+
+    /// <summary>What runs on the platform but not in Backstay's record can be read back (`backstay import`).</summary>
+    [JsonIgnore]
+    public bool CanImport => Ecs is not null;
 }
 
 /// <summary>The built-in local runtime: processes on loopback behind HAProxy.</summary>

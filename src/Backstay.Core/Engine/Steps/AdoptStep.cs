@@ -115,7 +115,7 @@ internal static class AdoptStep
         var set = observation.Sets.First(s => s.Revision == serving[0].Key);
         if (await context.Store.GetRevisionAsync(context.Service, set.Revision, cancellationToken) is null)
         {
-            return (null, $"revision {set.Revision} serves production traffic but is not in Backstay's record of '{context.Service}'{(context.Plan.Spec.Platform.Ecs is null ? "" : " (`backstay import` reads it back)")}; adopt changed nothing. {recreate}");
+            return (null, $"revision {set.Revision} serves production traffic but is not in Backstay's record of '{context.Service}'{(!context.Plan.Spec.Platform.CanImport ? "" : " (`backstay import` reads it back)")}; adopt changed nothing. {recreate}");
         }
 
         return (new AdoptionJournal(set.Revision, set.Running), null);

@@ -7,8 +7,7 @@ internal static class TestTrafficStep
 {
     public static async Task RunAsync(DeploymentContext context, TestTrafficAction test, CancellationToken cancellationToken)
     {
-        var spec = context.Plan.Spec;
-        if (spec.Platform.Local is { TestListener: null } || spec.Platform.Ecs is { LoadBalancer.TestListener: null })
+        if (!context.Plan.Spec.Platform.HasTestListener)
         {
             return;
         }
