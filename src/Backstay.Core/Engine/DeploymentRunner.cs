@@ -105,7 +105,7 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
 
         if (context.Plan.Actions.Count == 0 && context.IsRollback)
         {
-            // A manual rollback is recorded before it runs; its plan depends on what the stable revision ran before.
+            // Rollbacks recorded by earlier versions of Backstay (and imported ones) carry no plan: planned here, as they were then.
             var count = deployment.StableCountBefore > 0 ? deployment.StableCountBefore : context.Plan.DesiredCount;
             context.Plan = PlanBuilder.ForManualRollback(context.Plan.Spec, count);
             await context.Record.SaveAsync(context.Deployment with { PlanJson = context.Plan.ToJson(), TotalSteps = context.Plan.Actions.Count }, cancellationToken);

@@ -82,22 +82,8 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             UpdatedAt = now,
         }, cancellationToken);
         var plan = PlanBuilder.ForDeployment(spec, stable is not null);
-        var deployment = new Deployment
-        {
-            Id = Ids.NewDeploymentId(),
-            Service = spec.Service,
-            Kind = DeploymentKind.Deploy,
-            Trigger = trigger,
-            Strategy = stable is null ? "initial" : spec.Strategy.Kind,
-            StableRevision = stable,
-            TargetRevision = revision.Number,
-            State = DeploymentState.Pending,
-            TotalSteps = plan.Actions.Count,
-            PlanJson = plan.ToJson(),
-            RequestedBy = requestedBy,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        var deployment = DeploymentRecord.Pending(spec.Service, DeploymentKind.Deploy, trigger, stable is null ? "initial" : spec.Strategy.Kind,
+            stable, revision.Number, plan, requestedBy, now);
         await store.CreateDeploymentAsync(deployment, cancellationToken);
         return deployment;
     }
@@ -152,25 +138,14 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             // A stopped deployment left its target running (maybe with traffic): rolling it back restores what it replaced.
             var stoppedSpec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
                 ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
-            var at = time.GetUtcNow();
-            var undo = new Deployment
+            var count = stopped.StableCountBefore > 0 ? stopped.StableCountBefore : service.DesiredCount;
+            var undo = DeploymentRecord.Pending(serviceName, DeploymentKind.Rollback, Trigger.ManualRollback, "rollback", stopped.TargetRevision, before,
+                PlanBuilder.ForManualRollback(stoppedSpec, count), requestedBy, time.GetUtcNow()) with
             {
-                Id = Ids.NewDeploymentId(),
-                Service = serviceName,
-                Kind = DeploymentKind.Rollback,
-                Trigger = Trigger.ManualRollback,
-                Strategy = "rollback",
-                StableRevision = stopped.TargetRevision,
-                TargetRevision = before,
-                State = DeploymentState.Pending,
-                StableCountBefore = stopped.StableCountBefore > 0 ? stopped.StableCountBefore : service.DesiredCount,
+                StableCountBefore = count,
                 TargetWeight = 100 - stopped.TargetWeight,
                 RollbackOf = stopped.Id,
                 Reason = $"rollback of stopped deployment {stopped.Id} requested by {requestedBy}",
-                PlanJson = new DeploymentPlan { Spec = stoppedSpec, Actions = [], DesiredCount = service.DesiredCount }.ToJson(),
-                RequestedBy = requestedBy,
-                CreatedAt = at,
-                UpdatedAt = at,
             };
             await store.CreateDeploymentAsync(undo, cancellationToken);
             return undo;
@@ -197,24 +172,12 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
             ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
         var lastSucceeded = (await store.ListDeploymentsAsync(serviceName, 50, cancellationToken))
             .FirstOrDefault(d => d.State == DeploymentState.Succeeded && d.TargetRevision == stable);
-        var now = time.GetUtcNow();
-        var rollback = new Deployment
+        var rollback = DeploymentRecord.Pending(serviceName, DeploymentKind.Rollback, Trigger.ManualRollback, "rollback", stable, target,
+            PlanBuilder.ForManualRollback(spec, service.DesiredCount), requestedBy, time.GetUtcNow()) with
         {
-            Id = Ids.NewDeploymentId(),
-            Service = serviceName,
-            Kind = DeploymentKind.Rollback,
-            Trigger = Trigger.ManualRollback,
-            Strategy = "rollback",
-            StableRevision = stable,
-            TargetRevision = target,
-            State = DeploymentState.Pending,
             StableCountBefore = service.DesiredCount,
             RollbackOf = lastSucceeded?.Id,
             Reason = $"manual rollback to revision {target} requested by {requestedBy}",
-            PlanJson = new DeploymentPlan { Spec = spec, Actions = [], DesiredCount = service.DesiredCount }.ToJson(),
-            RequestedBy = requestedBy,
-            CreatedAt = now,
-            UpdatedAt = now,
         };
         await store.CreateDeploymentAsync(rollback, cancellationToken);
         return rollback;
@@ -301,30 +264,11 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
 
         var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
             ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
-        var now = time.GetUtcNow();
-        var plan = mode == ResetMode.Recreate
-            ? new DeploymentPlan
-            {
-                Spec = spec,
-                DesiredCount = service.DesiredCount,
-                Actions = [new ScaleAction(Role.Target, Math.Max(1, service.DesiredCount), WaitHealthy: true), new WeightAction(100), new TestTrafficAction(ToTarget: true)],
-            }
-            : new DeploymentPlan { Spec = spec, DesiredCount = service.DesiredCount, Actions = [] };
-        var reset = new Deployment
+        var plan = mode == ResetMode.Recreate ? PlanBuilder.ForRecreate(spec, service.DesiredCount) : PlanBuilder.ForAdopt(spec, service.DesiredCount);
+        var reset = DeploymentRecord.Pending(serviceName, DeploymentKind.Reset, Trigger.Reset, mode == ResetMode.Recreate ? "reset-recreate" : "reset-adopt",
+            null, service.StableRevision ?? 0, plan, requestedBy, time.GetUtcNow()) with
         {
-            Id = Ids.NewDeploymentId(),
-            Service = serviceName,
-            Kind = DeploymentKind.Reset,
-            Trigger = Trigger.Reset,
-            Strategy = mode == ResetMode.Recreate ? "reset-recreate" : "reset-adopt",
-            TargetRevision = service.StableRevision ?? 0,
-            State = DeploymentState.Pending,
-            TotalSteps = plan.Actions.Count,
             Reason = $"reset ({mode.ToString().ToLowerInvariant()}) requested by {requestedBy}",
-            PlanJson = plan.ToJson(),
-            RequestedBy = requestedBy,
-            CreatedAt = now,
-            UpdatedAt = now,
         };
         await store.CreateDeploymentAsync(reset, cancellationToken);
         return reset;
@@ -488,7 +432,7 @@ public sealed class Deployments(IStateStore store, TimeProvider time, IImageReso
     private static DeploymentPlan PlanFor(ServiceSpec spec, DeploymentMark? mark) =>
         mark is { Kind: DeploymentKind.Deploy } && mark.State.IsActive()
             ? PlanBuilder.ForDeployment(spec, mark.StableRevision is not null)
-            : new DeploymentPlan { Spec = spec, Actions = [], DesiredCount = spec.Platform.Instances };
+            : PlanBuilder.Replanned(spec);
 
     /// <summary>The last revision before stable that a deployment made stable.</summary>
     private async Task<int?> PreviousStableAsync(string service, int stable, CancellationToken cancellationToken)

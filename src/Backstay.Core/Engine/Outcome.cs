@@ -108,25 +108,13 @@ internal static class Outcome
 
         var rollbackPlan = PlanBuilder.ForRollback(context.Plan, context.Deployment.StableCountBefore, PlanBuilder.PhasesReached(context.Plan, context.Deployment.CurrentStep));
         var at = context.Time.GetUtcNow();
-        var rollback = new Deployment
+        var rollback = DeploymentRecord.Pending(context.Service, DeploymentKind.Rollback, trigger, "rollback", context.Target.Number, context.Stable.Number,
+            rollbackPlan, requestedBy ?? (manual ? "user" : "backstay"), at) with
         {
-            Id = Ids.NewDeploymentId(),
-            Service = context.Service,
-            Kind = DeploymentKind.Rollback,
-            Trigger = trigger,
-            Strategy = "rollback",
-            StableRevision = context.Target.Number,
-            TargetRevision = context.Stable.Number,
-            State = DeploymentState.Pending,
-            TotalSteps = rollbackPlan.Actions.Count,
             StableCountBefore = context.Deployment.StableCountBefore,
             TargetWeight = 100 - context.Deployment.TargetWeight,
             RollbackOf = context.Deployment.Id,
             Reason = reason,
-            PlanJson = rollbackPlan.ToJson(),
-            RequestedBy = requestedBy ?? (manual ? "user" : "backstay"),
-            CreatedAt = at,
-            UpdatedAt = at,
         };
         var undoneNow = context.Deployment with { State = DeploymentState.RollingBack, RolledBackBy = rollback.Id, Reason = reason, UpdatedAt = at };
         await context.Store.CreateRollbackAsync(rollback, undoneNow, cancellationToken);

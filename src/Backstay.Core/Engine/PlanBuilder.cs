@@ -82,6 +82,20 @@ public static class PlanBuilder
     }
 
     /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
+    /// <summary>`reset --recreate`: the last good revision at its count, then all production and test traffic to it.</summary>
+    public static DeploymentPlan ForRecreate(ServiceSpec spec, int desiredCount) => new()
+    {
+        Spec = spec,
+        DesiredCount = desiredCount,
+        Actions = [new ScaleAction(Role.Target, Math.Max(1, desiredCount), WaitHealthy: true), new WeightAction(100), new TestTrafficAction(ToTarget: true)],
+    };
+
+    /// <summary>`reset --adopt` has no steps planned ahead: what it adopts is chosen from the platform when it runs, and journaled.</summary>
+    public static DeploymentPlan ForAdopt(ServiceSpec spec, int desiredCount) => new() { Spec = spec, DesiredCount = desiredCount, Actions = [] };
+
+    /// <summary>An imported rollback or reset, which plans itself again when it runs (its steps are not on the platform's record).</summary>
+    public static DeploymentPlan Replanned(ServiceSpec spec) => new() { Spec = spec, Actions = [], DesiredCount = spec.Platform.Instances };
+
     public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count) =>
         ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
             count, reachedPhase: 0);

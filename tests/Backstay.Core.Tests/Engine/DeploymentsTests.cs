@@ -79,6 +79,25 @@ public sealed class DeploymentsTests
     }
 
     [Fact]
+    public async Task RollbackAsync_ToAnEarlierRevision_IsRecordedWithItsWholePlanBeforeAnythingRuns()
+    {
+        await using var harness = new EngineHarness();
+        var engine = await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        await engine.StopAsync();
+
+        var rollback = await harness.Requests.RollbackAsync(Web, toRevision: 1, "bob", CancellationToken.None).WaitAsync(Timeout);
+
+        var recorded = harness.Store.Deployment(rollback.Id);
+        recorded.State.ShouldBe(DeploymentState.Pending);
+        var plan = DeploymentPlan.FromJson(recorded.PlanJson);
+        plan.Actions.ShouldNotBeEmpty("the plan is made when the rollback is recorded, not filled in by the runner later");
+        recorded.TotalSteps.ShouldBe(plan.Actions.Count);
+        plan.Actions.OfType<WeightAction>().ShouldContain(a => a.TargetWeight == 100);
+    }
+
+    [Fact]
     public async Task RollbackAsync_ToOtherRevisionWhileOneIsActive_Refused()
     {
         await using var harness = new EngineHarness();
