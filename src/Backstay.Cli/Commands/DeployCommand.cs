@@ -11,7 +11,6 @@ namespace Backstay.Cli.Commands;
 /// <summary>`backstay deploy`: records a new revision from the spec and deploys it through the running controller.</summary>
 internal static class DeployCommand
 {
-
     public static Command Create()
     {
         var file = new Option<string>("--file", "-f") { Description = "Spec file", DefaultValueFactory = _ => "backstay.yaml" };
@@ -113,15 +112,5 @@ internal static class DeployCommand
         }
 
         return env;
-    }
-
-    internal static async Task RequireControllerAsync(IControlPlane control, StateDirectory state, CancellationToken cancellationToken)
-    {
-        if (!await control.ControllerRunningAsync(cancellationToken))
-        {
-            throw new CliException(
-                $"No `backstay serve` is running for the state directory {state.Path}. The local platform runs inside it: start `backstay serve` in another terminal (same directory, or --state), then deploy again. `backstay demo` shows everything in one command.",
-                ExitCodes.NoController);
-        }
     }
 }

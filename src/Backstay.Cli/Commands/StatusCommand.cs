@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Control;
@@ -54,7 +55,7 @@ internal static class StatusCommand
                 return ExitCodes.Succeeded;
             }
 
-            if (!running && rows.Any(r => r.Platform == "local"))
+            if (!running && rows.Any(r => PlatformKinds.NeedsController(r.Platform)))
             {
                 Consoles.Human.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
             }
@@ -104,7 +105,7 @@ internal static class StatusCommand
         CancellationToken cancellationToken)
     {
         var unreadable = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        var ecs = services.Where(s => s.Platform == "ecs").ToList();
+        var ecs = services.Where(s => !PlatformKinds.NeedsController(s.Platform)).ToList();
         if (ecs.Count == 0)
         {
             return [];

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
@@ -32,12 +33,12 @@ internal sealed class Execution : IAsyncDisposable
     /// <summary>Chooses for a spec (deploy) or a recorded service (the other commands); fails when a controller is needed and none runs.</summary>
     public static async Task<Execution> ForAsync(ParseResult result, IControlPlane control, ServiceSpec? spec, string? service, CancellationToken cancellationToken)
     {
-        if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { Platform: "ecs" } record)
+        if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { } record && !PlatformKinds.NeedsController(record.Platform))
         {
             spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
         }
 
-        if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane local)
+        if (spec is not null && !PlatformKinds.NeedsController(spec.Platform.Kind) && control is LocalControlPlane local)
         {
             // Warnings (an AWS call retried, auto scaling left suspended by someone else) go to stderr; stdout stays the report.
             var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
@@ -66,7 +67,7 @@ internal sealed class Execution : IAsyncDisposable
             }
         }
 
-        await DeployCommandControllerCheck(control, GlobalOptions.StateDirectory(result), cancellationToken);
+        await RequireControllerAsync(control, GlobalOptions.StateDirectory(result), cancellationToken);
         return new Execution(control, null);
     }
 
@@ -76,7 +77,7 @@ internal sealed class Execution : IAsyncDisposable
     /// </summary>
     public static async Task RequireRunnerAfterExitAsync(IControlPlane control, string platformKind, string command, CancellationToken cancellationToken)
     {
-        if (platformKind == "ecs" && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+        if (!PlatformKinds.NeedsController(platformKind) && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
         {
             throw new CliException(
                 $"{command} --no-wait: no `backstay serve` runs for this state directory, and on ECS without a controller the deployment runs inside this command, " +
@@ -151,6 +152,13 @@ internal sealed class Execution : IAsyncDisposable
         _logs?.Dispose();
     }
 
-    private static Task DeployCommandControllerCheck(IControlPlane control, StateDirectory state, CancellationToken cancellationToken) =>
-        Commands.DeployCommand.RequireControllerAsync(control, state, cancellationToken);
+    private static async Task RequireControllerAsync(IControlPlane control, StateDirectory state, CancellationToken cancellationToken)
+    {
+        if (!await control.ControllerRunningAsync(cancellationToken))
+        {
+            throw new CliException(
+                $"No `backstay serve` is running for the state directory {state.Path}. The local platform runs inside it: start `backstay serve` in another terminal (same directory, or --state), then deploy again. `backstay demo` shows everything in one command.",
+                ExitCodes.NoController);
+        }
+    }
 }

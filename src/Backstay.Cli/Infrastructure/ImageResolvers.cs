@@ -13,7 +13,7 @@ internal sealed class ImageResolvers(string? region) : IImageResolver, IDisposab
     public Task<ResolvedImage> ResolveAsync(ServiceSpec spec, string image, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (spec.Platform.Kind != "ecs")
+        if (spec.Platform.Ecs is null)
         {
             return _local.ResolveAsync(spec, image, cancellationToken);
         }
