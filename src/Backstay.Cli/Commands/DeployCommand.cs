@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
@@ -27,13 +28,14 @@ internal static class DeployCommand
             var state = GlobalOptions.StateDirectory(result);
             var spec = LoadSpec(result.GetValue(file)!);
             var overrides = ParseEnv(result.GetValue(env) ?? []);
-            await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var control = session.Control;
             if (result.GetValue(noWait))
             {
                 await Execution.RequireRunnerAfterExitAsync(control, spec.Platform.Kind, "deploy", cancellationToken);
             }
 
-            await using var execution = await Execution.ForAsync(result, control, spec, null, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, session, spec, null, cancellationToken);
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);
             var console = json ? null : Consoles.Human;
