@@ -19,7 +19,8 @@ internal static class ContinueCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             if (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken) is null)
             {
                 throw new CliException(store is LocalControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
@@ -28,7 +29,7 @@ internal static class ContinueCommand
             }
 
             var paused = (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken))!;
-            await using var execution = await Execution.ForAsync(result, store, null, paused.Service, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, session, null, paused.Service, cancellationToken);
             var deployment = await store.ContinueAsync(result.GetValue(id)!, result.GetValue(hook), result.GetValue(full), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine($"Continuing deployment [bold]{deployment.Id}[/]");

@@ -4,12 +4,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
-using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
-using Backstay.Platform.Local;
-using Backstay.State.Sqlite;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -89,17 +87,17 @@ internal static class DemoCommand
         var spec = SpecLoader.Load(specPath);
 
         using var loggers = CliLogging.Create(LogLevel.Warning);
-        await using var store = new SqliteStateStore(stateDirectory, time);
-        await store.InitializeAsync(cancellationToken);
-        await using var platform = await LocalPlatform.StartAsync(new LocalPlatformOptions
+        await using var runtime = await BackstayRuntime.StartAsync(new BackstayRuntimeOptions
         {
-            StateDirectory = stateDirectory,
-            BuiltinImages = Builtins.Images,
-        }, time, cancellationToken);
+            Store = new RuntimeStore.Sqlite(stateDirectory),
+            LocalPlatform = true,
+            EngineOwner = "demo",
+            Log = loggers.CreateLogger("backstay"),
+            Time = time,
+        }, cancellationToken);
         using var stopEngine = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var engine = new DeploymentEngine(store, platform, time, new EngineOptions { Owner = "demo" }, loggers.CreateLogger("backstay"));
-        var engineTask = engine.RunAsync(stopEngine.Token);
-        await using var control = new LocalControlPlane(store, time, new LocalImageResolver(Builtins.Images), () => true, ownsStore: false);
+        var engineTask = runtime.Engine.RunAsync(stopEngine.Token);
+        var control = runtime.Control;
         var provenance = new Provenance { Message = "backstay demo" };
         var rows = new List<DemoRow>();
         await using var load = new LoadGenerator(new Uri($"http://127.0.0.1:{prod}/"), rate, time);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
@@ -11,7 +12,6 @@ namespace Backstay.Cli.Commands;
 /// <summary>`backstay deploy`: records a new revision from the spec and deploys it through the running controller.</summary>
 internal static class DeployCommand
 {
-
     public static Command Create()
     {
         var file = new Option<string>("--file", "-f") { Description = "Spec file", DefaultValueFactory = _ => "backstay.yaml" };
@@ -28,13 +28,14 @@ internal static class DeployCommand
             var state = GlobalOptions.StateDirectory(result);
             var spec = LoadSpec(result.GetValue(file)!);
             var overrides = ParseEnv(result.GetValue(env) ?? []);
-            await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var control = session.Control;
             if (result.GetValue(noWait))
             {
                 await Execution.RequireRunnerAfterExitAsync(control, spec.Platform.Kind, "deploy", cancellationToken);
             }
 
-            await using var execution = await Execution.ForAsync(result, control, spec, null, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, session, spec, null, cancellationToken);
             var specDirectory = Path.GetDirectoryName(Path.GetFullPath(spec.SourcePath!))!;
             var provenance = await GitProvenance.ReadAsync(specDirectory, result.GetValue(commit), result.GetValue(message), cancellationToken);
             var console = json ? null : Consoles.Human;
@@ -113,15 +114,5 @@ internal static class DeployCommand
         }
 
         return env;
-    }
-
-    internal static async Task RequireControllerAsync(IControlPlane control, StateDirectory state, CancellationToken cancellationToken)
-    {
-        if (!await control.ControllerRunningAsync(cancellationToken))
-        {
-            throw new CliException(
-                $"No `backstay serve` is running for the state directory {state.Path}. The local platform runs inside it: start `backstay serve` in another terminal (same directory, or --state), then deploy again. `backstay demo` shows everything in one command.",
-                ExitCodes.NoController);
-        }
     }
 }

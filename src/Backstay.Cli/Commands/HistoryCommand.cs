@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -18,7 +19,8 @@ internal static class HistoryCommand
         {
             var name = result.GetValue(service)!;
             var json = GlobalOptions.Json(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             await StatusCommand.RequireServiceAsync(store, name, cancellationToken);
             var list = await store.ListDeploymentsAsync(name, result.GetValue(limit), cancellationToken);
             var reports = new List<DeploymentReport>();

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
-using Backstay.Platform.Ecs;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -22,14 +20,14 @@ internal static class ImportCommand
                 throw new CliException($"{spec.SourcePath}: platform.ecs is missing; import reads an ECS service (the local platform keeps its state in the state directory itself).");
             }
 
-            await using var control = await ControlPlanes.OpenAsync(result, cancellationToken);
-            if (control is not LocalControlPlane local)
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            if (session.Runtime is not { } inProcess)
             {
                 throw new CliException("A controller answers for this state directory; import writes the local store directly. Run it with --state pointing at the CI job's directory, without --server.");
             }
 
-            await using var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System);
-            var imported = await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: true, cancellationToken)
+            await using var ecs = await inProcess.StartEcsAsync(ecsLog: null, engineOwner: null, cancellationToken);
+            var imported = await EcsImport.RunAsync(inProcess.Control, ecs.Ecs, spec, missingServiceIsAnError: true, cancellationToken)
                 ?? throw new CliException($"Nothing to import for '{spec.Service}'.");
             if (imported.Skipped is { } skipped)
             {

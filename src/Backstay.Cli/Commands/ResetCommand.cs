@@ -24,9 +24,10 @@ internal static class ResetCommand
 
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             await StatusCommand.RequireServiceAsync(store, result.GetValue(service)!, cancellationToken);
-            await using var execution = await Execution.ForAsync(result, store, null, result.GetValue(service)!, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, session, null, result.GetValue(service)!, cancellationToken);
             var mode = result.GetValue(recreate) ? ResetMode.Recreate : ResetMode.Adopt;
             var final = await RunAsync(store, execution, result.GetValue(service)!, mode, json ? null : Consoles.Human, cancellationToken);
             return await DeployCommand.FinishAsync(store, final, json, cancellationToken, execution.ApiCalls);

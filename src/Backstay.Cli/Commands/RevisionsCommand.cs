@@ -16,7 +16,8 @@ internal static class RevisionsCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var name = result.GetValue(service)!;
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             var record = await StatusCommand.RequireServiceAsync(store, name, cancellationToken);
             var revisions = await store.ListRevisionsAsync(name, cancellationToken);
             if (GlobalOptions.Json(result))

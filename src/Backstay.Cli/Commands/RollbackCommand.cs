@@ -25,7 +25,8 @@ internal static class RollbackCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             var requests = result.GetValue(interactive)
                 ? await RollbackPicker.PickAsync(store, result.GetValue(last), cancellationToken)
                 : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), state, cancellationToken);
@@ -46,7 +47,7 @@ internal static class RollbackCommand
             var executions = new Dictionary<string, Execution>(StringComparer.Ordinal);
             foreach (var (service, _) in requests)
             {
-                executions[service] = await Execution.ForAsync(result, store, null, service, cancellationToken);
+                executions[service] = await Execution.ForAsync(result, session, null, service, cancellationToken);
             }
 
             var followed = new List<Deployment>();

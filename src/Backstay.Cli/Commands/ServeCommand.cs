@@ -1,15 +1,8 @@
 using System.CommandLine;
-using System.Text.Json;
 using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Engine;
-using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
-using Backstay.Platform.Ecs;
-using Backstay.Platform.Local;
 using Backstay.Server;
-using Backstay.State.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,7 +14,7 @@ namespace Backstay.Cli.Commands;
 /// `backstay serve`: runs the local platform and the engine in the foreground until Ctrl+C. Other commands
 /// find it through the state directory; stopping it stops every instance and HAProxy.
 /// </summary>
-internal static partial class ServeCommand
+internal static class ServeCommand
 {
     public static Command Create()
     {
@@ -48,39 +41,22 @@ internal static partial class ServeCommand
             // A server.json left by a controller that was killed must not send clients to its dead address.
             File.Delete(Path.Combine(state.Path, "server.json"));
             using var loggers = CliLogging.Create(result.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
-            var logger = loggers.CreateLogger("backstay");
             var connection = result.GetValue(postgres) ?? Environment.GetEnvironmentVariable("BACKSTAY_POSTGRES");
-            IStateStore store = connection is null ? await state.OpenStoreAsync(cancellationToken) : new PostgresStateStore(connection, TimeProvider.System);
-            await using var storeLifetime = store;
-            await store.InitializeAsync(cancellationToken);
-            await using var recorder = new PlatformEventRecorder(store, logger);
-            recorder.Start();
-            // The local platform's processes and HAProxy live on this machine, in this state directory: a store shared by
-            // replicas (PostgreSQL) would let another replica pick its services up on a machine where they do not run.
-            var shared = connection is not null;
-            await using var platform = shared ? null : await LocalPlatform.StartAsync(new LocalPlatformOptions
+            await using var runtime = await BackstayRuntime.StartAsync(new BackstayRuntimeOptions
             {
-                StateDirectory = state.Path,
-                BuiltinImages = Builtins.Images,
-                OnEvent = e =>
-                {
-                    PlatformEvent(logger, e.Service, e.Revision, e.InstanceId, e.Type, e.Message);
-                    recorder.Post(e);
-                },
-            }, TimeProvider.System, cancellationToken);
-            IReadOnlyList<string> restored = platform is null ? [] : await ServiceRestorer.RestoreAsync(store, platform, cancellationToken);
-
-            // ECS services are deployed from here too, with the AWS credentials and region of this process.
-            await using var ecs = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, loggers.CreateLogger("Backstay.Ecs"));
-            var platforms = new PlatformRouter(platform is null ? [ecs] : [platform, ecs], async (service, ct) =>
-                await store.GetServiceAsync(service, ct) is { } record ? JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null)
-            {
-                NotRunHint = shared ? "a controller on a shared PostgreSQL store runs ECS services only, because the local platform's instances live on one machine; deploy local services with `backstay serve` on a SQLite state directory (without --postgres)" : null,
-            };
-            var engine = new DeploymentEngine(store, platforms, TimeProvider.System,
-                new EngineOptions { Owner = $"serve-{Environment.MachineName}-{Environment.ProcessId}", LeaseTtl = ttl }, logger);
-            using var resolver = new ImageResolvers(result.GetValue(GlobalOptions.Region));
-            await using var control = new LocalControlPlane(store, TimeProvider.System, resolver, () => true, ownsStore: false, platforms);
+                Store = connection is null ? new RuntimeStore.Sqlite(state.Path) : new RuntimeStore.Postgres(connection),
+                // The local platform's processes and HAProxy live on this machine, in this state directory: a store shared by
+                // replicas (PostgreSQL) would let another replica pick its services up on a machine where they do not run.
+                LocalPlatform = connection is null,
+                RecordPlatformEvents = true,
+                // ECS services are deployed from here too, with the AWS credentials and region of this process.
+                Ecs = true,
+                Region = result.GetValue(GlobalOptions.Region),
+                EngineOwner = $"serve-{Environment.MachineName}-{Environment.ProcessId}",
+                LeaseTtl = ttl,
+                Log = loggers.CreateLogger("backstay"),
+                EcsLog = loggers.CreateLogger("Backstay.Ecs"),
+            }, cancellationToken);
             WebApplication app;
             try
             {
@@ -89,7 +65,7 @@ internal static partial class ServeCommand
                     Listen = result.GetValue(listen)!,
                     AllowRemote = result.GetValue(allowRemote),
                     StateDirectory = state.Path,
-                }, control, engine, new ForwardingLoggerProvider(loggers));
+                }, runtime.Control, runtime.Engine, new ForwardingLoggerProvider(loggers));
             }
             catch (ArgumentException ex)
             {
@@ -108,7 +84,7 @@ internal static partial class ServeCommand
                 }
 
                 Consoles.Human.MarkupLine($"Backstay is serving [bold]{Markup.Escape(state.Path)}[/] at [bold]{ControllerHost.LocalUrl(app)}[/] (dashboard and API; token in {Markup.Escape(Path.Combine(state.Path, "token"))})" +
-                    (restored.Count > 0 ? $"; restored {Markup.Escape(string.Join(", ", restored))}" : "") + ". Press Ctrl+C to stop.");
+                    (runtime.Restored.Count > 0 ? $"; restored {Markup.Escape(string.Join(", ", runtime.Restored))}" : "") + ". Press Ctrl+C to stop.");
                 await app.WaitForShutdownAsync(cancellationToken);
                 await app.StopAsync(CancellationToken.None);
                 if (ControllerHost.EngineFailure(app) is { } failure)
@@ -122,24 +98,4 @@ internal static partial class ServeCommand
         });
         return command;
     }
-
-    /// <summary>Routine events (healthy, started, reloaded, adopted) are information; deaths, failures and restarts are warnings.</summary>
-    private static void PlatformEvent(ILogger logger, string service, int? revision, string? instanceId, string type, string message)
-    {
-        if (type is PlatformEventTypes.InstanceHealthy or PlatformEventTypes.InstanceAdopted or PlatformEventTypes.HaproxyStarted
-            or PlatformEventTypes.HaproxyReloaded or PlatformEventTypes.HaproxyAdopted)
-        {
-            PlatformNews(logger, service, revision, instanceId, type, message);
-        }
-        else
-        {
-            PlatformTrouble(logger, service, revision, instanceId, type, message);
-        }
-    }
-
-    [LoggerMessage(100, LogLevel.Warning, "{Service} r{Revision} {InstanceId}: {Type}: {Message}")]
-    private static partial void PlatformTrouble(ILogger logger, string service, int? revision, string? instanceId, string type, string message);
-
-    [LoggerMessage(101, LogLevel.Information, "{Service} r{Revision} {InstanceId}: {Type}: {Message}")]
-    private static partial void PlatformNews(ILogger logger, string service, int? revision, string? instanceId, string type, string message);
 }

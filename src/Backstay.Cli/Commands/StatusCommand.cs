@@ -2,12 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Control;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
-using Backstay.Platform.Ecs;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -23,12 +23,13 @@ internal static class StatusCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             var name = result.GetValue(service);
             var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken, state)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
             var running = await store.ControllerRunningAsync(cancellationToken);
-            var unreadable = store is LocalControlPlane local ? await ReadEcsBackAsync(result, local, services, cancellationToken) : new Dictionary<string, string>();
+            var unreadable = session.Runtime is { } inProcess ? await ReadEcsBackAsync(inProcess, services, cancellationToken) : new Dictionary<string, string>();
             // Two reads per service, eight services at a time: with hundreds of services one after another takes seconds.
             var found = new ServiceStatus[services.Count];
             await Parallel.ForEachAsync(Enumerable.Range(0, services.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
@@ -54,7 +55,7 @@ internal static class StatusCommand
                 return ExitCodes.Succeeded;
             }
 
-            if (!running && rows.Any(r => r.Platform == "local"))
+            if (!running && rows.Any(r => PlatformKinds.NeedsController(r.Platform)))
             {
                 Consoles.Human.MarkupLine($"[yellow]No `backstay serve` is running for {Markup.Escape(state.Path)}; local services are not being served.[/]");
             }
@@ -100,18 +101,18 @@ internal static class StatusCommand
     /// eight at a time) and record what was seen, which the drift comparison then uses. Returns the services the platform
     /// says were deleted or changed beyond reading, with its words.
     /// </summary>
-    private static async Task<Dictionary<string, string>> ReadEcsBackAsync(ParseResult result, LocalControlPlane local, IReadOnlyList<ServiceRecord> services,
-        CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, string>> ReadEcsBackAsync(BackstayRuntime inProcess, IReadOnlyList<ServiceRecord> services, CancellationToken cancellationToken)
     {
         var unreadable = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        var ecs = services.Where(s => s.Platform == "ecs").ToList();
+        var ecs = services.Where(s => !PlatformKinds.NeedsController(s.Platform)).ToList();
         if (ecs.Count == 0)
         {
             return [];
         }
 
         using var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
-        await using var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, logs.CreateLogger("backstay.ecs"));
+        await using var runtime = await inProcess.StartEcsAsync(logs.CreateLogger("backstay.ecs"), engineOwner: null, cancellationToken);
+        var platform = runtime.Ecs;
         await Parallel.ForEachAsync(ecs, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (service, ct) =>
         {
             try
@@ -119,7 +120,7 @@ internal static class StatusCommand
                 var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, BackstayJson.Options)
                     ?? throw new PlatformException($"The stored spec of '{service.Name}' is empty.");
                 await platform.AttachAsync(spec, ct);
-                await local.Store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, TimeProvider.System, ct), ct);
+                await runtime.Store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, TimeProvider.System, ct), ct);
             }
             catch (PlatformDriftException ex)
             {

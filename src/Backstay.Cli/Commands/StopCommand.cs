@@ -18,7 +18,8 @@ internal static class StopCommand
         {
             var json = GlobalOptions.Json(result);
             var state = GlobalOptions.StateDirectory(result);
-            await using var store = await ControlPlanes.OpenAsync(result, cancellationToken);
+            await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
+            var store = session.Control;
             var deploymentId = result.GetValue(id)!;
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
             {
@@ -28,7 +29,7 @@ internal static class StopCommand
             }
 
             var running = (await store.GetDeploymentAsync(deploymentId, cancellationToken))!;
-            await using var execution = await Execution.ForAsync(result, store, null, running.Service, cancellationToken);
+            await using var execution = await Execution.ForAsync(result, session, null, running.Service, cancellationToken);
             var deployment = await store.StopAsync(deploymentId, result.GetValue(rollback), Environment.UserName, cancellationToken);
             var console = json ? null : Consoles.Human;
             console?.MarkupLine(result.GetValue(rollback)

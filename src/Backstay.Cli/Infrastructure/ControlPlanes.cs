@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
 using Backstay.Platform.Local;
 
@@ -7,26 +8,31 @@ namespace Backstay.Cli.Infrastructure;
 
 /// <summary>
 /// Opens the control plane a command talks to: a controller given by --server or $BACKSTAY_SERVER, else the
-/// `backstay serve` running on the state directory (found through its server.json, waited for while it starts), else the state directory's
-/// store in-process.
+/// `backstay serve` running on the state directory (found through its server.json, waited for while it starts), else a
+/// runtime in this process on the state directory's store.
 /// </summary>
 internal static class ControlPlanes
 {
-    public static async Task<IControlPlane> OpenAsync(ParseResult result, CancellationToken cancellationToken)
+    public static async Task<ControlSession> OpenAsync(ParseResult result, CancellationToken cancellationToken)
     {
         if (OpenServer(result) is { } http)
         {
-            return http;
+            return new ControlSession(http);
         }
 
         var state = GlobalOptions.StateDirectory(result);
         if (await LocalServerOnceStartedAsync(state, cancellationToken) is { } local)
         {
-            return new HttpControlPlane(local, result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN") ?? ReadToken(state));
+            return new ControlSession(new HttpControlPlane(local, result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN") ?? ReadToken(state)));
         }
 
-        var store = await state.OpenStoreAsync(cancellationToken);
-        return new LocalControlPlane(store, TimeProvider.System, new ImageResolvers(result.GetValue(GlobalOptions.Region)), state.ControllerRunning);
+        var runtime = await BackstayRuntime.StartAsync(new BackstayRuntimeOptions
+        {
+            Store = new RuntimeStore.Sqlite(state.Path),
+            Region = result.GetValue(GlobalOptions.Region),
+            ControllerRunning = state.ControllerRunning,
+        }, cancellationToken);
+        return new ControlSession(runtime.Control, runtime);
     }
 
     /// <summary>The controller given by --server or $BACKSTAY_SERVER, or the one serving the state directory; null when there is none.</summary>
@@ -114,4 +120,15 @@ internal static class ControlPlanes
     }
 
     private static Uri WithSlash(Uri url) => url.AbsoluteUri.EndsWith('/') ? url : new Uri(url.AbsoluteUri + "/");
+}
+
+/// <summary>The control plane a command talks to, with the runtime in this process behind it when no controller answers.</summary>
+internal sealed class ControlSession(IControlPlane control, BackstayRuntime? runtime = null) : IAsyncDisposable
+{
+    public IControlPlane Control => control;
+
+    /// <summary>The runtime in this process, on the state directory's store; null when a controller answers.</summary>
+    public BackstayRuntime? Runtime => runtime;
+
+    public ValueTask DisposeAsync() => runtime?.DisposeAsync() ?? control.DisposeAsync();
 }

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
 using Microsoft.Extensions.Logging;
@@ -18,45 +18,47 @@ namespace Backstay.Cli.Infrastructure;
 /// </summary>
 internal sealed class Execution : IAsyncDisposable
 {
+    /// <summary>Who an engine in this process runs deployments as (its lease owner).</summary>
+    private static readonly string Owner = $"cli-{Environment.MachineName}-{Environment.ProcessId}";
+
     private readonly IControlPlane _control;
-    private readonly IPlatform? _platform;
+    private readonly BackstayRuntime? _runtime;
     private readonly ILoggerFactory? _logs;
 
-    private Execution(IControlPlane control, IPlatform? platform, ILoggerFactory? logs = null)
+    private Execution(IControlPlane control, BackstayRuntime? runtime = null, ILoggerFactory? logs = null)
     {
         _control = control;
-        _platform = platform;
+        _runtime = runtime;
         _logs = logs;
     }
 
     /// <summary>Chooses for a spec (deploy) or a recorded service (the other commands); fails when a controller is needed and none runs.</summary>
-    public static async Task<Execution> ForAsync(ParseResult result, IControlPlane control, ServiceSpec? spec, string? service, CancellationToken cancellationToken)
+    public static async Task<Execution> ForAsync(ParseResult result, ControlSession session, ServiceSpec? spec, string? service, CancellationToken cancellationToken)
     {
-        if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { Platform: "ecs" } record)
+        var control = session.Control;
+        if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { } record && !PlatformKinds.NeedsController(record.Platform))
         {
             spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
         }
 
-        if (spec is { Platform.Kind: "ecs" } && control is LocalControlPlane local)
+        if (spec is not null && !PlatformKinds.NeedsController(spec.Platform.Kind) && session.Runtime is { } inProcess)
         {
             // Warnings (an AWS call retried, auto scaling left suspended by someone else) go to stderr; stdout stays the report.
             var logs = CliLogging.Create(LogLevel.Warning, toStandardError: true);
-            var platform = new EcsPlatform(new EcsPlatformOptions { Region = result.GetValue(GlobalOptions.Region) }, TimeProvider.System, logs.CreateLogger("backstay.ecs"));
-            var execution = new Execution(control, platform, logs);
+            Execution execution;
             try
             {
-                await platform.AttachAsync(spec, cancellationToken);
-                if (service is null && await local.GetServiceAsync(spec.Service, cancellationToken) is null
-                    && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
-                {
-                    // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
-                    await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
-                }
-                else if (await local.GetServiceAsync(spec.Service, cancellationToken) is not null)
-                {
-                    await EcsImport.RequireCurrentAsync(local, platform, spec, GlobalOptions.StateDirectory(result).Path, cancellationToken);
-                }
+                execution = new Execution(control, await inProcess.StartEcsAsync(logs.CreateLogger("backstay.ecs"), Owner, cancellationToken), logs);
+            }
+            catch
+            {
+                logs.Dispose();
+                throw;
+            }
 
+            try
+            {
+                await CatchUpAsync(execution._runtime!.Ecs, inProcess.Control, spec, deploying: service is null, GlobalOptions.StateDirectory(result), cancellationToken);
                 return execution;
             }
             catch
@@ -66,8 +68,24 @@ internal sealed class Execution : IAsyncDisposable
             }
         }
 
-        await DeployCommandControllerCheck(control, GlobalOptions.StateDirectory(result), cancellationToken);
-        return new Execution(control, null);
+        await RequireControllerAsync(control, GlobalOptions.StateDirectory(result), cancellationToken);
+        return new Execution(control);
+    }
+
+    /// <summary>Tells the ECS platform the service, and brings the store up to what AWS shows when it has not recorded the service or lags behind.</summary>
+    private static async Task CatchUpAsync(EcsPlatform platform, LocalControlPlane local, ServiceSpec spec, bool deploying, StateDirectory state, CancellationToken cancellationToken)
+    {
+        await platform.AttachAsync(spec, cancellationToken);
+        if (deploying && await local.GetServiceAsync(spec.Service, cancellationToken) is null
+            && await EcsImport.RunAsync(local, platform, spec, missingServiceIsAnError: false, cancellationToken) is { } imported)
+        {
+            // A fresh state directory (a CI job's checkout): go on from what AWS shows instead of numbering from 1 again.
+            await Console.Error.WriteLineAsync(EcsImport.Describe(spec.Service, imported));
+        }
+        else if (await local.GetServiceAsync(spec.Service, cancellationToken) is not null)
+        {
+            await EcsImport.RequireCurrentAsync(local, platform, spec, state.Path, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -76,7 +94,7 @@ internal sealed class Execution : IAsyncDisposable
     /// </summary>
     public static async Task RequireRunnerAfterExitAsync(IControlPlane control, string platformKind, string command, CancellationToken cancellationToken)
     {
-        if (platformKind == "ecs" && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+        if (!PlatformKinds.NeedsController(platformKind) && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
         {
             throw new CliException(
                 $"{command} --no-wait: no `backstay serve` runs for this state directory, and on ECS without a controller the deployment runs inside this command, " +
@@ -86,21 +104,20 @@ internal sealed class Execution : IAsyncDisposable
     }
 
     /// <summary>The AWS API calls this process has sent so far (ECS), or null when a controller or the local platform runs the deployment.</summary>
-    public ApiCallsReport? ApiCalls => _platform is EcsPlatform ecs ? ApiCallsReport.From(ecs.ApiCalls) : null;
+    public ApiCallsReport? ApiCalls => _runtime?.Ecs is { } ecs ? ApiCallsReport.From(ecs.ApiCalls) : null;
 
-    /// <summary>Waits until the deployment ends (or pauses when stopOnPause), running the engine here when this execution owns a platform.</summary>
+    /// <summary>Waits until the deployment ends (or pauses when stopOnPause), running the engine here when this execution has a runtime.</summary>
     /// <param name="leavingPause">The deployment is paused and was just answered: wait for it to leave that pause first.</param>
     public async Task<Deployment> WaitAsync(string deploymentId, bool stopOnPause, IAnsiConsole? console, CancellationToken cancellationToken, bool leavingPause = false)
     {
         var watcher = new DeploymentWatcher(_control, console);
-        if (_platform is null || _control is not LocalControlPlane local)
+        if (_runtime is null)
         {
             await LeavePauseAsync(deploymentId, leavingPause, cancellationToken);
             return await watcher.WaitAsync(deploymentId, stopOnPause, cancellationToken);
         }
 
-        var owner = $"cli-{Environment.MachineName}-{Environment.ProcessId}";
-        var engine = new DeploymentEngine(local.Store, _platform, TimeProvider.System, new EngineOptions { Owner = owner });
+        var engine = _runtime.Engine;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var loop = engine.RunAsync(stop.Token);
         try
@@ -125,7 +142,7 @@ internal sealed class Execution : IAsyncDisposable
             if (await _control.GetDeploymentAsync(deploymentId, CancellationToken.None) is { } deployment)
             {
                 // Another process (a later `continue`) must not wait for this one's lease to expire.
-                await local.Store.ReleaseLeaseAsync(DeploymentEngine.LeaseKey(deployment.Service), owner, CancellationToken.None);
+                await _runtime.Store.ReleaseLeaseAsync(DeploymentEngine.LeaseKey(deployment.Service), Owner, CancellationToken.None);
             }
         }
     }
@@ -143,14 +160,21 @@ internal sealed class Execution : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_platform is not null)
+        if (_runtime is not null)
         {
-            await _platform.DisposeAsync();
+            await _runtime.DisposeAsync();
         }
 
         _logs?.Dispose();
     }
 
-    private static Task DeployCommandControllerCheck(IControlPlane control, StateDirectory state, CancellationToken cancellationToken) =>
-        Commands.DeployCommand.RequireControllerAsync(control, state, cancellationToken);
+    private static async Task RequireControllerAsync(IControlPlane control, StateDirectory state, CancellationToken cancellationToken)
+    {
+        if (!await control.ControllerRunningAsync(cancellationToken))
+        {
+            throw new CliException(
+                $"No `backstay serve` is running for the state directory {state.Path}. The local platform runs inside it: start `backstay serve` in another terminal (same directory, or --state), then deploy again. `backstay demo` shows everything in one command.",
+                ExitCodes.NoController);
+        }
+    }
 }

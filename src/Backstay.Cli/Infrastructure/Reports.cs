@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Backstay.Cli.Runtime;
 using Backstay.Core.Model;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;

@@ -1,6 +1,3 @@
-using Backstay.Core.Ports;
-using Backstay.State.Sqlite;
-
 namespace Backstay.Cli.Infrastructure;
 
 /// <summary>The state directory (`.backstay/` or --state) and what lives in it.</summary>
@@ -16,14 +13,6 @@ internal sealed class StateDirectory
     public string LockFile => System.IO.Path.Combine(Path, "serve.lock");
 
     public string LogsDirectory => System.IO.Path.Combine(Path, "logs");
-
-    public async Task<IStateStore> OpenStoreAsync(CancellationToken cancellationToken)
-    {
-        Backstay.Server.Hosting.StateFiles.CreateDirectory(Path);
-        var store = new SqliteStateStore(Path, TimeProvider.System);
-        await store.InitializeAsync(cancellationToken);
-        return store;
-    }
 
     /// <summary>True when a `backstay serve` holds this state directory.</summary>
     public bool ControllerRunning()

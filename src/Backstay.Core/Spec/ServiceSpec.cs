@@ -26,11 +26,17 @@ public sealed record ServiceSpec
 /// <summary>Which platform runs the service; exactly one of the members is set.</summary>
 public sealed record PlatformSpec
 {
+    /// <summary>The <see cref="Kind"/> of a service on the built-in local runtime.</summary>
+    public const string LocalKind = "local";
+
+    /// <summary>The <see cref="Kind"/> of a service on Amazon ECS.</summary>
+    public const string EcsKind = "ecs";
+
     public LocalPlatformSpec? Local { get; init; }
     public EcsPlatformSpec? Ecs { get; init; }
 
     [JsonIgnore]
-    public string Kind => Local is not null ? "local" : "ecs";
+    public string Kind => Local is not null ? LocalKind : EcsKind;
 
     /// <summary>How many instances (tasks) of a revision serve when it is stable.</summary>
     [JsonIgnore]

@@ -6,7 +6,7 @@ using Backstay.Core.Ports;
 using Backstay.Platform.Local;
 using Microsoft.Extensions.Logging;
 
-namespace Backstay.Cli.Infrastructure;
+namespace Backstay.Cli.Runtime;
 
 /// <summary>
 /// Puts what the local platform did on its own at a cost to production traffic (HAProxy restarted after it died) on
