@@ -86,6 +86,21 @@ public sealed class ServeEndToEndTests : IDisposable
         rollback.GetProperty("rollbackOf").GetString().ShouldBe(bad.Id);
         rollback.GetProperty("outcome").GetString().ShouldBe("Succeeded");
         (await CliRunner.ServedRevisionsAsync(_prod, 20)).ShouldAllBe(r => r == 1);
+
+        // The rollback succeeded; the release did not: status says so, in red, with the reason, until a later release succeeds.
+        var status = await _cli.RunAsync("status", "web", "--output", "json");
+        var release = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("services")[0].GetProperty("release");
+        release.GetProperty("state").GetString().ShouldBe("RolledBack", status.Stdout);
+        release.GetProperty("incident").GetBoolean().ShouldBeTrue();
+        release.GetProperty("revision").GetInt32().ShouldBe(2);
+        release.GetProperty("deploymentId").GetString().ShouldBe(bad.Id);
+        release.GetProperty("summary").GetString()!.ShouldStartWith("r2 rolled back");
+        release.GetProperty("summary").GetString()!.ShouldContain("error rate");
+        (await _cli.RunAsync("status", "web")).Stdout.ShouldContain("r2 rolled back");
+        (await _cli.DeployAsync("--env", "GREETING=fixed")).Outcome.ShouldBe("Succeeded");
+        var after = JsonDocument.Parse((await _cli.RunAsync("status", "web", "--output", "json")).Stdout).RootElement.GetProperty("services")[0].GetProperty("release");
+        after.GetProperty("state").GetString().ShouldBe("Succeeded");
+        after.GetProperty("incident").GetBoolean().ShouldBeFalse();
     }
 
     [Fact]

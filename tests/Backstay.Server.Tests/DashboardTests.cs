@@ -140,6 +140,13 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await Assertions.Expect(_page.Locator("[data-testid=requested-by]")).ToHaveTextAsync("api:erin").Within(30);
         (await admin.GetJsonAsync<ServiceRecord>($"api/services/{spec.Service}")).StableRevision.ShouldBe(1);
 
+        // The rollback succeeded, the release r2 did not stay: the overview shows it as an incident, not as a success.
+        await _page.GotoAsync($"{server.BaseUrl}#/").Within(30);
+        await Assertions.Expect(row.Locator("[data-testid=release-state]")).ToHaveTextAsync("r2 rolled back", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("incident")).Within(30);
+        await Assertions.Expect(row.Locator("[data-testid=release]")).ToContainTextAsync("manual rollback to revision 1 requested by api:erin").Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("overview-after-rollback.png"), FullPage = true }).Within(30);
+
         await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
         await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("stable").Within(30);
         await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("sha256:").Within(30);

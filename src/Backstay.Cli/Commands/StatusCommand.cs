@@ -38,14 +38,16 @@ internal static class StatusCommand
                     var s = services[i];
                     var deployment = active.FirstOrDefault(d => d.Service == s.Name && d.State != DeploymentState.RollingBack)
                         ?? active.FirstOrDefault(d => d.Service == s.Name);
-                    var last = (await store.ListDeploymentsAsync(s.Name, 1, ct)).FirstOrDefault();
+                    var recent = await store.ListDeploymentsAsync(s.Name, 20, ct);
+                    var last = recent.FirstOrDefault();
+                    var release = ReleaseStatus.Of(recent) is { } r ? ReleaseReport.From(r, TimeProvider.System.GetUtcNow()) : null;
                     var drift = unreadable.TryGetValue(s.Name, out var gone) ? [gone] : await store.DriftAsync(s.Name, ct);
                     var lastDrift = last is null ? [] : await Reports.DriftOfAsync(store, last, ct);
                     var haproxyRestart = last is null ? null : await Reports.LastHaproxyRestartAsync(store, last.Id, ct);
                     found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                         deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                         deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), drift, haproxyRestart);
+                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), release, drift, haproxyRestart);
                 });
             var rows = found.ToList();
 
@@ -66,13 +68,14 @@ internal static class StatusCommand
                 return ExitCodes.Succeeded;
             }
 
-            var table = new Table().AddColumns("Service", "Platform", "Stable", "Instances", "In progress", "State", "Step", "Traffic", "Last outcome", "Drift");
+            // "Release" is what the latest release came to: a rolled-back one stays red after its rollback succeeded.
+            var table = new Table().AddColumns("Service", "Platform", "Stable", "Instances", "In progress", "State", "Step", "Traffic", "Release", "Drift");
             foreach (var r in rows)
             {
                 table.AddRow(Markup.Escape(r.Service), r.Platform, r.StableRevision?.ToString(CultureInfo.InvariantCulture) ?? "-", r.DesiredCount.ToString(CultureInfo.InvariantCulture),
                     r.DeploymentId ?? "-", r.State ?? "-", r.Step ?? "-",
                     r.TargetRevision is { } t ? $"r{t} {r.TargetWeight}%" : r.StableRevision is { } s ? $"r{s} 100%" : "-",
-                    r.LastOutcome ?? "-", r.Drift.Count > 0 ? "[red]yes[/]" : "no");
+                    Release(r.Release), r.Drift.Count > 0 ? "[red]yes[/]" : "no");
             }
 
             Consoles.Human.Write(table);
@@ -153,7 +156,15 @@ internal static class StatusCommand
         throw new CliException($"Unknown service '{name}'. Known services: {(known.Count == 0 ? "none yet (deploy one with `backstay deploy`)" : string.Join(", ", known.Select(k => k.Name)))}.");
     }
 
+    private static string Release(ReleaseReport? release) => release switch
+    {
+        null => "-",
+        { Incident: true } => $"[red]{Markup.Escape(release.Summary)}[/]",
+        { State: ReleaseState.Succeeded } => $"[green]{Markup.Escape(release.Summary)}[/]",
+        _ => $"[yellow]{Markup.Escape(release.Summary)}[/]",
+    };
+
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
         string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
-        IReadOnlyList<string> Drift, EventReport? HaproxyRestart);
+        ReleaseReport? Release, IReadOnlyList<string> Drift, EventReport? HaproxyRestart);
 }

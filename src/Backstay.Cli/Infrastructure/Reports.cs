@@ -175,3 +175,10 @@ internal sealed record ApiCallsReport(int Total, IReadOnlyDictionary<string, int
         return From(all);
     }
 }
+
+/// <summary>A service's latest release as `status` reports it: what it came to, since when, why, and in words.</summary>
+internal sealed record ReleaseReport(ReleaseState State, int Revision, string DeploymentId, string? Reason, DateTimeOffset At, bool Incident, string Summary)
+{
+    public static ReleaseReport From(ReleaseStatus release, DateTimeOffset now) =>
+        new(release.State, release.Revision, release.DeploymentId, release.Reason, release.At, release.IsIncident, release.Describe(now));
+}

@@ -21,11 +21,12 @@ internal sealed record StopBody(bool Rollback = false);
 
 internal sealed record ResetBody(ResetMode? Mode = null);
 
-/// <summary>One service as the dashboard's overview shows it: its record, what runs, and what differs.</summary>
+/// <summary>One service as the dashboard's overview shows it: its record, what runs, what its latest release came to, and what differs.</summary>
 internal sealed record ServiceOverview(
     ServiceRecord Service,
     Deployment? ActiveDeployment,
     Deployment? LastDeployment,
+    ReleaseStatus? Release,
     Observation? Observation,
     IReadOnlyList<string> Drift);
 
@@ -151,11 +152,12 @@ internal static class ApiEndpoints
             var result = new List<ServiceOverview>();
             foreach (var service in await plane.ListServicesAsync(cancellationToken))
             {
-                var last = (await plane.ListDeploymentsAsync(service.Name, 1, cancellationToken)).FirstOrDefault();
+                var recent = await plane.ListDeploymentsAsync(service.Name, 20, cancellationToken);
                 result.Add(new ServiceOverview(
                     service,
                     active.Where(d => d.Service == service.Name).OrderBy(d => d.Kind == DeploymentKind.Rollback ? 0 : 1).FirstOrDefault(),
-                    last,
+                    recent.FirstOrDefault(),
+                    ReleaseStatus.Of(recent),
                     await plane.Store.GetObservationAsync(service.Name, cancellationToken),
                     await plane.DriftAsync(service.Name, cancellationToken)));
             }

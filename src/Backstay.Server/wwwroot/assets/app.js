@@ -325,10 +325,23 @@
     return split(o.service.stableRevision, null, 0);
   }
 
+  // What the latest release came to. A rolled-back release stays red (with its reason) after its rollback succeeded,
+  // until a later release succeeds: the rollback succeeding is not the release succeeding.
+  function release(r) {
+    if (!r) return h('span', { class: 'muted' }, 'none yet');
+    const words = { InProgress: 'in progress', Succeeded: 'succeeded', RolledBack: 'rolled back', RollbackFailed: 'rollback failed', Failed: 'failed', Stopped: 'stopped' };
+    const kind = r.state === 'Succeeded' ? 'ok' : ['RolledBack', 'RollbackFailed', 'Failed'].includes(r.state) ? 'bad' : 'Pending';
+    return h('div', { 'data-deployment': r.deploymentId, 'data-release-state': r.state },
+      h('span', { class: 'badge ' + kind, 'data-testid': 'release-state' }, 'r' + r.revision + ' ' + (words[r.state] || r.state)), ' ',
+      h('a', { href: '#/deployments/' + enc(r.deploymentId), class: 'small' }, r.deploymentId),
+      h('div', { class: 'small' + (kind === 'bad' ? ' incident-reason' : ' muted'), title: r.at }, ago(r.at) + (r.reason ? ': ' + r.reason : '')));
+  }
+
   function renderOverview() {
     const rows = state.overview.map((o) => {
       const d = o.activeDeployment;
-      return h('tr', { class: 'row', 'data-service': o.service.name, 'data-testid': 'service-row' },
+      const incident = o.release && ['RolledBack', 'RollbackFailed', 'Failed'].includes(o.release.state);
+      return h('tr', { class: 'row' + (incident ? ' incident' : ''), 'data-service': o.service.name, 'data-testid': 'service-row' },
         h('td', {}, h('a', { href: '#/services/' + enc(o.service.name) }, h('strong', {}, o.service.name))),
         h('td', {}, o.service.platform),
         h('td', { 'data-testid': 'stable' }, o.service.stableRevision !== null && o.service.stableRevision !== undefined ? 'r' + o.service.stableRevision : '—'),
@@ -339,10 +352,7 @@
         h('td', {}, traffic(o)),
         h('td', {}, health(o)),
         h('td', { 'data-testid': 'drift' }, o.drift.length ? h('span', { class: 'drift', title: o.drift.join('\n') }, badge('drift', 'drift'), ' ', o.drift.join('; ')) : h('span', { class: 'muted' }, 'none')),
-        h('td', { 'data-testid': 'last' }, o.lastDeployment
-          ? h('div', { 'data-deployment': o.lastDeployment.id }, badge(o.lastDeployment.state), ' ', h('a', { href: '#/deployments/' + enc(o.lastDeployment.id) }, o.lastDeployment.id),
-            h('div', { class: 'small muted' }, ago(o.lastDeployment.createdAt)))
-          : ''));
+        h('td', { 'data-testid': 'release' }, release(o.release)));
     });
     const recent = state.recent.map((d) => deploymentRow(d, true));
     view.replaceChildren(
@@ -351,7 +361,7 @@
         state.overview.length === 0
           ? h('p', { class: 'empty' }, 'No services yet. Deploy one with `backstay deploy --server …` or POST /api/services/NAME/deployments.')
           : h('table', { 'data-testid': 'services' },
-            h('thead', {}, h('tr', {}, ['Service', 'Platform', 'Stable', 'In progress', 'Traffic', 'Health', 'Drift', 'Last deployment'].map((t) => h('th', {}, t)))),
+            h('thead', {}, h('tr', {}, ['Service', 'Platform', 'Stable', 'In progress', 'Traffic', 'Health', 'Drift', 'Latest release'].map((t) => h('th', {}, t)))),
             h('tbody', {}, rows)),
         h('p', { class: 'small muted' }, 'Right-click a service or a deployment for its actions.')),
       h('div', { class: 'card' }, h('h2', {}, 'Recent deployments'), deploymentTable(recent, true)));
