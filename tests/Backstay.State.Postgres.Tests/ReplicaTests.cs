@@ -1,5 +1,5 @@
 using Backstay.Core.Model;
-using Backstay.State.Sqlite.Tests;
+using Backstay.Testing;
 
 namespace Backstay.State.Postgres.Tests;
 

@@ -1,7 +1,7 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
-namespace Backstay.State.Sqlite.Tests;
+namespace Backstay.Testing;
 
 /// <summary>The behaviour every <see cref="IStateStore"/> must show; each store's test class derives from it.</summary>
 public abstract class StateStoreComplianceTests : IAsyncLifetime
