@@ -1,7 +1,7 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
-namespace Backstay.Core.Tests.Fakes;
+namespace Backstay.Testing;
 
 /// <summary>
 /// An <see cref="IStateStore"/> in memory, behind one lock, with the semantics the interface documents: one active
