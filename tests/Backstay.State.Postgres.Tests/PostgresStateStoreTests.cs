@@ -1,6 +1,6 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
-using Backstay.State.Sqlite.Tests;
+using Backstay.Testing;
 using Npgsql;
 
 namespace Backstay.State.Postgres.Tests;

@@ -1,5 +1,5 @@
 using Backstay.Core.Model;
-using Backstay.State.Sqlite.Tests;
+using Backstay.Testing;
 
 namespace Backstay.State.Postgres.Tests;
 
@@ -154,20 +154,5 @@ public sealed class ReplicaTests(PostgresServer server) : IAsyncLifetime
         return store;
     }
 
-    /// <summary>Runs each piece of work on its own thread, all released at once, so that they overlap.</summary>
-    private static async Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work)
-    {
-        using var start = new Barrier(work.Length);
-        var running = work.Select(
-            w => Task.Factory.StartNew(
-                () =>
-                {
-                    start.SignalAndWait(Timeout);
-                    return w();
-                },
-                CancellationToken.None,
-                TaskCreationOptions.LongRunning,
-                TaskScheduler.Default).Unwrap());
-        return await Task.WhenAll(running).WaitAsync(Timeout);
-    }
+    private static Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work) => Concurrently.RunAsync(Timeout, work);
 }

@@ -1,4 +1,5 @@
 using Backstay.Core.Ports;
+using Backstay.Testing;
 using Microsoft.Data.Sqlite;
 
 namespace Backstay.State.Sqlite.Tests;

@@ -2,7 +2,7 @@ using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
-using Backstay.Core.Tests.Fakes;
+using Backstay.Testing;
 
 namespace Backstay.Core.Tests.Engine;
 

@@ -1,5 +1,5 @@
 using Backstay.Core.Model;
-using Backstay.Core.Tests.Fakes;
+using Backstay.Testing;
 
 namespace Backstay.Core.Tests.Engine;
 

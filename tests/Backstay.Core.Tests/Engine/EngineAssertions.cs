@@ -1,6 +1,6 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
-using Backstay.Core.Tests.Fakes;
+using Backstay.Testing;
 
 namespace Backstay.Core.Tests.Engine;
 

@@ -4,8 +4,8 @@ using System.Text.Json;
 using Backstay.Core.Hooks;
 using Backstay.Core.Model;
 using Backstay.Core.Spec;
-using Backstay.Core.Tests.Fakes;
 using Backstay.Core.Tests.Hooks;
+using Backstay.Testing;
 
 namespace Backstay.Core.Tests.Engine;
 

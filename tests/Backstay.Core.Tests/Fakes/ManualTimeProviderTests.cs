@@ -1,3 +1,5 @@
+using Backstay.Testing;
+
 namespace Backstay.Core.Tests.Fakes;
 
 public sealed class ManualTimeProviderTests

@@ -1,7 +1,7 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
-namespace Backstay.State.Sqlite.Tests;
+namespace Backstay.Testing;
 
 /// <summary>The behaviour every <see cref="IStateStore"/> must show; each store's test class derives from it.</summary>
 public abstract class StateStoreComplianceTests : IAsyncLifetime
@@ -690,21 +690,7 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
     }
 
     /// <summary>Runs each piece of work on its own thread, all released at once, so that they overlap.</summary>
-    protected static async Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work)
-    {
-        using var start = new Barrier(work.Length);
-        var running = work.Select(
-            w => Task.Factory.StartNew(
-                () =>
-                {
-                    start.SignalAndWait(Timeout);
-                    return w();
-                },
-                CancellationToken.None,
-                TaskCreationOptions.LongRunning,
-                TaskScheduler.Default).Unwrap());
-        return await Task.WhenAll(running).WaitAsync(Timeout);
-    }
+    protected static Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work) => Concurrently.RunAsync(Timeout, work);
 
     protected static ServiceRecord Service(string name) => new()
     {

@@ -2,7 +2,7 @@ using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 
-namespace Backstay.Core.Tests.Fakes;
+namespace Backstay.Testing;
 
 /// <summary>How a platform-run rollout of one revision ends on the fake, and after how long.</summary>
 public sealed record NativeRolloutScript(NativeRolloutState Outcome, TimeSpan After, string? Reason = null)

@@ -2,7 +2,7 @@ using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
 
-namespace Backstay.Core.Tests.Fakes;
+namespace Backstay.Testing;
 
 /// <summary>How the instances of a revision behave on the fake platform.</summary>
 public sealed record InstanceBehavior

@@ -1,9 +1,14 @@
-namespace Backstay.Core.Tests.Fakes;
+namespace Backstay.Testing;
 
 /// <summary>
 /// A clock that moves only when a test advances it. Its timers fire, in due order, as <see cref="Advance"/> passes
 /// their due time (periodic ones repeatedly), so <c>Task.Delay(d, time, ct)</c> completes on fake time.
 /// </summary>
+/// <remarks>
+/// Not Microsoft.Extensions.TimeProvider.Testing's FakeTimeProvider: that one (10.0) runs every callback that falls due
+/// in one Advance with the clock already at the advance's end, under the caller's SynchronizationContext, and cannot
+/// say how many timers wait, which is how EngineHarness knows an engine loop has parked on the clock.
+/// </remarks>
 public sealed class ManualTimeProvider : TimeProvider
 {
     private readonly Lock _gate = new();

@@ -1,28 +1,28 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
-namespace Backstay.Core.Tests.Fakes;
+namespace Backstay.Testing;
 
 /// <summary>
 /// An <see cref="IStateStore"/> in memory, behind one lock, with the semantics the interface documents: one active
 /// deployment per service, rollbacks created atomically, commands taken once, leases that expire on the given clock.
 /// Every call honours its cancellation token first, as a real store would, so cancelling an engine stops its writes.
 /// </summary>
-public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
+public sealed class InMemoryStateStore : IStateStore
 {
-    private readonly Lock _gate = new();
-    private readonly Dictionary<string, ServiceRecord> _services = new(StringComparer.Ordinal);
-    private readonly List<Revision> _revisions = [];
-    private readonly List<Deployment> _deployments = [];
-    private readonly List<DeploymentEvent> _events = [];
-    private readonly List<DeploymentCommand> _commands = [];
-    private readonly List<JournalEntry> _journal = [];
-    private readonly List<HookRun> _hookRuns = [];
-    private readonly Dictionary<string, Observation> _observations = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt, long Generation)> _leases = new(StringComparer.Ordinal);
-    private long _eventSequence;
-    private long _commandSequence;
-    private long _journalSequence;
+    private readonly Storage _data;
+    private readonly TimeProvider _time;
+
+    public InMemoryStateStore(TimeProvider time)
+        : this(time, new Storage())
+    {
+    }
+
+    private InMemoryStateStore(TimeProvider time, Storage data)
+    {
+        _time = time;
+        _data = data;
+    }
 
     /// <summary>Called after a journal entry is stored, on the writer's thread; lets a test "kill" the writer at a chosen point.</summary>
     public Action<JournalEntry>? OnJournalAppended { get; set; }
@@ -33,74 +33,77 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     /// <summary>Called after an event is stored, on the writer's thread.</summary>
     public Action<DeploymentEvent>? OnEventAppended { get; set; }
 
+    /// <summary>Another store over the same data, as a second process opening the same database; its On* hooks are its own.</summary>
+    public InMemoryStateStore OpenAnother() => new(_time, _data);
+
     /// <summary>Every deployment, oldest first.</summary>
     public IReadOnlyList<Deployment> AllDeployments
     {
         get
         {
-            lock (_gate)
+            lock (_data.Gate)
             {
-                return [.. _deployments];
+                return [.. _data.Deployments];
             }
         }
     }
 
     public Deployment Deployment(string id)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return _deployments.Single(d => d.Id == id);
+            return _data.Deployments.Single(d => d.Id == id);
         }
     }
 
     public IReadOnlyList<DeploymentEvent> Events(string deploymentId)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return [.. _events.Where(e => e.DeploymentId == deploymentId)];
+            return [.. _data.Events.Where(e => e.DeploymentId == deploymentId)];
         }
     }
 
     public IReadOnlyList<JournalEntry> Journal(string deploymentId)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return [.. _journal.Where(e => e.DeploymentId == deploymentId)];
+            return [.. _data.Journal.Where(e => e.DeploymentId == deploymentId)];
         }
     }
 
     public ServiceRecord? Service(string name)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return _services.GetValueOrDefault(name);
+            return _data.Services.GetValueOrDefault(name);
         }
     }
 
     public IReadOnlyList<Revision> Revisions(string service)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return [.. _revisions.Where(r => r.Service == service).OrderBy(r => r.Number)];
+            return [.. _data.Revisions.Where(r => r.Service == service).OrderBy(r => r.Number)];
         }
     }
 
     /// <summary>The owner of an unexpired lease, or null.</summary>
     public string? LeaseOwner(string key)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return _leases.TryGetValue(key, out var lease) && lease.ExpiresAt > time.GetUtcNow() ? lease.Owner : null;
+            return _data.Leases.TryGetValue(key, out var lease) && lease.ExpiresAt > _time.GetUtcNow() ? lease.Owner : null;
         }
     }
 
     /// <summary>Gives a lease to an owner whatever holds it now: another controller that took over while this one stalled.</summary>
     public void ForceLease(string key, string owner, TimeSpan ttl)
     {
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var generation = _leases.TryGetValue(key, out var lease) ? lease.Generation : 0;
-            _leases[key] = (owner, time.GetUtcNow() + ttl, generation + 1);
+            var generation = _data.Leases.TryGetValue(key, out var lease) ? lease.Generation : 0;
+            _data.Leases[key] = (owner, _time.GetUtcNow() + ttl, generation + 1);
         }
     }
 
@@ -119,9 +122,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult<IReadOnlyList<ServiceRecord>>([.. _services.Values.OrderBy(s => s.Name, StringComparer.Ordinal)]);
+            return Task.FromResult<IReadOnlyList<ServiceRecord>>([.. _data.Services.Values.OrderBy(s => s.Name, StringComparer.Ordinal)]);
         }
     }
 
@@ -129,9 +132,12 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentNullException.ThrowIfNull(service);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            _services[service.Name] = service;
+            // As the real stores' upsert does: the first CreatedAt of a service is kept; every other field is overwritten.
+            _data.Services[service.Name] = _data.Services.TryGetValue(service.Name, out var existing)
+                ? service with { CreatedAt = existing.CreatedAt }
+                : service;
         }
 
         return Task.CompletedTask;
@@ -141,11 +147,11 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentNullException.ThrowIfNull(revision);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var number = _revisions.Where(r => r.Service == revision.Service).Select(r => r.Number).DefaultIfEmpty(0).Max() + 1;
+            var number = _data.Revisions.Where(r => r.Service == revision.Service).Select(r => r.Number).DefaultIfEmpty(0).Max() + 1;
             var numbered = revision with { Number = number };
-            _revisions.Add(numbered);
+            _data.Revisions.Add(numbered);
             return Task.FromResult(numbered);
         }
     }
@@ -153,33 +159,33 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<Revision?> GetRevisionAsync(string service, int number, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult(_revisions.SingleOrDefault(r => r.Service == service && r.Number == number));
+            return Task.FromResult(_data.Revisions.SingleOrDefault(r => r.Service == service && r.Number == number));
         }
     }
 
     public Task<IReadOnlyList<Revision>> ListRevisionsAsync(string service, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult<IReadOnlyList<Revision>>([.. _revisions.Where(r => r.Service == service).OrderByDescending(r => r.Number)]);
+            return Task.FromResult<IReadOnlyList<Revision>>([.. _data.Revisions.Where(r => r.Service == service).OrderByDescending(r => r.Number)]);
         }
     }
 
     public Task MarkRevisionRemovedAsync(string service, int number, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var index = _revisions.FindIndex(r => r.Service == service && r.Number == number);
+            var index = _data.Revisions.FindIndex(r => r.Service == service && r.Number == number);
             if (index < 0)
             {
                 throw new InvalidOperationException($"Service '{service}' has no revision {number}.");
             }
 
-            _revisions[index] = _revisions[index] with { Removed = true };
+            _data.Revisions[index] = _data.Revisions[index] with { Removed = true };
         }
 
         return Task.CompletedTask;
@@ -189,7 +195,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentNullException.ThrowIfNull(deployment);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
             ThrowIfConflict(deployment.Service, ignoredId: null);
             Insert(deployment);
@@ -204,17 +210,17 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         ArgumentNullException.ThrowIfNull(rollback);
         ArgumentNullException.ThrowIfNull(undone);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
             ThrowIfConflict(rollback.Service, undone.Id);
             var index = IndexOf(undone.Id);
-            if (_deployments.Any(d => d.Id == rollback.Id))
+            if (_data.Deployments.Any(d => d.Id == rollback.Id))
             {
                 throw new InvalidOperationException($"Deployment {rollback.Id} already exists.");
             }
 
-            _deployments[index] = undone;
-            _deployments.Add(rollback);
+            _data.Deployments[index] = undone;
+            _data.Deployments.Add(rollback);
         }
 
         return Task.CompletedTask;
@@ -224,9 +230,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentNullException.ThrowIfNull(deployment);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            _deployments[IndexOf(deployment.Id)] = deployment;
+            _data.Deployments[IndexOf(deployment.Id)] = deployment;
         }
 
         return Task.CompletedTask;
@@ -235,9 +241,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<Deployment?> GetDeploymentAsync(string id, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult(_deployments.SingleOrDefault(d => d.Id == id));
+            return Task.FromResult(_data.Deployments.SingleOrDefault(d => d.Id == id));
         }
     }
 
@@ -245,10 +251,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
             return Task.FromResult<IReadOnlyList<Deployment>>([
-                .. _deployments.Select((d, i) => (d, i))
+                .. _data.Deployments.Select((d, i) => (d, i))
                     .Where(x => service is null || x.d.Service == service)
                     .OrderByDescending(x => x.d.CreatedAt).ThenByDescending(x => x.i)
                     .Take(limit)
@@ -260,10 +266,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
             return Task.FromResult<IReadOnlyList<Deployment>>([
-                .. _deployments.Select((d, i) => (d, i))
+                .. _data.Deployments.Select((d, i) => (d, i))
                     .Where(x => x.d.IsActive)
                     .OrderBy(x => x.d.CreatedAt).ThenBy(x => x.i)
                     .Select(x => x.d),
@@ -276,10 +282,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         ArgumentNullException.ThrowIfNull(deploymentEvent);
         cancellationToken.ThrowIfCancellationRequested();
         DeploymentEvent stored;
-        lock (_gate)
+        lock (_data.Gate)
         {
-            stored = deploymentEvent with { Sequence = ++_eventSequence };
-            _events.Add(stored);
+            stored = deploymentEvent with { Sequence = ++_data.EventSequence };
+            _data.Events.Add(stored);
         }
 
         OnEventAppended?.Invoke(stored);
@@ -289,10 +295,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<IReadOnlyList<DeploymentEvent>> ListEventsAsync(string deploymentId, long afterSequence, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
             return Task.FromResult<IReadOnlyList<DeploymentEvent>>([
-                .. _events.Where(e => e.DeploymentId == deploymentId && e.Sequence > afterSequence).OrderBy(e => e.Sequence),
+                .. _data.Events.Where(e => e.DeploymentId == deploymentId && e.Sequence > afterSequence).OrderBy(e => e.Sequence),
             ]);
         }
     }
@@ -301,10 +307,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentNullException.ThrowIfNull(command);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var stored = command with { Id = ++_commandSequence };
-            _commands.Add(stored);
+            var stored = command with { Id = ++_data.CommandSequence };
+            _data.Commands.Add(stored);
             return Task.FromResult(stored);
         }
     }
@@ -312,10 +318,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<IReadOnlyList<DeploymentCommand>> TakeCommandsAsync(string deploymentId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var taken = _commands.Where(c => c.DeploymentId == deploymentId).OrderBy(c => c.Id).ToList();
-            _commands.RemoveAll(c => c.DeploymentId == deploymentId);
+            var taken = _data.Commands.Where(c => c.DeploymentId == deploymentId).OrderBy(c => c.Id).ToList();
+            _data.Commands.RemoveAll(c => c.DeploymentId == deploymentId);
             return Task.FromResult<IReadOnlyList<DeploymentCommand>>(taken);
         }
     }
@@ -325,10 +331,10 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         ArgumentNullException.ThrowIfNull(entry);
         cancellationToken.ThrowIfCancellationRequested();
         JournalEntry stored;
-        lock (_gate)
+        lock (_data.Gate)
         {
-            stored = entry with { Sequence = ++_journalSequence };
-            _journal.Add(stored);
+            stored = entry with { Sequence = ++_data.JournalSequence };
+            _data.Journal.Add(stored);
         }
 
         OnJournalAppended?.Invoke(stored);
@@ -345,16 +351,16 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var now = time.GetUtcNow();
-            if (_leases.TryGetValue(key, out var lease) && lease.Owner != owner && lease.ExpiresAt > now)
+            var now = _time.GetUtcNow();
+            if (_data.Leases.TryGetValue(key, out var lease) && lease.Owner != owner && lease.ExpiresAt > now)
             {
                 return Task.FromResult(false);
             }
 
             var renewal = lease.Owner == owner && lease.ExpiresAt > now;
-            _leases[key] = (owner, now + ttl, renewal ? lease.Generation : lease.Generation + 1);
+            _data.Leases[key] = (owner, now + ttl, renewal ? lease.Generation : lease.Generation + 1);
             return Task.FromResult(true);
         }
     }
@@ -362,11 +368,11 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            if (_leases.TryGetValue(key, out var lease) && lease.Owner == owner)
+            if (_data.Leases.TryGetValue(key, out var lease) && lease.Owner == owner)
             {
-                _leases[key] = lease with { ExpiresAt = DateTimeOffset.MinValue };
+                _data.Leases[key] = lease with { ExpiresAt = DateTimeOffset.MinValue };
             }
         }
 
@@ -376,9 +382,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult(_leases.TryGetValue(key, out var lease) && lease.Owner == owner && lease.ExpiresAt > time.GetUtcNow()
+            return Task.FromResult(_data.Leases.TryGetValue(key, out var lease) && lease.Owner == owner && lease.ExpiresAt > _time.GetUtcNow()
                 ? lease.Generation : (long?)null);
         }
     }
@@ -386,16 +392,16 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            var index = _hookRuns.FindIndex(r => r.Id == run.Id);
+            var index = _data.HookRuns.FindIndex(r => r.Id == run.Id);
             if (index >= 0)
             {
-                _hookRuns[index] = run;
+                _data.HookRuns[index] = run;
             }
             else
             {
-                _hookRuns.Add(run);
+                _data.HookRuns.Add(run);
             }
         }
 
@@ -405,18 +411,18 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult<IReadOnlyList<HookRun>>(_hookRuns.Where(r => r.DeploymentId == deploymentId).ToList());
+            return Task.FromResult<IReadOnlyList<HookRun>>(_data.HookRuns.Where(r => r.DeploymentId == deploymentId).ToList());
         }
     }
 
     public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            _observations[observation.Service] = observation;
+            _data.Observations[observation.Service] = observation;
         }
 
         return Task.CompletedTask;
@@ -425,9 +431,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
+        lock (_data.Gate)
         {
-            return Task.FromResult(_observations.GetValueOrDefault(service));
+            return Task.FromResult(_data.Observations.GetValueOrDefault(service));
         }
     }
 
@@ -435,7 +441,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 
     private void ThrowIfConflict(string service, string? ignoredId)
     {
-        var active = _deployments.FirstOrDefault(d => d.Service == service && d.IsActive && d.Id != ignoredId);
+        var active = _data.Deployments.FirstOrDefault(d => d.Service == service && d.IsActive && d.Id != ignoredId);
         if (active is not null)
         {
             throw new DeploymentConflictException(service, active.Id);
@@ -444,17 +450,35 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 
     private void Insert(Deployment deployment)
     {
-        if (_deployments.Any(d => d.Id == deployment.Id))
+        if (_data.Deployments.Any(d => d.Id == deployment.Id))
         {
             throw new InvalidOperationException($"Deployment {deployment.Id} already exists.");
         }
 
-        _deployments.Add(deployment);
+        _data.Deployments.Add(deployment);
     }
 
     private int IndexOf(string id)
     {
-        var index = _deployments.FindIndex(d => d.Id == id);
+        var index = _data.Deployments.FindIndex(d => d.Id == id);
         return index >= 0 ? index : throw new InvalidOperationException($"Deployment {id} does not exist, so it cannot be updated.");
+    }
+
+    /// <summary>What a database would hold: shared by the stores <see cref="OpenAnother"/> makes, behind one lock.</summary>
+    private sealed class Storage
+    {
+        public readonly Lock Gate = new();
+        public readonly Dictionary<string, ServiceRecord> Services = new(StringComparer.Ordinal);
+        public readonly List<Revision> Revisions = [];
+        public readonly List<Deployment> Deployments = [];
+        public readonly List<DeploymentEvent> Events = [];
+        public readonly List<DeploymentCommand> Commands = [];
+        public readonly List<JournalEntry> Journal = [];
+        public readonly List<HookRun> HookRuns = [];
+        public readonly Dictionary<string, Observation> Observations = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt, long Generation)> Leases = new(StringComparer.Ordinal);
+        public long EventSequence;
+        public long CommandSequence;
+        public long JournalSequence;
     }
 }
