@@ -97,7 +97,10 @@ public sealed class ServeEndToEndTests : IDisposable
         release.GetProperty("summary").GetString()!.ShouldStartWith("r2 rolled back");
         release.GetProperty("summary").GetString()!.ShouldContain("error rate");
         (await _cli.RunAsync("status", "web")).Stdout.ShouldContain("r2 rolled back");
-        (await _cli.DeployAsync("--env", "GREETING=fixed")).Outcome.ShouldBe("Succeeded");
+        var fixedRelease = await _cli.DeployAsync("--env", "GREETING=fixed");
+        fixedRelease.Outcome.ShouldBe("Paused", "the canary waits at 50%");
+        var continued = await _cli.RunAsync("continue", fixedRelease.Id, "--output", "json");
+        CliRunner.Outcome(continued.Stdout).ShouldBe("Succeeded", continued.Stdout + continued.Stderr);
         var after = JsonDocument.Parse((await _cli.RunAsync("status", "web", "--output", "json")).Stdout).RootElement.GetProperty("services")[0].GetProperty("release");
         after.GetProperty("state").GetString().ShouldBe("Succeeded");
         after.GetProperty("incident").GetBoolean().ShouldBeFalse();
