@@ -389,19 +389,37 @@ public abstract class RelationalStateStore : IStateStore
             cancellationToken,
             Text("deployment_id", deploymentId));
 
-    public async Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
+    public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(observation);
+        return SaveObservationsAsync([observation], cancellationToken);
+    }
+
+    public async Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observations);
+        if (observations.Count == 0)
+        {
+            return;
+        }
+
+        // One transaction for a whole observation pass: a write per service made the pass grow with the services.
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(
-            connection,
-            """
-            INSERT INTO observations (service, json) VALUES (@service, @json)
-            ON CONFLICT (service) DO UPDATE SET json = excluded.json;
-            """,
-            cancellationToken,
-            Text("service", observation.Service),
-            Text("json", TableRows.Document(observation)));
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var observation in observations)
+        {
+            await ExecuteAsync(
+                connection,
+                """
+                INSERT INTO observations (service, json) VALUES (@service, @json)
+                ON CONFLICT (service) DO UPDATE SET json = excluded.json;
+                """,
+                cancellationToken,
+                Text("service", observation.Service),
+                Text("json", TableRows.Document(observation)));
+        }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken) =>

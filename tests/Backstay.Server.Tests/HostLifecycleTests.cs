@@ -130,6 +130,7 @@ public sealed class HostLifecycleTests(ServerFixture server) : IAsyncLifetime
         public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken) => inner.SaveHookRunAsync(run, cancellationToken);
         public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) => inner.ListHookRunsAsync(deploymentId, cancellationToken);
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);
+        public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken) => inner.SaveObservationsAsync(observations, cancellationToken);
         public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken) => inner.GetObservationAsync(service, cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

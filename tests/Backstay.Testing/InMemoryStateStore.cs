@@ -417,6 +417,21 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
+    public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observations);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            foreach (var observation in observations)
+            {
+                _data.Observations[observation.Service] = observation;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

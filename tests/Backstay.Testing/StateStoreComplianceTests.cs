@@ -689,6 +689,30 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
         read.ProductionWeights.ShouldBe(latest.ProductionWeights);
     }
 
+    [Fact]
+    public async Task SaveObservationsAsync_OnePassOfManyServices_EachReadBackAndAnEmptyPassWritesNothing()
+    {
+        await Store.SaveObservationAsync(new Observation { Service = "svc-000", At = Start, Sets = [new ObservedSet(1, 1, 0, 0)] }, Ct);
+        var pass = Enumerable.Range(0, 250).Select(i => new Observation
+        {
+            Service = $"svc-{i:000}",
+            At = Start.AddSeconds(2),
+            Sets = [new ObservedSet(i + 1, 3, 3, 3)],
+            ProductionWeights = new Dictionary<int, int> { [i + 1] = 100 },
+        }).ToList();
+
+        await Store.SaveObservationsAsync(pass, Ct);
+        await Store.SaveObservationsAsync([], Ct);
+
+        foreach (var expected in pass)
+        {
+            var read = (await Store.GetObservationAsync(expected.Service, Ct)).ShouldNotBeNull();
+            read.At.ShouldBe(expected.At);
+            read.Sets.ShouldBe(expected.Sets);
+            read.ProductionWeights.ShouldBe(expected.ProductionWeights);
+        }
+    }
+
     /// <summary>Runs each piece of work on its own thread, all released at once, so that they overlap.</summary>
     protected static Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work) => Concurrently.RunAsync(Timeout, work);
 

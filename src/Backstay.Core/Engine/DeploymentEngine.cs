@@ -241,8 +241,13 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     /// <summary>Records what the platform shows for each of its services, so `status` and `deploy` can tell drift from any process.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _observedAt = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// One pass: reads every service that is due from the platform, then writes what it saw in one transaction. A
+    /// service the platform cannot read is logged and left for the next pass; the others are still written.
+    /// </summary>
     private async Task ObserveAsync(CancellationToken cancellationToken)
     {
+        var seen = new List<Observation>();
         foreach (var service in await store.ListServicesAsync(cancellationToken))
         {
             if (!platform.Serves(service.Platform)
@@ -254,13 +259,15 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
             try
             {
                 _observedAt[service.Name] = time.GetUtcNow();
-                await store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, time, cancellationToken), cancellationToken);
+                seen.Add(await Observations.ReadAsync(platform, service.Name, time, cancellationToken));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 EngineLog.PassFailed(_logger, ex);
             }
         }
+
+        await store.SaveObservationsAsync(seen, cancellationToken);
     }
 
     /// <summary>The lease that makes one engine at a time run a service's deployments.</summary>

@@ -223,6 +223,8 @@ public sealed class LeaseFence(IStateStore store, string key, string owner, long
 
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);
 
+        public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken) => inner.SaveObservationsAsync(observations, cancellationToken);
+
         public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken) => inner.GetObservationAsync(service, cancellationToken);
 
         // The engine owns the store.

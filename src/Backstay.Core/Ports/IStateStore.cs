@@ -77,6 +77,9 @@ public interface IStateStore : IAsyncDisposable
     /// <summary>Replaces the latest observation of a service's platform state.</summary>
     Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken);
 
+    /// <summary>Replaces the latest observations of several services in one transaction: one observation pass, one write.</summary>
+    Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken);
+
     Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken);
 }
 
