@@ -155,7 +155,14 @@ internal sealed record DeploymentReport(
     string? RequestedBy,
     ApiCallsReport? ApiCalls,
     IReadOnlyList<string> Drift,
-    IReadOnlyList<EventReport> Events);
+    IReadOnlyList<EventReport> Events)
+{
+    /// <summary>The revision that served before: in a rollback, the failed one (which `stableRevision` also names, for older scripts).</summary>
+    public int? FromRevision => StableRevision;
+
+    /// <summary>The revision this deployment brings to production: in a rollback, the one it restores.</summary>
+    public int ToRevision => Revision;
+}
 
 /// <summary>The AWS API calls one CLI process sent while it ran a deployment (every attempt, retries included), by "service:Operation".</summary>
 internal sealed record ApiCallsReport(int Total, IReadOnlyDictionary<string, int> ByOperation)

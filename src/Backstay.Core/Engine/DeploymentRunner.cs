@@ -174,7 +174,7 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
             await context.Watchdog.BetweenStepsAsync(cancellationToken);
             await context.Record.JournalAsync(step, StepPhase.Started, action, cancellationToken);
             await context.Record.SaveAsync(context.Deployment with { CurrentStep = step, StepPhase = StepPhase.Started }, cancellationToken);
-            await context.Record.EventAsync("StepStarted", $"step {step + 1}/{plan.Actions.Count}: {action.Describe()}", cancellationToken, step);
+            await context.Record.EventAsync("StepStarted", $"step {step + 1}/{plan.Actions.Count}: {action.Describe(context.Target.Number, context.Stable?.Number)}", cancellationToken, step);
             await ExecuteAsync(context, action, cancellationToken);
             await context.Record.JournalAsync(step, StepPhase.Completed, action, cancellationToken);
             await context.Record.SaveAsync(context.Deployment with { StepPhase = StepPhase.Completed }, cancellationToken);
@@ -185,7 +185,7 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
     {
         if (context.SkipPauses && action is AnalysisAction or WaitAction or WeightAction { TargetWeight: < 100 })
         {
-            await context.Record.EventAsync("StepSkipped", $"{action.Describe()} skipped (continue --full)", cancellationToken);
+            await context.Record.EventAsync("StepSkipped", $"{action.Describe(context.Target.Number, context.Stable?.Number)} skipped (continue --full)", cancellationToken);
             return;
         }
 

@@ -26,24 +26,39 @@ public abstract record PlanAction
 {
     /// <summary>Short text for progress output and the timeline.</summary>
     public abstract string Describe();
+
+    /// <summary>
+    /// The same with the revisions named: from the revision serving before to the one this deployment brings (in a
+    /// rollback, from the failed revision to the restored one), so that no reader has to know what "stable" means there.
+    /// </summary>
+    public virtual string Describe(int to, int? from) => Describe();
 }
 
 /// <summary>Run Count instances of a role's revision, and when WaitHealthy, wait until that many are healthy.</summary>
 public sealed record ScaleAction(Role Role, int Count, bool WaitHealthy) : PlanAction
 {
     public override string Describe() => $"scale {Role.ToString().ToLowerInvariant()} to {Count}";
+
+    public override string Describe(int to, int? from) =>
+        Role == Role.Target ? $"scale revision {to} to {Count}" : from is { } f ? $"scale revision {f} to {Count}" : Describe();
 }
 
 /// <summary>Give the target this share of production traffic and the stable the rest, in one change.</summary>
 public sealed record WeightAction(int TargetWeight) : PlanAction
 {
     public override string Describe() => $"set weight {TargetWeight}%";
+
+    public override string Describe(int to, int? from) => from is { } f && f != to
+        ? $"production traffic: revision {to} {TargetWeight}%, revision {f} {100 - TargetWeight}%"
+        : $"production traffic: revision {to} {TargetWeight}%";
 }
 
 /// <summary>Route the test listener to the target (true) or the stable revision (false).</summary>
 public sealed record TestTrafficAction(bool ToTarget) : PlanAction
 {
     public override string Describe() => ToTarget ? "test traffic to new revision" : "test traffic to stable revision";
+
+    public override string Describe(int to, int? from) => $"test traffic to revision {(ToTarget || from is null ? to : from)}";
 }
 
 /// <summary>Wait for a duration, or until continued when Duration is null.</summary>

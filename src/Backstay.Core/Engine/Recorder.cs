@@ -26,7 +26,7 @@ internal sealed class Recorder(DeploymentContext context)
             DeploymentId = context.Deployment.Id,
             Step = step,
             Phase = phase,
-            Action = action.Describe(),
+            Action = action.Describe(context.Target.Number, context.Stable?.Number),
             At = context.Time.GetUtcNow(),
         }, cancellationToken);
 

@@ -130,6 +130,25 @@ public sealed class RollbackTrafficFirstTests
     }
 
     [Fact]
+    public async Task RunAsync_Rollback_StepsNameTheRevisionsTheyActOnNotRoles()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(instances: 3, testListener: "127.0.0.1:8081"), r => harness.Platform.SetTraffic(Web, r, Good));
+        var deployment = await harness.DeployAsync(Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause()), instances: 3, testListener: "127.0.0.1:8081"),
+            r => harness.Platform.SetTraffic(Web, r, Good with { ErrorRate = 0.5 }));
+
+        deployment.State.ShouldBe(DeploymentState.RolledBack, deployment.Reason);
+        var rollback = harness.RollbackOf(deployment.Id).ShouldNotBeNull();
+        var steps = harness.Store.Events(rollback.Id).Where(e => e.Type == "StepStarted").Select(e => e.Message).ToList();
+        steps.ShouldNotBeEmpty();
+        steps.ShouldAllBe(m => !m.Contains("stable") && !m.Contains("target") && !m.Contains("new revision"), string.Join("\n", steps));
+        steps.ShouldContain(m => m.EndsWith("production traffic: revision 1 100%, revision 2 0%", StringComparison.Ordinal), string.Join("\n", steps));
+        steps.ShouldContain(m => m.EndsWith("scale revision 2 to 0", StringComparison.Ordinal), string.Join("\n", steps));
+        steps.ShouldContain(m => m.EndsWith("test traffic to revision 1", StringComparison.Ordinal), string.Join("\n", steps));
+    }
+
+    [Fact]
     public async Task RunAsync_StableHasNoHealthyInstanceWhenRolledBack_SaysSoAndBringsItUpBeforeMovingTraffic()
     {
         await using var harness = new EngineHarness();

@@ -111,11 +111,17 @@
     setTimeout(() => node.remove(), error ? 9000 : 5000);
   }
 
-  function describe(action) {
+  // Steps name revisions, as the timeline does: in a rollback "stable" would be the failed revision.
+  function describe(action, d) {
+    const to = d.targetRevision;
+    const from = d.stableRevision !== null && d.stableRevision !== undefined && d.stableRevision !== to ? d.stableRevision : null;
     switch (action.action) {
-      case 'scale': return 'scale ' + String(action.role).toLowerCase() + ' to ' + action.count + (action.waitHealthy ? ' (wait healthy)' : '');
-      case 'weight': return 'set weight ' + action.targetWeight + '%';
-      case 'testTraffic': return action.toTarget ? 'test traffic to new revision' : 'test traffic to stable revision';
+      case 'scale': {
+        const revision = String(action.role).toLowerCase() === 'target' ? to : from;
+        return (revision === null ? 'scale ' + String(action.role).toLowerCase() : 'scale revision ' + revision) + ' to ' + action.count + (action.waitHealthy ? ' (wait healthy)' : '');
+      }
+      case 'weight': return 'production traffic: revision ' + to + ' ' + action.targetWeight + '%' + (from === null ? '' : ', revision ' + from + ' ' + (100 - action.targetWeight) + '%');
+      case 'testTraffic': return 'test traffic to revision ' + (action.toTarget || from === null ? to : from);
       case 'pause': return action.duration ? 'pause ' + duration(action.duration) : 'pause until continued';
       case 'analysis': return 'analysis over ' + duration(action.analysis && action.analysis.window);
       case 'wait': return (action.reason || 'wait') + ' ' + duration(action.duration);
@@ -522,7 +528,7 @@
       const current = !done && i === d.currentStep && isActive(d) && d.stepPhase === 'Started';
       const failed = !done && i === d.currentStep && ['Failed', 'RolledBack', 'RollingBack', 'RollbackFailed', 'Stopped'].includes(d.state) && started.has(i);
       return h('li', { class: done ? 'done' : current ? 'current' : failed ? 'failed' : '', 'data-testid': 'step' },
-        h('span', { class: 'n' }, String(i + 1)), h('span', {}, describe(a)),
+        h('span', { class: 'n' }, String(i + 1)), h('span', {}, describe(a, d)),
         h('span', { class: 'small muted' }, started.has(i) ? time(started.get(i)) : ''),
         current && d.state === 'Paused' ? badge('Paused') : current ? badge('InProgress') : null);
     }));
