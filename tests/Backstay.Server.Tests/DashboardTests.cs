@@ -53,7 +53,7 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         var first = await admin.DeployAsync(Specs.Request(spec, "v1"));
         var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
         await Assertions.Expect(row).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
-        await Assertions.Expect(row.Locator("[data-testid=last]")).ToContainTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row.Locator("[data-testid=release-state]")).ToHaveTextAsync("r1 succeeded", new() { Timeout = Wait }).Within(70);
         (await admin.GetJsonAsync<Deployment>($"api/deployments/{first.Id}")).State.ShouldBe(DeploymentState.Succeeded);
 
         var second = await admin.DeployAsync(Specs.Request(spec, "v2"));
@@ -211,6 +211,32 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         using var response = await http.SendAsync(request).Within(10);
         ((int)response.StatusCode).ShouldBe(403);
         (await response.Content.ReadAsStringAsync()).ShouldContain("Origin");
+    }
+
+    [Fact]
+    public async Task Overview_WhenBackstayStopsAnswering_KeepsWhatItLastShowedWithItsAge_AndRecovers()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("stale"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        await LogInAsync("grace");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
+
+        // Every API call fails as it does when serve is killed: no answer at all.
+        await _page.RouteAsync("**/api/**", route => route.AbortAsync("connectionrefused")).Within(30);
+        var banner = _page.Locator("[data-testid=stale-banner]");
+        await Assertions.Expect(banner).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(banner).ToContainTextAsync("Backstay is not answering").Within(30);
+        await Assertions.Expect(row).ToBeVisibleAsync().Within(30);
+        (await _page.Locator("[data-testid=error]").CountAsync().Within(10)).ShouldBe(0, "the page keeps what it showed");
+        await _page.ScreenshotAsync(new() { Path = Artifact("overview-stale.png"), FullPage = true }).Within(30);
+
+        await _page.UnrouteAllAsync().Within(30);
+        await Assertions.Expect(banner).ToBeHiddenAsync(new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row).ToBeVisibleAsync().Within(30);
+        _consoleErrors.RemoveAll(e => e.Contains("net::ERR_CONNECTION_REFUSED", StringComparison.Ordinal) || e.Contains("Failed to load resource", StringComparison.Ordinal));
+        _consoleErrors.ShouldBeEmpty();
     }
 
     /// <summary>Logs in with a new operator token named <paramref name="user"/>, which the history then records.</summary>

@@ -6,6 +6,7 @@
   const view = document.getElementById('view');
   const menu = document.getElementById('menu');
   const live = document.getElementById('live');
+  const stale = document.getElementById('stale');
   const dialog = document.getElementById('confirm');
   const state = {
     role: 'viewer',
@@ -645,8 +646,17 @@
       } else {
         await renderDeployment(route.id);
       }
+      state.answeredAt = new Date();
+      stale.hidden = true;
     } catch (err) {
-      view.replaceChildren(h('div', { class: 'card error', 'data-testid': 'error' }, err.message));
+      if (err.status === undefined && state.answeredAt && view.childElementCount > 0) {
+        // Backstay does not answer (killed, restarting, network): keep what it last said, say how old it is, retry.
+        stale.hidden = false;
+        stale.textContent = 'Backstay is not answering: this page shows what it said at ' + time(state.answeredAt.toISOString()) +
+          ' (' + ago(state.answeredAt.toISOString()) + '). Retrying…';
+      } else {
+        view.replaceChildren(h('div', { class: 'card error', 'data-testid': 'error' }, err.message));
+      }
     } finally {
       rendering = false;
       if (again) { again = false; scheduleRefresh(50); }
