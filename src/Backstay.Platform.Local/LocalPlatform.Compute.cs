@@ -333,7 +333,7 @@ public sealed partial class LocalPlatform
                         continue;
                     }
 
-                    if (instance.Pid > 0 && !IsAlive(instance))
+                    if (instance.Pid > 0 && !ProcFs.IsRunning(instance.Process, instance.Pid, instance.StartTicks))
                     {
                         died.Add((instance, instance.Pid, instance.Process));
                         instance.Health = InstanceHealth.Dead;
@@ -341,7 +341,7 @@ public sealed partial class LocalPlatform
                         instance.Failures = 0;
                         instance.CheckInFlight = false;
                         instance.CrashesSinceHealthy++;
-                        instance.RestartAt = now + Backoff(instance.CrashesSinceHealthy);
+                        instance.RestartAt = now + RestartBackoff.After(instance.CrashesSinceHealthy);
                         instance.Process = null;
                         instance.Pid = 0;
                     }
@@ -377,8 +377,7 @@ public sealed partial class LocalPlatform
         foreach (var (instance, port, healthCheck) in checks)
         {
             var check = CheckHealthAsync(instance, port, healthCheck, cancellationToken);
-            _healthChecks.TryAdd(check, true);
-            _ = check.ContinueWith(t => _healthChecks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _background.Track(check);
         }
 
         foreach (var instance in restarts)
@@ -393,22 +392,6 @@ public sealed partial class LocalPlatform
         }
 
         await SuperviseHaproxyAsync(cancellationToken);
-    }
-
-    private static bool IsAlive(InstanceState instance)
-    {
-        try
-        {
-            if (instance.Process is { HasExited: true })
-            {
-                return false;
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        return ProcFs.IsRunning(instance.Pid, instance.StartTicks);
     }
 
     /// <summary>How the process ended; a child of this process reports its exit code (which /proc may show gone a moment before .NET has it).</summary>
@@ -467,7 +450,7 @@ public sealed partial class LocalPlatform
             {
                 instance.Restarts++;
                 instance.CrashesSinceHealthy++;
-                delay = Backoff(instance.CrashesSinceHealthy);
+                delay = RestartBackoff.After(instance.CrashesSinceHealthy);
                 instance.RestartAt = _time.GetUtcNow() + delay;
                 instance.LastError = ex.Message;
             }

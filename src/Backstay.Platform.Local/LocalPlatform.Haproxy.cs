@@ -172,7 +172,7 @@ public sealed partial class LocalPlatform
         await _haproxyGate.WaitAsync(cancellationToken);
         try
         {
-            var reload = _haproxyProcess is { } running && IsRunning(running);
+            var reload = _haproxyProcess is { } running && ProcFs.IsRunning(running.Process, running.Pid, running.StartTicks);
             await LaunchHaproxyLockedAsync(RenderConfig(configs), reload, cancellationToken);
             lock (_sync)
             {
@@ -262,12 +262,7 @@ public sealed partial class LocalPlatform
         // The config in place passed this check before it was moved there: a restart after a crash need not wait for it again.
         if (previous != config)
         {
-            var (exitCode, output) = await RunAsync(_haproxyPath, ["-c", "-q", "-f", candidate], cancellationToken);
-            if (exitCode != 0)
-            {
-                File.Delete(candidate);
-                throw new PlatformException($"HAProxy rejected the configuration Backstay generated ({_haproxyPath} -c -f {candidate}):\n{output.Trim()}");
-            }
+            await HaproxyExecutable.CheckConfigAsync(_haproxyPath, candidate, cancellationToken);
         }
 
         var old = reload ? _haproxyProcess : null;
@@ -448,7 +443,7 @@ public sealed partial class LocalPlatform
         {
             var current = _haproxyProcess;
             var now = _time.GetUtcNow();
-            if (current is not null && IsRunning(current))
+            if (current is not null && ProcFs.IsRunning(current.Process, current.Pid, current.StartTicks))
             {
                 _haproxySeenAliveAt = now;
                 return;
@@ -487,7 +482,7 @@ public sealed partial class LocalPlatform
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 _haproxyFailures++;
-                var delay = Backoff(_haproxyFailures);
+                var delay = RestartBackoff.After(_haproxyFailures);
                 _haproxyRetryAt = now + delay;
                 Raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyDied,
                     string.Create(CultureInfo.InvariantCulture, $"HAProxy could not be restarted: {ex.Message} Trying again in {delay.TotalSeconds:0.0} s.")));
@@ -581,24 +576,7 @@ public sealed partial class LocalPlatform
                 Raise(new PlatformEvent("", null, null, PlatformEventTypes.LoopError, $"Restarting HAProxy after it exited failed: {ex.Message}"));
             }
         }, CancellationToken.None);
-        _healthChecks.TryAdd(watcher, true);
-        _ = watcher.ContinueWith(t => _healthChecks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    private static bool IsRunning(HaproxyProcess process)
-    {
-        try
-        {
-            if (process.Process is { HasExited: true })
-            {
-                return false;
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        return ProcFs.IsRunning(process.Pid, process.StartTicks);
+        _background.Track(watcher);
     }
 
     /// <summary>Reads what HAProxy holds for every server slot, so the next sync sends only differences.</summary>

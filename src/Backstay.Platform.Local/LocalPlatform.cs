@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -32,7 +31,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     private readonly List<PersistedProcess> _retiringHaproxy = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly HttpClient _healthClient;
-    private readonly ConcurrentDictionary<Task, bool> _healthChecks = new();
+    private readonly BackgroundTasks _background = new();
     private string _haproxyPath = "";
     private string _socketPath = "";
     private HaproxyClient? _haproxy;
@@ -105,7 +104,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         }
 
         _started = true;
-        _haproxyPath = await FindHaproxyAsync(_options.HaproxyPath, cancellationToken);
+        _haproxyPath = await HaproxyExecutable.FindAsync(_options.HaproxyPath, cancellationToken);
         Directory.CreateDirectory(_localDirectory);
         Directory.CreateDirectory(_logDirectory);
 
@@ -267,7 +266,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     private async Task StopLoopsAsync()
     {
         await _stopping.CancelAsync();
-        var loops = new[] { _supervisor, _receiver }.OfType<Task>().Concat(_healthChecks.Keys).ToArray();
+        var loops = new[] { _supervisor, _receiver }.OfType<Task>().Concat(_background.Running).ToArray();
         try
         {
             await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(10));
@@ -435,78 +434,6 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
 
     private string InstanceLogPath(string service, string instanceId) => Path.Combine(_logDirectory, service, instanceId + ".log");
 
-    private static async Task<string> FindHaproxyAsync(string? configured, CancellationToken cancellationToken)
-    {
-        const string Install = "The local platform needs HAProxy 2.4 or newer: install it with `apt-get install -y haproxy` (Debian/Ubuntu), or set the path to haproxy in the options.";
-        var path = configured ?? ProcessLauncher.FindOnPath("haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy");
-        if (path is null || !File.Exists(path))
-        {
-            throw new PlatformException($"HAProxy was not found{(configured is null ? " on PATH or in /usr/sbin" : $" at {configured}")}. {Install}");
-        }
-
-        var (exitCode, output) = await RunAsync(path, ["-v"], cancellationToken);
-        var version = ParseHaproxyVersion(output);
-        if (exitCode != 0 || version is null)
-        {
-            throw new PlatformException($"{path} -v did not report a HAProxy version. {Install}");
-        }
-
-        if (version < new Version(2, 4))
-        {
-            throw new PlatformException($"{path} is HAProxy {version}. {Install}");
-        }
-
-        return path;
-    }
-
-    internal static Version? ParseHaproxyVersion(string output)
-    {
-        const string Marker = "version ";
-        var at = output.IndexOf(Marker, StringComparison.OrdinalIgnoreCase);
-        if (at < 0)
-        {
-            return null;
-        }
-
-        var text = new string([.. output[(at + Marker.Length)..].TakeWhile(c => char.IsDigit(c) || c == '.')]);
-        var parts = text.Split('.', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length >= 2
-            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var minor)
-            ? new Version(major, minor)
-            : null;
-    }
-
-    /// <summary>Runs a short command and returns its exit code and combined output.</summary>
-    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> args, CancellationToken cancellationToken)
-    {
-        var info = new System.Diagnostics.ProcessStartInfo(fileName)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = System.Diagnostics.Process.Start(info) ?? throw new PlatformException($"Could not run {fileName}.");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new PlatformException($"{fileName} {string.Join(' ', info.ArgumentList)} did not finish within 30 s.");
-        }
-
-        return (process.ExitCode, (await stdout) + (await stderr));
-    }
-
     /// <summary>The runtime socket goes in the state directory unless that path is too long for a unix socket (HAProxy adds a suffix while binding).</summary>
     private static string ChooseSocketPath(string localDirectory)
     {
@@ -553,7 +480,4 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         port = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
         return socket;
     }
-
-    private static TimeSpan Backoff(int failures) =>
-        TimeSpan.FromMilliseconds(Math.Min(10_000, 500 * Math.Pow(2, Math.Max(0, failures - 1))));
 }

@@ -72,6 +72,23 @@ internal static partial class ProcFs
         return stat is not null && !stat.IsZombie && stat.StartTicks == startTicks;
     }
 
+    /// <summary>As <see cref="IsRunning(int, long)"/>, asking first the handle of a process this Backstay started, which knows of its exit at once.</summary>
+    public static bool IsRunning(System.Diagnostics.Process? handle, int pid, long startTicks)
+    {
+        try
+        {
+            if (handle is { HasExited: true })
+            {
+                return false;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        return IsRunning(pid, startTicks);
+    }
+
     /// <summary>Signals the process group the process leads (it was started with setsid), or the process alone when it leads none.</summary>
     public static void Signal(int pid, long startTicks, int signal)
     {
