@@ -208,7 +208,7 @@ public sealed partial class LocalPlatform
         new(service.Name, service.Production.BindText, service.Test?.BindText, service.HealthCheck.Path, service.HealthCheck.Timeout, service.Slots);
 
     private string RenderConfig(IEnumerable<HaproxyConfig.ServiceConfig> services) =>
-        HaproxyConfig.Render(_socketPath, _serverStatePath, _udpPort, services);
+        HaproxyConfig.Render(_socketPath, _serverStatePath, _requestLog!.Port, services);
 
     private string RenderCurrentConfig()
     {
@@ -749,7 +749,7 @@ public sealed partial class LocalPlatform
             }
         }
 
-        _slotMap = slotMap;
+        _requestLog!.Attribute(slotMap);
         return desired;
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Backstay.Core.Ports;
@@ -35,8 +34,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     private string _haproxyPath = "";
     private string _socketPath = "";
     private HaproxyClient? _haproxy;
-    private Socket? _udp;
-    private int _udpPort;
+    private RequestLogReceiver? _requestLog;
     private Task? _supervisor;
     private Task? _receiver;
     private long _nextSequence = 1;
@@ -112,7 +110,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         _socketPath = persisted?.SocketPath ?? ChooseSocketPath(_localDirectory);
         Directory.CreateDirectory(Path.GetDirectoryName(_socketPath)!);
         _haproxy = new HaproxyClient(_socketPath, _time);
-        _udp = BindUdp(persisted?.UdpPort ?? 0, out _udpPort);
+        _requestLog = new RequestLogReceiver(persisted?.UdpPort ?? 0, _time, Raise);
 
         var events = persisted is null ? [] : Restore(persisted);
         await AdoptOrStartHaproxyAsync(persisted?.Haproxy, cancellationToken);
@@ -125,7 +123,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         Save();
 
         var token = _stopping.Token;
-        _receiver = Task.Run(() => ReceiveRequestLogAsync(_udp, token), CancellationToken.None);
+        _receiver = Task.Run(() => _requestLog.ReceiveAsync(token), CancellationToken.None);
         _supervisor = Task.Run(() => SuperviseAsync(token), CancellationToken.None);
     }
 
@@ -279,7 +277,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         {
         }
 
-        _udp?.Dispose();
+        _requestLog?.Dispose();
     }
 
     private void Release()
@@ -333,7 +331,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
 
     private PersistedState Snapshot() => new()
     {
-        UdpPort = _udpPort,
+        UdpPort = _requestLog?.Port ?? 0,
         SocketPath = _socketPath,
         Haproxy = _haproxyProcess is { } h ? new PersistedProcess(h.Pid, h.StartTicks) : null,
         RetiringHaproxy = [.. _retiringHaproxy],
@@ -463,21 +461,5 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         catch (IOException)
         {
         }
-    }
-
-    private static Socket BindUdp(int preferredPort, out int port)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024 };
-        try
-        {
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, preferredPort));
-        }
-        catch (SocketException) when (preferredPort != 0)
-        {
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        }
-
-        port = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-        return socket;
     }
 }
