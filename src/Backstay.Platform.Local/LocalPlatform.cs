@@ -19,11 +19,10 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     private readonly string _stateDirectory;
     private readonly string _localDirectory;
     private readonly string _logDirectory;
-    private readonly string _statePath;
+    private readonly PlatformStateFile _stateFile;
     private readonly string _configPath;
     private readonly string _serverStatePath;
     private readonly Lock _sync = new();
-    private readonly Lock _saveLock = new();
     private readonly SemaphoreSlim _opGate = new(1, 1);
     private readonly SemaphoreSlim _haproxyGate = new(1, 1);
     private readonly List<ServiceState> _services = [];
@@ -38,8 +37,6 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     private Task? _supervisor;
     private Task? _receiver;
     private long _nextSequence = 1;
-    private long _stateVersion;
-    private long _savedVersion;
     private bool _started;
     private bool _closed;
 
@@ -53,7 +50,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         _stateDirectory = Path.GetFullPath(options.StateDirectory);
         _localDirectory = Path.Combine(_stateDirectory, "local");
         _logDirectory = Path.Combine(_stateDirectory, "logs");
-        _statePath = PlatformStateFile.PathIn(_stateDirectory);
+        _stateFile = new PlatformStateFile(PlatformStateFile.PathIn(_stateDirectory), Snapshot);
         _configPath = Path.Combine(_localDirectory, "haproxy.cfg");
         _serverStatePath = Path.Combine(_localDirectory, "haproxy.state");
         _healthClient = new HttpClient(new SocketsHttpHandler
@@ -106,7 +103,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         Directory.CreateDirectory(_localDirectory);
         Directory.CreateDirectory(_logDirectory);
 
-        var persisted = PlatformStateFile.Read(_statePath);
+        var persisted = PlatformStateFile.Read(_stateFile.Path);
         _socketPath = persisted?.SocketPath ?? ChooseSocketPath(_localDirectory);
         Directory.CreateDirectory(Path.GetDirectoryName(_socketPath)!);
         _haproxy = new HaproxyClient(_socketPath, _time);
@@ -307,30 +304,14 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         }
     }
 
-    private void Save()
+    private void Save() => _stateFile.Save();
+
+    private PersistedState Snapshot()
     {
-        PersistedState state;
-        long version;
         lock (_sync)
         {
-            state = Snapshot();
-            version = ++_stateVersion;
-        }
-
-        lock (_saveLock)
-        {
-            if (version <= _savedVersion)
+            return new()
             {
-                return;
-            }
-
-            PlatformStateFile.Write(_statePath, state);
-            _savedVersion = version;
-        }
-    }
-
-    private PersistedState Snapshot() => new()
-    {
         UdpPort = _requestLog?.Port ?? 0,
         SocketPath = _socketPath,
         Haproxy = _haproxyProcess is { } h ? new PersistedProcess(h.Pid, h.StartTicks) : null,
@@ -364,7 +345,9 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
                 })],
             })],
         })],
-    };
+            };
+        }
+    }
 
     /// <summary>Rebuilds the model from platform.json: live instances are adopted, dead ones are due for a restart now.</summary>
     private List<PlatformEvent> Restore(PersistedState persisted)

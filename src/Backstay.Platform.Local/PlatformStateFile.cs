@@ -56,11 +56,42 @@ internal sealed record PersistedInstance
 }
 
 /// <summary>Reads and atomically writes platform.json.</summary>
-internal static class PlatformStateFile
+/// <remarks>
+/// An instance saves one platform's state: it owns the file and the lock that keeps a write from going back in time.
+/// The snapshot is taken inside that lock, so the file lock comes before the locks the snapshot takes (the instance
+/// supervisor's); nobody saves while holding one of those.
+/// </remarks>
+internal sealed class PlatformStateFile(string path, Func<PersistedState> snapshot)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    public static string PathIn(string stateDirectory) => Path.Combine(stateDirectory, "local", "platform.json");
+    private readonly Lock _lock = new();
+    private long _requested;
+    private long _written;
+
+    public string Path { get; } = path;
+
+    /// <summary>
+    /// Writes what the platform holds now. Saves that queue up behind one write are done by the next: a snapshot taken
+    /// after a request already holds that request's change.
+    /// </summary>
+    public void Save()
+    {
+        var request = Interlocked.Increment(ref _requested);
+        lock (_lock)
+        {
+            if (request <= _written)
+            {
+                return;
+            }
+
+            var covered = Interlocked.Read(ref _requested);
+            Write(Path, snapshot());
+            _written = covered;
+        }
+    }
+
+    public static string PathIn(string stateDirectory) => System.IO.Path.Combine(stateDirectory, "local", "platform.json");
 
     public static PersistedState? Read(string path)
     {
