@@ -1,12 +1,13 @@
-// The haproxy binary: found and version-checked once at start, then asked to check every new config before it
-// replaces the one in place. Kept apart from HaproxyRuntime because it runs short commands and holds no state.
+// The haproxy binary: found and version-checked once at start; a new config checked with -c and started, or a running
+// HAProxy reloaded seamlessly. Kept apart from HaproxyRuntime, which decides when to launch and keeps the process:
+// this file only knows how, and holds no state.
 using System.Diagnostics;
 using System.Globalization;
 using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 
-/// <summary>Finds haproxy (2.4 or newer) and runs its short commands: -v and -c.</summary>
+/// <summary>Finds haproxy (2.4 or newer), checks configs and starts it.</summary>
 internal static class HaproxyExecutable
 {
     private const string Install = "The local platform needs HAProxy 2.4 or newer: install it with `apt-get install -y haproxy` (Debian/Ubuntu), or set the path to haproxy in the options.";
@@ -53,8 +54,90 @@ internal static class HaproxyExecutable
             : null;
     }
 
+    /// <summary>
+    /// Starts HAProxy with the config, after haproxy -c unless it is the config in place (which passed before); given the
+    /// pid of the running one, reloads seamlessly (-x, -sf) from its server state. Returns once the new process answers on
+    /// the runtime socket; puts the previous config file back when it does not.
+    /// </summary>
+    public static async Task<LaunchedProcess> LaunchAsync(HaproxyFiles files, HaproxyClient client, string config, int? replacing, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var candidate = files.ConfigPath + ".new";
+        var previous = File.Exists(files.ConfigPath) ? await File.ReadAllTextAsync(files.ConfigPath, cancellationToken) : null;
+        await File.WriteAllTextAsync(candidate, config, cancellationToken);
+
+        // The config in place passed this check before it was moved there: a restart after a crash need not wait for it again.
+        if (previous != config)
+        {
+            await CheckConfigAsync(files.Executable, candidate, cancellationToken);
+        }
+
+        var args = new List<string> { "-f", files.ConfigPath };
+        if (replacing is { } old)
+        {
+            // The new process starts from the old one's server addresses, states and weights, and takes its listening sockets over.
+            var state = await client.SendAsync("show servers state", cancellationToken);
+            await File.WriteAllTextAsync(files.ServerStatePath, state, cancellationToken);
+            args.AddRange(["-x", files.SocketPath, "-sf", old.ToString(CultureInfo.InvariantCulture)]);
+        }
+        else
+        {
+            // A fresh start must not trust state or a socket left by an earlier process; the runtime state is pushed again after start.
+            File.Delete(files.ServerStatePath);
+            File.Delete(files.SocketPath);
+        }
+
+        File.Move(candidate, files.ConfigPath, overwrite: true);
+        try
+        {
+            var launched = await ProcessLauncher.StartAsync(files.Executable, args, new Dictionary<string, string>(), files.Directory, files.LogPath, time, cancellationToken);
+            await WaitUntilServingAsync(files, client, launched, time, cancellationToken);
+            return launched;
+        }
+        catch
+        {
+            if (previous is null)
+            {
+                File.Delete(files.ConfigPath);
+            }
+            else
+            {
+                await File.WriteAllTextAsync(files.ConfigPath, previous, CancellationToken.None);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Waits until the new process answers on the runtime socket with its own pid; fails with its log when it exits.</summary>
+    private static async Task WaitUntilServingAsync(HaproxyFiles files, HaproxyClient client, LaunchedProcess launched, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetTimestamp() + (10 * time.TimestampFrequency);
+        while (true)
+        {
+            if (!ProcFs.IsRunning(launched.Pid, launched.StartTicks))
+            {
+                launched.Process.Dispose();
+                throw new PlatformException($"HAProxy exited right after start. Last lines of {files.LogPath}:\n{ProcFs.Tail(files.LogPath)}");
+            }
+
+            if (await client.TryGetPidAsync(cancellationToken) == launched.Pid)
+            {
+                return;
+            }
+
+            if (time.GetTimestamp() > deadline)
+            {
+                await ProcFs.StopAsync(launched.Pid, launched.StartTicks, TimeSpan.FromSeconds(1), time, ProcFs.SigKill);
+                launched.Process.Dispose();
+                throw new PlatformException($"HAProxy did not answer on {files.SocketPath} within 10 s. Last lines of {files.LogPath}:\n{ProcFs.Tail(files.LogPath)}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), time, cancellationToken);
+        }
+    }
+
     /// <summary>Fails with HAProxy's own words when it rejects the config file.</summary>
-    public static async Task CheckConfigAsync(string haproxy, string configFile, CancellationToken cancellationToken)
+    private static async Task CheckConfigAsync(string haproxy, string configFile, CancellationToken cancellationToken)
     {
         var (exitCode, output) = await RunAsync(haproxy, ["-c", "-q", "-f", configFile], cancellationToken);
         if (exitCode != 0)

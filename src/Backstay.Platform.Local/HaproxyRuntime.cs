@@ -176,20 +176,8 @@ internal sealed class HaproxyRuntime(
     }
 
     /// <summary>The weights HAProxy holds on the backend (servers in maintenance count 0), as percentages per revision.</summary>
-    public async Task<IReadOnlyDictionary<int, int>> ReadWeightsAsync(string backend, IReadOnlyDictionary<int, int> revisionBySlot, CancellationToken cancellationToken)
-    {
-        var rows = await client.ShowServersStateAsync(backend, cancellationToken);
-        var weights = revisionBySlot.Values.Distinct().ToDictionary(r => r, _ => 0);
-        foreach (var row in rows)
-        {
-            if (row.Backend == backend && revisionBySlot.TryGetValue(row.Slot, out var revision) && !row.InMaintenance)
-            {
-                weights[revision] += row.Weight;
-            }
-        }
-
-        return WeightPlanner.ToPercent(weights);
-    }
+    public async Task<IReadOnlyDictionary<int, int>> ReadWeightsAsync(string backend, IReadOnlyDictionary<int, int> revisionBySlot, CancellationToken cancellationToken) =>
+        WeightPlanner.FromServers(await client.ShowServersStateAsync(backend, cancellationToken), backend, revisionBySlot);
 
     /// <summary>
     /// Forgets retiring processes that are gone and, when HAProxy died, restarts it with back-off and reports the gap.
@@ -282,56 +270,11 @@ internal sealed class HaproxyRuntime(
         }
     }
 
-    /// <summary>Checks the config with haproxy -c, then starts HAProxy with it, or reloads seamlessly (-x, -sf) when one runs. Caller holds the gate.</summary>
+    /// <summary>Starts HAProxy with the config, or reloads the running one seamlessly, and takes the new process on. Caller holds the gate.</summary>
     private async Task LaunchLockedAsync(string config, bool reload, CancellationToken cancellationToken)
     {
-        var candidate = files.ConfigPath + ".new";
-        var previous = File.Exists(files.ConfigPath) ? await File.ReadAllTextAsync(files.ConfigPath, cancellationToken) : null;
-        await File.WriteAllTextAsync(candidate, config, cancellationToken);
-
-        // The config in place passed this check before it was moved there: a restart after a crash need not wait for it again.
-        if (previous != config)
-        {
-            await HaproxyExecutable.CheckConfigAsync(files.Executable, candidate, cancellationToken);
-        }
-
         var old = reload ? _process : null;
-        var args = new List<string> { "-f", files.ConfigPath };
-        if (old is not null)
-        {
-            // The new process starts from the old one's server addresses, states and weights, and takes its listening sockets over.
-            var state = await client.SendAsync("show servers state", cancellationToken);
-            await File.WriteAllTextAsync(files.ServerStatePath, state, cancellationToken);
-            args.AddRange(["-x", files.SocketPath, "-sf", old.Pid.ToString(CultureInfo.InvariantCulture)]);
-        }
-        else
-        {
-            // A fresh start must not trust state or a socket left by an earlier process; the runtime state is pushed again after start.
-            File.Delete(files.ServerStatePath);
-            File.Delete(files.SocketPath);
-        }
-
-        File.Move(candidate, files.ConfigPath, overwrite: true);
-        LaunchedProcess launched;
-        try
-        {
-            launched = await ProcessLauncher.StartAsync(files.Executable, args, new Dictionary<string, string>(), files.Directory, files.LogPath, time, cancellationToken);
-            await WaitForHaproxyAsync(launched, cancellationToken);
-        }
-        catch
-        {
-            if (previous is null)
-            {
-                File.Delete(files.ConfigPath);
-            }
-            else
-            {
-                await File.WriteAllTextAsync(files.ConfigPath, previous, CancellationToken.None);
-            }
-
-            throw;
-        }
-
+        var launched = await HaproxyExecutable.LaunchAsync(files, client, config, old?.Pid, time, cancellationToken);
         if (old is not null)
         {
             ImmutableInterlocked.Update(ref _retiring, r => r.Add(new PersistedProcess(old.Pid, old.StartTicks)));
@@ -346,34 +289,6 @@ internal sealed class HaproxyRuntime(
         raise(new PlatformEvent("", null, null, old is null ? PlatformEventTypes.HaproxyStarted : PlatformEventTypes.HaproxyReloaded,
             string.Create(CultureInfo.InvariantCulture, $"HAProxy {(old is null ? "started" : "reloaded")} as pid {launched.Pid} with {files.ConfigPath}.")));
         await _servers.RefreshAsync(cancellationToken);
-    }
-
-    /// <summary>Waits until the new process answers on the runtime socket with its own pid; fails with its log when it exits.</summary>
-    private async Task WaitForHaproxyAsync(LaunchedProcess launched, CancellationToken cancellationToken)
-    {
-        var deadline = time.GetTimestamp() + (10 * time.TimestampFrequency);
-        while (true)
-        {
-            if (!ProcFs.IsRunning(launched.Pid, launched.StartTicks))
-            {
-                launched.Process.Dispose();
-                throw new PlatformException($"HAProxy exited right after start. Last lines of {files.LogPath}:\n{ProcFs.Tail(files.LogPath)}");
-            }
-
-            if (await client.TryGetPidAsync(cancellationToken) == launched.Pid)
-            {
-                return;
-            }
-
-            if (time.GetTimestamp() > deadline)
-            {
-                await ProcFs.StopAsync(launched.Pid, launched.StartTicks, TimeSpan.FromSeconds(1), time, ProcFs.SigKill);
-                launched.Process.Dispose();
-                throw new PlatformException($"HAProxy did not answer on {files.SocketPath} within 10 s. Last lines of {files.LogPath}:\n{ProcFs.Tail(files.LogPath)}");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(10), time, cancellationToken);
-        }
     }
 
     /// <summary>Reports a restart after a death with how long the listeners served nothing, for the services HAProxy carries. Caller holds the gate.</summary>

@@ -74,6 +74,21 @@ internal sealed class ServiceInstances
         }
     }
 
+    /// <summary>Its revisions that have instances or want some, as the compute port reports them; stopping instances are left out.</summary>
+    public IReadOnlyList<InstanceSet> ToSets() =>
+    [
+        .. Revisions.Values
+            .Where(r => r.DesiredCount > 0 || r.Instances.Any(i => !i.Stopping))
+            .OrderBy(r => r.Number)
+            .Select(r => new InstanceSet
+            {
+                Service = Name,
+                Revision = r.Number,
+                DesiredCount = r.DesiredCount,
+                Instances = [.. r.Instances.Where(i => !i.Stopping).OrderBy(i => i.Sequence).Select(i => i.ToStatus())],
+            }),
+    ];
+
     /// <summary>The service's platform.json entry with its revisions and next slot added.</summary>
     public PersistedService ToPersisted(PersistedService route) => route with
     {

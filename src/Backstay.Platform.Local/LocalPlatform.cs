@@ -184,37 +184,7 @@ public sealed class LocalPlatform : IPlatform, ICompute, ITraffic, ISignals
     }
 
     /// <summary>Stops every process platform.json in the state directory records (instances and HAProxy), e.g. after Backstay was killed.</summary>
-    public static async Task StopLeftoversAsync(string stateDirectory)
-    {
-        var path = PlatformStateFile.PathIn(Path.GetFullPath(stateDirectory));
-        var state = PlatformStateFile.Read(path);
-        if (state is null)
-        {
-            return;
-        }
-
-        var time = TimeProvider.System;
-        var processes = state.Services
-            .SelectMany(s => s.Revisions)
-            .SelectMany(r => r.Instances)
-            .Select(i => new PersistedProcess(i.Pid, i.StartTicks))
-            .Concat(state.RetiringHaproxy)
-            .Append(state.Haproxy)
-            .OfType<PersistedProcess>()
-            .Where(p => p.Pid > 0);
-        await Task.WhenAll(processes.Select(p => ProcFs.StopAsync(p.Pid, p.StartTicks, TimeSpan.FromSeconds(2), time)));
-        if (state.SocketPath is not null)
-        {
-            HaproxyFiles.DeleteSocket(state.SocketPath);
-        }
-
-        PlatformStateFile.Write(path, state with
-        {
-            Haproxy = null,
-            RetiringHaproxy = [],
-            Services = [.. state.Services.Select(s => s with { Revisions = [] })],
-        });
-    }
+    public static Task StopLeftoversAsync(string stateDirectory) => PlatformStateFile.StopRecordedAsync(stateDirectory);
 
     public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {

@@ -110,6 +110,39 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
         }
     }
 
+    /// <summary>Stops every process the state directory's platform.json records (instances and HAProxy) and clears them from it.</summary>
+    public static async Task StopRecordedAsync(string stateDirectory)
+    {
+        var path = PathIn(System.IO.Path.GetFullPath(stateDirectory));
+        var state = Read(path);
+        if (state is null)
+        {
+            return;
+        }
+
+        var time = TimeProvider.System;
+        var processes = state.Services
+            .SelectMany(s => s.Revisions)
+            .SelectMany(r => r.Instances)
+            .Select(i => new PersistedProcess(i.Pid, i.StartTicks))
+            .Concat(state.RetiringHaproxy)
+            .Append(state.Haproxy)
+            .OfType<PersistedProcess>()
+            .Where(p => p.Pid > 0);
+        await Task.WhenAll(processes.Select(p => ProcFs.StopAsync(p.Pid, p.StartTicks, TimeSpan.FromSeconds(2), time)));
+        if (state.SocketPath is not null)
+        {
+            HaproxyFiles.DeleteSocket(state.SocketPath);
+        }
+
+        Write(path, state with
+        {
+            Haproxy = null,
+            RetiringHaproxy = [],
+            Services = [.. state.Services.Select(s => s with { Revisions = [] })],
+        });
+    }
+
     /// <summary>Writes to a temporary file and renames it over the old one, so a crash never leaves half a file.</summary>
     public static void Write(string path, PersistedState state)
     {
