@@ -302,6 +302,7 @@ internal sealed class InstanceSupervisor(
     private async Task StartNewAsync(ServiceInstances service, RevisionState revision, LaunchSpec launch, CancellationToken cancellationToken)
     {
         InstanceState instance;
+        int port;
         lock (_lock)
         {
             var slot = service.AllocateSlot(routes.Find(service.Name)?.Slots ?? HaproxyConfig.SlotsPerBackend);
@@ -316,12 +317,12 @@ internal sealed class InstanceSupervisor(
                 LogPath = InstanceState.LogPathIn(logDirectory, service.Name, id),
                 StartedAt = time.GetUtcNow(),
             };
+            port = ReservePort(instance);
             revision.Instances.Add(instance);
         }
 
         try
         {
-            var port = ReservePort(instance);
             var launched = await LaunchAsync(instance, launch, port, cancellationToken);
             lock (_lock)
             {
@@ -351,22 +352,19 @@ internal sealed class InstanceSupervisor(
         return ProcessLauncher.StartAsync(launch.FileName, launch.Args, environment, launch.WorkingDirectory, instance.LogPath, time, cancellationToken);
     }
 
-    /// <summary>Picks a free loopback port and records it on the instance at once, so concurrent starts never pick the same one.</summary>
+    /// <summary>Picks a free loopback port and records it on the instance at once, so concurrent starts never pick the same one. Caller holds the lock.</summary>
     private int ReservePort(InstanceState instance)
     {
-        lock (_lock)
+        var used = _services.SelectMany(s => s.Instances).Where(i => i != instance).Select(i => i.Port).ToHashSet();
+        for (var attempt = 0; ; attempt++)
         {
-            var used = _services.SelectMany(s => s.Instances).Where(i => i != instance).Select(i => i.Port).ToHashSet();
-            for (var attempt = 0; ; attempt++)
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+            if (!used.Contains(port) || attempt > 20)
             {
-                using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-                if (!used.Contains(port) || attempt > 20)
-                {
-                    instance.Port = port;
-                    return port;
-                }
+                instance.Port = port;
+                return port;
             }
         }
     }
@@ -399,6 +397,7 @@ internal sealed class InstanceSupervisor(
     private async Task RestartAsync(InstanceState instance, CancellationToken cancellationToken)
     {
         LaunchSpec? launch;
+        int port;
         lock (_lock)
         {
             launch = Find(instance.Service)?.Revisions.GetValueOrDefault(instance.Revision)?.Launch;
@@ -406,9 +405,10 @@ internal sealed class InstanceSupervisor(
             {
                 return;
             }
+
+            port = ReservePort(instance);
         }
 
-        var port = ReservePort(instance);
         LaunchedProcess launched;
         try
         {
