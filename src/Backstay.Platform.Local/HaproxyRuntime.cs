@@ -76,7 +76,7 @@ internal sealed class HaproxyRuntime(
                     _process = new HaproxyProcess(recorded.Pid, recorded.StartTicks, null);
                     raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyAdopted,
                         string.Create(CultureInfo.InvariantCulture, $"Adopted the running HAProxy (pid {recorded.Pid}).")));
-                    var config = RenderConfig([.. routes.All.Select(r => r.ToConfig())]);
+                    var config = RenderConfig(routes.All.Select(r => r.ToConfig()));
                     var onDisk = File.Exists(files.ConfigPath) ? await File.ReadAllTextAsync(files.ConfigPath, cancellationToken) : null;
                     if (onDisk != config)
                     {
@@ -96,7 +96,7 @@ internal sealed class HaproxyRuntime(
 
             if (routes.All.Count > 0)
             {
-                await LaunchLockedAsync(RenderConfig([.. routes.All.Select(r => r.ToConfig())]), reload: false, cancellationToken);
+                await LaunchLockedAsync(RenderConfig(routes.All.Select(r => r.ToConfig())), reload: false, cancellationToken);
             }
 
             return null;
@@ -222,7 +222,7 @@ internal sealed class HaproxyRuntime(
 
             try
             {
-                await LaunchLockedAsync(RenderConfig([.. routes.All.Select(r => r.ToConfig())]), reload: false, cancellationToken);
+                await LaunchLockedAsync(RenderConfig(routes.All.Select(r => r.ToConfig())), reload: false, cancellationToken);
                 _failures = 0;
                 await SyncLockedAsync(cancellationToken);
                 RaiseRestarted();

@@ -10,8 +10,9 @@
 //   PlatformStateFile   platform.json                                           its lock
 //
 // Lock order, outermost first: this class's operation gate, HaproxyRuntime's gate, PlatformStateFile's lock,
-// InstanceSupervisor's lock. Nothing awaits or calls another collaborator while holding a lock, and the supervisor
-// calls back into HAProxy (a health change) only with its lock released, so no cycle can form.
+// InstanceSupervisor's lock. The two gates are held across awaits, the locks never are. PlatformStateFile's lock is
+// held only to snapshot (which takes the supervisor's lock) and write; the supervisor's lock and ServiceRoutes' lock
+// are leaves. The supervisor calls back into HAProxy (a health change) only with its lock released, so no cycle forms.
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
