@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 
@@ -18,6 +19,9 @@ internal static class HaproxyConfig
 
     /// <summary>Marks Backstay's request log lines among HAProxy's other log messages: backend|server|status|Tr|Ta.</summary>
     public const string LogPrefix = "bsty1|";
+
+    /// <summary>The backend (and frontend) of a service's listener: NAME_prod or NAME_test.</summary>
+    public static string Backend(string service, Listener listener) => service + (listener == Listener.Production ? "_prod" : "_test");
 
     public sealed record ServiceConfig(string Name, string ProductionBind, string? TestBind, string HealthPath, TimeSpan HealthTimeout, int Slots = SlotsPerBackend);
 
@@ -52,12 +56,12 @@ internal static class HaproxyConfig
 
         foreach (var service in services)
         {
-            AppendFrontend(sb, service.Name + "_prod", service.ProductionBind);
-            AppendBackend(sb, service.Name + "_prod", service);
+            AppendFrontend(sb, Backend(service.Name, Listener.Production), service.ProductionBind);
+            AppendBackend(sb, Backend(service.Name, Listener.Production), service);
             if (service.TestBind is not null)
             {
-                AppendFrontend(sb, service.Name + "_test", service.TestBind);
-                AppendBackend(sb, service.Name + "_test", service);
+                AppendFrontend(sb, Backend(service.Name, Listener.Test), service.TestBind);
+                AppendBackend(sb, Backend(service.Name, Listener.Test), service);
             }
         }
 

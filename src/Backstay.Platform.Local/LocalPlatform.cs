@@ -1,9 +1,21 @@
-using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
+// The local platform as the engine sees it: the ports (compute, traffic, signals), start with adoption of what an
+// earlier Backstay left running, detach and dispose. It keeps no platform state itself; it sequences collaborators
+// that each own their state and its guard:
+//
+//   ServiceRoutes       listeners, health check, backend slots, traffic splits  immutable table; writers take its lock
+//   InstanceSupervisor  instance processes: start, health checks, restarts      its lock, a leaf
+//   HaproxyRuntime      the HAProxy process, its config and runtime API         its async gate
+//   HaproxyServers      server slots as HAProxy holds them                      HaproxyRuntime's gate
+//   RequestLogReceiver  HAProxy's per-request log over UDP, metrics             none needed (swapped map, buffers lock)
+//   PlatformStateFile   platform.json                                           its lock
+//
+// Lock order, outermost first: this class's operation gate, HaproxyRuntime's gate, PlatformStateFile's lock,
+// InstanceSupervisor's lock. The two gates are held across awaits, the locks never are. PlatformStateFile's lock is
+// held only to snapshot (which takes the supervisor's lock) and write; the supervisor's lock and ServiceRoutes' lock
+// are leaves. The supervisor calls back into HAProxy (a health change) only with its lock released, so no cycle forms.
+using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 
@@ -12,37 +24,26 @@ namespace Backstay.Platform.Local;
 /// Instances and HAProxy run in their own sessions and outlive Backstay; platform.json records them so the next
 /// <see cref="StartAsync(LocalPlatformOptions, TimeProvider, CancellationToken)"/> adopts them.
 /// </remarks>
-public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISignals
+public sealed class LocalPlatform : IPlatform, ICompute, ITraffic, ISignals
 {
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly LocalPlatformOptions _options;
     private readonly TimeProvider _time;
-    private readonly string _stateDirectory;
     private readonly string _localDirectory;
     private readonly string _logDirectory;
-    private readonly string _statePath;
-    private readonly string _configPath;
-    private readonly string _serverStatePath;
-    private readonly Lock _sync = new();
-    private readonly Lock _saveLock = new();
+
+    /// <summary>One scale or service change at a time: each reads the model, changes processes, then HAProxy.</summary>
     private readonly SemaphoreSlim _opGate = new(1, 1);
-    private readonly SemaphoreSlim _haproxyGate = new(1, 1);
-    private readonly List<ServiceState> _services = [];
-    private readonly List<PersistedProcess> _retiringHaproxy = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly HttpClient _healthClient;
-    private readonly ConcurrentDictionary<Task, bool> _healthChecks = new();
-    private string _haproxyPath = "";
-    private string _socketPath = "";
-    private HaproxyClient? _haproxy;
-    private Socket? _udp;
-    private int _udpPort;
+    private readonly BackgroundTasks _background = new();
+    private readonly ServiceRoutes _routes = new();
+    private readonly InstanceSupervisor _instances;
+    private readonly PlatformStateFile _stateFile;
+    private HaproxyRuntime? _haproxy;
+    private RequestLogReceiver? _requestLog;
     private Task? _supervisor;
     private Task? _receiver;
-    private long _nextSequence = 1;
-    private long _stateVersion;
-    private long _savedVersion;
     private bool _started;
     private bool _closed;
 
@@ -53,21 +54,11 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         ArgumentNullException.ThrowIfNull(time);
         _options = options;
         _time = time;
-        _stateDirectory = Path.GetFullPath(options.StateDirectory);
-        _localDirectory = Path.Combine(_stateDirectory, "local");
-        _logDirectory = Path.Combine(_stateDirectory, "logs");
-        _statePath = PlatformStateFile.PathIn(_stateDirectory);
-        _configPath = Path.Combine(_localDirectory, "haproxy.cfg");
-        _serverStatePath = Path.Combine(_localDirectory, "haproxy.state");
-        _healthClient = new HttpClient(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5),
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        var stateDirectory = Path.GetFullPath(options.StateDirectory);
+        _localDirectory = Path.Combine(stateDirectory, "local");
+        _logDirectory = Path.Combine(stateDirectory, "logs");
+        _stateFile = new PlatformStateFile(PlatformStateFile.PathIn(stateDirectory), Snapshot);
+        _instances = new InstanceSupervisor(_routes, _logDirectory, options.StopGracePeriod, time, Raise, SyncSafeAsync, _background);
     }
 
     public string Name => "local";
@@ -77,6 +68,8 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     public ITraffic Traffic => this;
 
     public ISignals Signals => this;
+
+    internal string SocketPath => _haproxy?.SocketPath ?? "";
 
     /// <summary>Creates and starts a platform on the state directory, adopting what an earlier Backstay process left running there.</summary>
     public static async Task<LocalPlatform> StartAsync(LocalPlatformOptions options, TimeProvider time, CancellationToken cancellationToken)
@@ -105,28 +98,39 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         }
 
         _started = true;
-        _haproxyPath = await FindHaproxyAsync(_options.HaproxyPath, cancellationToken);
+        var executable = await HaproxyExecutable.FindAsync(_options.HaproxyPath, cancellationToken);
         Directory.CreateDirectory(_localDirectory);
         Directory.CreateDirectory(_logDirectory);
 
-        var persisted = PlatformStateFile.Read(_statePath);
-        _socketPath = persisted?.SocketPath ?? ChooseSocketPath(_localDirectory);
-        Directory.CreateDirectory(Path.GetDirectoryName(_socketPath)!);
-        _haproxy = new HaproxyClient(_socketPath, _time);
-        _udp = BindUdp(persisted?.UdpPort ?? 0, out _udpPort);
+        var persisted = PlatformStateFile.Read(_stateFile.Path);
+        var files = HaproxyFiles.In(_localDirectory, _logDirectory, executable, persisted?.SocketPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(files.SocketPath)!);
+        _requestLog = new RequestLogReceiver(persisted?.UdpPort ?? 0, _time, Raise);
+        _haproxy = new HaproxyRuntime(files, new HaproxyClient(files.SocketPath, _time), _routes, _instances, _requestLog, _time, Raise, Save, _background, _stopping.Token);
 
-        var events = persisted is null ? [] : Restore(persisted);
-        await AdoptOrStartHaproxyAsync(persisted?.Haproxy, cancellationToken);
+        List<PlatformEvent> events = [];
+        if (persisted is not null)
+        {
+            _haproxy.RestoreRetiring(persisted.RetiringHaproxy);
+            _routes.Restore(persisted.Services);
+            events = _instances.Restore(persisted.Services);
+        }
+
+        if (await _haproxy.AdoptOrStartAsync(persisted?.Haproxy, cancellationToken) is { } ready)
+        {
+            _instances.AdoptServing(ready);
+        }
+
         foreach (var e in events)
         {
             Raise(e);
         }
 
-        await SyncAsync(cancellationToken);
+        await _haproxy.SyncAsync(cancellationToken);
         Save();
 
         var token = _stopping.Token;
-        _receiver = Task.Run(() => ReceiveRequestLogAsync(_udp, token), CancellationToken.None);
+        _receiver = Task.Run(() => _requestLog.ReceiveAsync(token), CancellationToken.None);
         _supervisor = Task.Run(() => SuperviseAsync(token), CancellationToken.None);
     }
 
@@ -145,15 +149,7 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
             Save();
         }
 
-        lock (_sync)
-        {
-            foreach (var instance in _services.SelectMany(s => s.Instances))
-            {
-                instance.Process?.Dispose();
-                instance.Process = null;
-            }
-        }
-
+        _instances.ReleaseHandles();
         Release();
     }
 
@@ -170,43 +166,11 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         var gate = await _opGate.WaitAsync(TimeSpan.FromSeconds(10));
         try
         {
-            List<InstanceState> instances;
-            lock (_sync)
-            {
-                instances = [.. _services.SelectMany(s => s.Instances)];
-                foreach (var instance in instances)
-                {
-                    instance.Stopping = true;
-                }
-            }
-
-            var stops = instances.Select(StopInstanceAsync).ToList();
-            if (_haproxyProcess is { } haproxy)
-            {
-                stops.Add(ProcFs.StopAsync(haproxy.Pid, haproxy.StartTicks, TimeSpan.FromSeconds(5), _time));
-            }
-
-            lock (_sync)
-            {
-                stops.AddRange(_retiringHaproxy.Select(r => ProcFs.StopAsync(r.Pid, r.StartTicks, TimeSpan.FromSeconds(2), _time)));
-            }
-
-            await Task.WhenAll(stops);
-
-            _haproxyProcess = null;
-            lock (_sync)
-            {
-                _retiringHaproxy.Clear();
-                foreach (var service in _services)
-                {
-                    service.Revisions.Clear();
-                }
-            }
-
+            await Task.WhenAll(_instances.StopAllAsync(), _haproxy?.StopAsync() ?? Task.CompletedTask);
             if (_started && _haproxy is not null)
             {
                 Save();
-                DeleteSocket(_socketPath);
+                HaproxyFiles.DeleteSocket(_haproxy.SocketPath);
             }
         }
         finally
@@ -221,53 +185,184 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
     }
 
     /// <summary>Stops every process platform.json in the state directory records (instances and HAProxy), e.g. after Backstay was killed.</summary>
-    public static async Task StopLeftoversAsync(string stateDirectory)
+    public static Task StopLeftoversAsync(string stateDirectory) => PlatformStateFile.StopRecordedAsync(stateDirectory);
+
+    public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
-        var path = PlatformStateFile.PathIn(Path.GetFullPath(stateDirectory));
-        var state = PlatformStateFile.Read(path);
-        if (state is null)
+        ArgumentNullException.ThrowIfNull(spec);
+        ThrowIfNotRunning();
+        await _opGate.WaitAsync(cancellationToken);
+        try
         {
-            return;
+            await _haproxy!.EnsureServiceAsync(spec, cancellationToken);
         }
-
-        var time = TimeProvider.System;
-        var processes = state.Services
-            .SelectMany(s => s.Revisions)
-            .SelectMany(r => r.Instances)
-            .Select(i => new PersistedProcess(i.Pid, i.StartTicks))
-            .Concat(state.RetiringHaproxy)
-            .Append(state.Haproxy)
-            .OfType<PersistedProcess>()
-            .Where(p => p.Pid > 0);
-        await Task.WhenAll(processes.Select(p => ProcFs.StopAsync(p.Pid, p.StartTicks, TimeSpan.FromSeconds(2), time)));
-        if (state.SocketPath is not null)
+        finally
         {
-            DeleteSocket(state.SocketPath);
+            _opGate.Release();
         }
-
-        PlatformStateFile.Write(path, state with
-        {
-            Haproxy = null,
-            RetiringHaproxy = [],
-            Services = [.. state.Services.Select(s => s with { Revisions = [] })],
-        });
     }
+
+    /// <summary>
+    /// `reset --recreate`: as <see cref="EnsureServiceAsync"/>, then reads back what HAProxy holds instead of trusting what
+    /// Backstay last sent, so servers and weights someone changed by hand on the runtime socket are set again rather
+    /// than skipped as unchanged.
+    /// </summary>
+    public async Task RecreateServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        await EnsureServiceAsync(spec, cancellationToken);
+        await _haproxy!.ResyncAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Checks, changing nothing, that the service can be set up as its spec says: its listeners parse, are not another
+    /// service's, and are free (or already HAProxy's for this service). A deployment asks before it records anything.
+    /// </summary>
+    public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ThrowIfNotRunning();
+        _routes.Check(spec);
+        return Task.CompletedTask;
+    }
+
+    public async Task ScaleAsync(ServiceSpec spec, Revision revision, int count, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(revision);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, HaproxyConfig.SlotsPerBackend);
+        ThrowIfNotRunning();
+
+        IReadOnlyList<InstanceState> surplus;
+        await _opGate.WaitAsync(cancellationToken);
+        try
+        {
+            await _haproxy!.EnsureServiceAsync(spec, cancellationToken);
+            var launch = ImageResolver.Resolve(spec, revision, _options.BuiltinImages);
+            try
+            {
+                surplus = await _instances.ScaleAsync(spec.Service, revision.Number, launch, count, cancellationToken);
+            }
+            finally
+            {
+                Save();
+            }
+
+            // Drain first: the surplus leaves HAProxy before it is signalled.
+            await _haproxy.SyncAsync(cancellationToken);
+        }
+        finally
+        {
+            _opGate.Release();
+        }
+
+        if (surplus.Count > 0)
+        {
+            await _instances.RetireAsync(spec.Service, revision.Number, surplus);
+            Save();
+            await _haproxy.SyncAsync(cancellationToken);
+        }
+        else if (count == 0)
+        {
+            _instances.ForgetIfEmpty(spec.Service, revision.Number);
+            Save();
+        }
+    }
+
+    public Task<IReadOnlyList<InstanceSet>> ListAsync(string service, CancellationToken cancellationToken)
+    {
+        ThrowIfNotRunning();
+        return Task.FromResult(_instances.List(service));
+    }
+
+    public async Task SetWeightsAsync(string service, Listener listener, IReadOnlyDictionary<int, int> weightByRevision, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(weightByRevision);
+        ThrowIfNotRunning();
+        if (weightByRevision.Values.Any(w => w is < 0 or > 100) || (weightByRevision.Count > 0 && weightByRevision.Values.Sum() != 100))
+        {
+            throw new ArgumentException(
+                $"Weights must be percentages from 0 to 100 that add up to 100; got {string.Join(", ", weightByRevision.Select(p => $"revision {p.Key}: {p.Value}"))}.",
+                nameof(weightByRevision));
+        }
+
+        _routes.SetSplit(service, listener, weightByRevision.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value));
+        Save();
+        await _haproxy!.SyncAsync(cancellationToken);
+    }
+
+    /// <summary>Reads the weights HAProxy actually holds (servers in maintenance count as 0) and turns them back into percentages per revision.</summary>
+    public async Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken)
+    {
+        ThrowIfNotRunning();
+        var route = _routes.Find(service);
+        if (route is null || (listener == Listener.Test && route.Test is null) || _haproxy!.Pid is null)
+        {
+            return new Dictionary<int, int>();
+        }
+
+        return await _haproxy.ReadWeightsAsync(route.Backend(listener), _instances.RevisionBySlot(service), cancellationToken);
+    }
+
+    /// <summary>Requests of the revision on the production listener, from HAProxy's per-request log; latency is HAProxy's %Tr (time to the server's response headers).</summary>
+    public Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        ThrowIfNotRunning();
+        return Task.FromResult(_requestLog!.Metrics(service, revision, window, since));
+    }
+
+    /// <summary>Requests of the service that no revision served (no server available), by backend; for diagnostics and tests.</summary>
+    internal long UnattributedRequests(string backend) => _requestLog?.Unattributed(backend) ?? 0;
 
     /// <summary>The pids of HAProxy and of every instance, for tests and diagnostics.</summary>
-    internal (int? Haproxy, IReadOnlyList<int> Instances) ProcessIds()
+    internal (int? Haproxy, IReadOnlyList<int> Instances) ProcessIds() => (_haproxy?.Pid, _instances.Pids());
+
+    /// <summary>The supervision loop: instance liveness and restarts, health checks, HAProxy liveness. One failing pass is reported and the next one runs.</summary>
+    private async Task SuperviseAsync(CancellationToken cancellationToken)
     {
-        lock (_sync)
+        try
         {
-            return (_haproxyProcess?.Pid, [.. _services.SelectMany(s => s.Instances).Select(i => i.Pid).Where(p => p > 0)]);
+            using var timer = new PeriodicTimer(TickInterval, _time);
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    if (await _instances.SuperviseOnceAsync(cancellationToken))
+                    {
+                        Save();
+                        await SyncSafeAsync(cancellationToken);
+                    }
+
+                    await _haproxy!.SuperviseAsync(cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    // One bad pass is reported and the loop goes on.
+                    Raise(new PlatformEvent("", null, null, PlatformEventTypes.LoopError, $"Supervision pass failed: {ex.Message}"));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // The loop's own death is reported, not thrown into nowhere.
+            Raise(new PlatformEvent("", null, null, PlatformEventTypes.LoopStopped,
+                $"The local platform's supervision loop stopped: {ex}. Instances are no longer restarted or health-checked; restart Backstay."));
         }
     }
 
-    internal string SocketPath => _socketPath;
+    private Task SyncSafeAsync(CancellationToken cancellationToken) => _haproxy?.SyncSafeAsync(cancellationToken) ?? Task.CompletedTask;
 
     private async Task StopLoopsAsync()
     {
         await _stopping.CancelAsync();
-        var loops = new[] { _supervisor, _receiver }.OfType<Task>().Concat(_healthChecks.Keys).ToArray();
+        var loops = new[] { _supervisor, _receiver }.OfType<Task>().Concat(_background.Running).ToArray();
         try
         {
             await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(10));
@@ -280,12 +375,12 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         {
         }
 
-        _udp?.Dispose();
+        _requestLog?.Dispose();
     }
 
     private void Release()
     {
-        _healthClient.Dispose();
+        _instances.Dispose();
         _stopping.Dispose();
     }
 
@@ -310,250 +405,14 @@ public sealed partial class LocalPlatform : IPlatform, ICompute, ITraffic, ISign
         }
     }
 
-    private void Save()
-    {
-        PersistedState state;
-        long version;
-        lock (_sync)
-        {
-            state = Snapshot();
-            version = ++_stateVersion;
-        }
-
-        lock (_saveLock)
-        {
-            if (version <= _savedVersion)
-            {
-                return;
-            }
-
-            PlatformStateFile.Write(_statePath, state);
-            _savedVersion = version;
-        }
-    }
+    private void Save() => _stateFile.Save();
 
     private PersistedState Snapshot() => new()
     {
-        UdpPort = _udpPort,
-        SocketPath = _socketPath,
-        Haproxy = _haproxyProcess is { } h ? new PersistedProcess(h.Pid, h.StartTicks) : null,
-        RetiringHaproxy = [.. _retiringHaproxy],
-        Services = [.. _services.Select(s => new PersistedService
-        {
-            Name = s.Name,
-            ProductionListener = s.Production.Text,
-            TestListener = s.Test?.Text,
-            HealthCheck = s.HealthCheck,
-            NextSlot = s.NextSlot,
-            Slots = s.Slots,
-            ProductionWeights = new Dictionary<int, int>(s.ProductionSplit),
-            TestWeights = new Dictionary<int, int>(s.TestSplit),
-            Revisions = [.. s.Revisions.Values.OrderBy(r => r.Number).Select(r => new PersistedRevision
-            {
-                Number = r.Number,
-                DesiredCount = r.DesiredCount,
-                Launch = r.Launch,
-                Instances = [.. r.Instances.Where(i => !i.Stopping || i.Pid > 0).Select(i => new PersistedInstance
-                {
-                    Id = i.Id,
-                    Slot = i.Slot,
-                    Sequence = i.Sequence,
-                    Port = i.Port,
-                    Pid = i.Pid,
-                    StartTicks = i.StartTicks,
-                    Restarts = i.Restarts,
-                    StartedAt = i.StartedAt,
-                    LastError = i.LastError,
-                })],
-            })],
-        })],
+        UdpPort = _requestLog?.Port ?? 0,
+        SocketPath = _haproxy?.SocketPath,
+        Haproxy = _haproxy?.Persisted,
+        RetiringHaproxy = _haproxy?.Retiring ?? [],
+        Services = _instances.Persist(_routes.All.Select(r => r.ToPersisted())),
     };
-
-    /// <summary>Rebuilds the model from platform.json: live instances are adopted, dead ones are due for a restart now.</summary>
-    private List<PlatformEvent> Restore(PersistedState persisted)
-    {
-        var events = new List<PlatformEvent>();
-        var now = _time.GetUtcNow();
-        lock (_sync)
-        {
-            _retiringHaproxy.AddRange(persisted.RetiringHaproxy.Where(p => ProcFs.IsRunning(p.Pid, p.StartTicks)));
-            foreach (var saved in persisted.Services)
-            {
-                var service = new ServiceState
-                {
-                    Name = saved.Name,
-                    Production = ListenerAddress.Parse(saved.Name, "production", saved.ProductionListener),
-                    Test = saved.TestListener is null ? null : ListenerAddress.Parse(saved.Name, "test", saved.TestListener),
-                    HealthCheck = saved.HealthCheck,
-                    NextSlot = saved.NextSlot,
-                    Slots = Math.Clamp(saved.Slots, 1, HaproxyConfig.SlotsPerBackend),
-                    ProductionSplit = new Dictionary<int, int>(saved.ProductionWeights),
-                    TestSplit = new Dictionary<int, int>(saved.TestWeights),
-                };
-                foreach (var savedRevision in saved.Revisions)
-                {
-                    var revision = new RevisionState { Number = savedRevision.Number, Launch = savedRevision.Launch, DesiredCount = savedRevision.DesiredCount };
-                    foreach (var savedInstance in savedRevision.Instances)
-                    {
-                        var alive = savedInstance.Pid > 0 && ProcFs.IsRunning(savedInstance.Pid, savedInstance.StartTicks);
-                        var instance = new InstanceState
-                        {
-                            Id = savedInstance.Id,
-                            Service = service.Name,
-                            Revision = revision.Number,
-                            Slot = savedInstance.Slot,
-                            Sequence = savedInstance.Sequence,
-                            LogPath = InstanceLogPath(service.Name, savedInstance.Id),
-                            Port = savedInstance.Port,
-                            Pid = alive ? savedInstance.Pid : 0,
-                            StartTicks = alive ? savedInstance.StartTicks : 0,
-                            Restarts = savedInstance.Restarts,
-                            StartedAt = savedInstance.StartedAt,
-                            LastError = alive ? savedInstance.LastError : "exited while Backstay was not running",
-                            Health = alive ? InstanceHealth.Starting : InstanceHealth.Dead,
-                            RestartAt = alive ? null : now,
-                            NextCheckAt = now,
-                        };
-                        revision.Instances.Add(instance);
-                        _nextSequence = Math.Max(_nextSequence, instance.Sequence + 1);
-                        events.Add(alive
-                            ? new PlatformEvent(service.Name, revision.Number, instance.Id, PlatformEventTypes.InstanceAdopted,
-                                string.Create(CultureInfo.InvariantCulture, $"Adopted {instance.Id} (pid {instance.Pid}, port {instance.Port})."))
-                            : new PlatformEvent(service.Name, revision.Number, instance.Id, PlatformEventTypes.InstanceDied,
-                                $"{instance.Id} exited while Backstay was not running; restarting it.\n{ProcFs.Tail(instance.LogPath)}"));
-                    }
-
-                    service.Revisions[revision.Number] = revision;
-                }
-
-                _services.Add(service);
-            }
-        }
-
-        return events;
-    }
-
-    private string InstanceLogPath(string service, string instanceId) => Path.Combine(_logDirectory, service, instanceId + ".log");
-
-    private static async Task<string> FindHaproxyAsync(string? configured, CancellationToken cancellationToken)
-    {
-        const string Install = "The local platform needs HAProxy 2.4 or newer: install it with `apt-get install -y haproxy` (Debian/Ubuntu), or set the path to haproxy in the options.";
-        var path = configured ?? ProcessLauncher.FindOnPath("haproxy", "/usr/sbin/haproxy", "/usr/local/sbin/haproxy");
-        if (path is null || !File.Exists(path))
-        {
-            throw new PlatformException($"HAProxy was not found{(configured is null ? " on PATH or in /usr/sbin" : $" at {configured}")}. {Install}");
-        }
-
-        var (exitCode, output) = await RunAsync(path, ["-v"], cancellationToken);
-        var version = ParseHaproxyVersion(output);
-        if (exitCode != 0 || version is null)
-        {
-            throw new PlatformException($"{path} -v did not report a HAProxy version. {Install}");
-        }
-
-        if (version < new Version(2, 4))
-        {
-            throw new PlatformException($"{path} is HAProxy {version}. {Install}");
-        }
-
-        return path;
-    }
-
-    internal static Version? ParseHaproxyVersion(string output)
-    {
-        const string Marker = "version ";
-        var at = output.IndexOf(Marker, StringComparison.OrdinalIgnoreCase);
-        if (at < 0)
-        {
-            return null;
-        }
-
-        var text = new string([.. output[(at + Marker.Length)..].TakeWhile(c => char.IsDigit(c) || c == '.')]);
-        var parts = text.Split('.', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length >= 2
-            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major)
-            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var minor)
-            ? new Version(major, minor)
-            : null;
-    }
-
-    /// <summary>Runs a short command and returns its exit code and combined output.</summary>
-    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> args, CancellationToken cancellationToken)
-    {
-        var info = new System.Diagnostics.ProcessStartInfo(fileName)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = System.Diagnostics.Process.Start(info) ?? throw new PlatformException($"Could not run {fileName}.");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new PlatformException($"{fileName} {string.Join(' ', info.ArgumentList)} did not finish within 30 s.");
-        }
-
-        return (process.ExitCode, (await stdout) + (await stderr));
-    }
-
-    /// <summary>The runtime socket goes in the state directory unless that path is too long for a unix socket (HAProxy adds a suffix while binding).</summary>
-    private static string ChooseSocketPath(string localDirectory)
-    {
-        var path = Path.Combine(localDirectory, "haproxy.sock");
-        if (path.Length <= 100)
-        {
-            return path;
-        }
-
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(localDirectory)))[..12];
-        return Path.Combine(Path.GetTempPath(), "backstay-" + hash, "haproxy.sock");
-    }
-
-    private static void DeleteSocket(string socketPath)
-    {
-        try
-        {
-            File.Delete(socketPath);
-            var directory = Path.GetDirectoryName(socketPath);
-            if (directory is not null
-                && Path.GetFileName(directory).StartsWith("backstay-", StringComparison.Ordinal)
-                && !Directory.EnumerateFileSystemEntries(directory).Any())
-            {
-                Directory.Delete(directory);
-            }
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private static Socket BindUdp(int preferredPort, out int port)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024 };
-        try
-        {
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, preferredPort));
-        }
-        catch (SocketException) when (preferredPort != 0)
-        {
-            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        }
-
-        port = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-        return socket;
-    }
-
-    private static TimeSpan Backoff(int failures) =>
-        TimeSpan.FromMilliseconds(Math.Min(10_000, 500 * Math.Pow(2, Math.Max(0, failures - 1))));
 }

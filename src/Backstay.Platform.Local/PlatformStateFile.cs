@@ -56,11 +56,42 @@ internal sealed record PersistedInstance
 }
 
 /// <summary>Reads and atomically writes platform.json.</summary>
-internal static class PlatformStateFile
+/// <remarks>
+/// An instance saves one platform's state: it owns the file and the lock that keeps a write from going back in time.
+/// The snapshot is taken inside that lock, so the file lock comes before the locks the snapshot takes (the instance
+/// supervisor's); nobody saves while holding one of those.
+/// </remarks>
+internal sealed class PlatformStateFile(string path, Func<PersistedState> snapshot)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    public static string PathIn(string stateDirectory) => Path.Combine(stateDirectory, "local", "platform.json");
+    private readonly Lock _lock = new();
+    private long _requested;
+    private long _written;
+
+    public string Path { get; } = path;
+
+    /// <summary>
+    /// Writes what the platform holds now. Saves that queue up behind one write are done by the next: a snapshot taken
+    /// after a request already holds that request's change.
+    /// </summary>
+    public void Save()
+    {
+        var request = Interlocked.Increment(ref _requested);
+        lock (_lock)
+        {
+            if (request <= _written)
+            {
+                return;
+            }
+
+            var covered = Interlocked.Read(ref _requested);
+            Write(Path, snapshot());
+            _written = covered;
+        }
+    }
+
+    public static string PathIn(string stateDirectory) => System.IO.Path.Combine(stateDirectory, "local", "platform.json");
 
     public static PersistedState? Read(string path)
     {
@@ -77,6 +108,39 @@ internal static class PlatformStateFile
         {
             throw new PlatformException($"{path} is not readable ({ex.Message}); stop what it started by hand and delete it, or run `backstay serve --clean`.", ex);
         }
+    }
+
+    /// <summary>Stops every process the state directory's platform.json records (instances and HAProxy) and clears them from it.</summary>
+    public static async Task StopRecordedAsync(string stateDirectory)
+    {
+        var path = PathIn(System.IO.Path.GetFullPath(stateDirectory));
+        var state = Read(path);
+        if (state is null)
+        {
+            return;
+        }
+
+        var time = TimeProvider.System;
+        var processes = state.Services
+            .SelectMany(s => s.Revisions)
+            .SelectMany(r => r.Instances)
+            .Select(i => new PersistedProcess(i.Pid, i.StartTicks))
+            .Concat(state.RetiringHaproxy)
+            .Append(state.Haproxy)
+            .OfType<PersistedProcess>()
+            .Where(p => p.Pid > 0);
+        await Task.WhenAll(processes.Select(p => ProcFs.StopAsync(p.Pid, p.StartTicks, TimeSpan.FromSeconds(2), time)));
+        if (state.SocketPath is not null)
+        {
+            HaproxyFiles.DeleteSocket(state.SocketPath);
+        }
+
+        Write(path, state with
+        {
+            Haproxy = null,
+            RetiringHaproxy = [],
+            Services = [.. state.Services.Select(s => s with { Revisions = [] })],
+        });
     }
 
     /// <summary>Writes to a temporary file and renames it over the old one, so a crash never leaves half a file.</summary>

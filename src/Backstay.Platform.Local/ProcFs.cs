@@ -72,6 +72,23 @@ internal static partial class ProcFs
         return stat is not null && !stat.IsZombie && stat.StartTicks == startTicks;
     }
 
+    /// <summary>As <see cref="IsRunning(int, long)"/>, asking first the handle of a process this Backstay started, which knows of its exit at once.</summary>
+    public static bool IsRunning(System.Diagnostics.Process? handle, int pid, long startTicks)
+    {
+        try
+        {
+            if (handle is { HasExited: true })
+            {
+                return false;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        return IsRunning(pid, startTicks);
+    }
+
     /// <summary>Signals the process group the process leads (it was started with setsid), or the process alone when it leads none.</summary>
     public static void Signal(int pid, long startTicks, int signal)
     {
@@ -121,6 +138,36 @@ internal static partial class ProcFs
         }
 
         return true;
+    }
+
+    /// <summary>How the process ended; a child of this process reports its exit code (which /proc may show gone a moment before .NET has it).</summary>
+    public static async Task<string> DescribeExitAsync(int pid, System.Diagnostics.Process? handle, TimeProvider time)
+    {
+        if (handle is not null)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
+                await handle.WaitForExitAsync(timeout.Token);
+                var code = handle.ExitCode;
+                if (code > 128)
+                {
+                    var signal = code - 128;
+                    var name = signal switch { 9 => " (SIGKILL)", 15 => " (SIGTERM)", 6 => " (SIGABRT)", 11 => " (SIGSEGV)", 2 => " (SIGINT)", _ => "" };
+                    return string.Create(CultureInfo.InvariantCulture, $"(pid {pid}) was killed by signal {signal}{name}");
+                }
+
+                return string.Create(CultureInfo.InvariantCulture, $"(pid {pid}) exited with code {code}");
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"(pid {pid}) is gone (its exit code is unknown: an earlier Backstay process started it)");
     }
 
     /// <summary>The last lines of a log file, for messages about a process that died.</summary>

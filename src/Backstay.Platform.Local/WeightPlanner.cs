@@ -43,6 +43,21 @@ internal static class WeightPlanner
         return result;
     }
 
+    /// <summary>The percentage per revision that the backend's servers carry, from HAProxy's server state (servers in maintenance count 0).</summary>
+    public static IReadOnlyDictionary<int, int> FromServers(IEnumerable<ServerStateRow> rows, string backend, IReadOnlyDictionary<int, int> revisionBySlot)
+    {
+        var weights = revisionBySlot.Values.Distinct().ToDictionary(r => r, _ => 0);
+        foreach (var row in rows)
+        {
+            if (row.Backend == backend && revisionBySlot.TryGetValue(row.Slot, out var revision) && !row.InMaintenance)
+            {
+                weights[revision] += row.Weight;
+            }
+        }
+
+        return ToPercent(weights);
+    }
+
     /// <summary>Converts effective server weights per revision back into whole percentages.</summary>
     public static IReadOnlyDictionary<int, int> ToPercent(IReadOnlyDictionary<int, int> weightByRevision)
     {

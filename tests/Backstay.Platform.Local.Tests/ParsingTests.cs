@@ -160,9 +160,9 @@ public sealed class ParsingTests
     [InlineData("HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/", 2, 6)]
     [InlineData("HA-Proxy version 2.4.22-f8e3218 2023/02/14", 2, 4)]
     [InlineData("HA-Proxy version 1.8.19 2019/02/11", 1, 8)]
-    public void ParseHaproxyVersion_VersionBanner_ReadsMajorAndMinor(string banner, int major, int minor)
+    public void ParseVersion_VersionBanner_ReadsMajorAndMinor(string banner, int major, int minor)
     {
-        LocalPlatform.ParseHaproxyVersion(banner).ShouldBe(new Version(major, minor));
+        HaproxyExecutable.ParseVersion(banner).ShouldBe(new Version(major, minor));
     }
 
     [Fact]
