@@ -41,7 +41,7 @@ internal static class HaproxyConfig
         sb.AppendLine("    mode http");
         sb.AppendLine("    log global");
         sb.AppendLine("    option dontlognull");
-        sb.AppendLine(ci, $"    log-format \"{LogPrefix}%b|%s|%ST|%Tr|%Ta\"");
+        sb.AppendLine(ci, $"    log-format \"{LogPrefix}%b|%s|%ST|%Tr|%Ta|%Ts|%ms\"");
         sb.AppendLine("    timeout connect 1s");
         sb.AppendLine("    timeout client 30s");
         sb.AppendLine("    timeout server 30s");

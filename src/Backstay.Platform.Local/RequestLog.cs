@@ -4,15 +4,18 @@ using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 
-/// <summary>One request as HAProxy logged it: backend, server slot, status, and latency in ms.</summary>
-internal readonly record struct RequestLine(string Backend, int Slot, int Status, int LatencyMs)
+/// <summary>One request as HAProxy logged it: backend, server slot, status, latency in ms, and when HAProxy finished it.</summary>
+internal readonly record struct RequestLine(string Backend, int Slot, int Status, int LatencyMs, DateTimeOffset? ServedAt = null)
 {
     /// <summary>Server errors, HAProxy's own answers (no server, timeouts) and requests that got no answer at all.</summary>
     public bool IsError => Status >= 500 || Status < 0 || Slot == 0;
 
     /// <summary>
-    /// Parses a datagram that holds "bsty1|%b|%s|%ST|%Tr|%Ta" somewhere after an optional syslog header; returns false for HAProxy's other messages.
-    /// Latency is %Tr (time until the server's response headers), or %Ta (the request's active time) when no server answered.
+    /// Parses a datagram that holds "bsty1|%b|%s|%ST|%Tr|%Ta|%Ts|%ms" somewhere after an optional syslog header; returns false
+    /// for HAProxy's other messages. Latency is %Tr (time until the server's response headers), or %Ta (the request's active
+    /// time) when no server answered. When served: the accept date (%Ts seconds, %ms milliseconds) plus %Ta, HAProxy's own
+    /// clock, so a figure such as time to safety counts from when a request was served, not from when its line arrived.
+    /// A line of the format before (no %Ts|%ms, from an HAProxy adopted across an upgrade) has no ServedAt.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> datagram, out RequestLine line)
     {
@@ -24,10 +27,10 @@ internal readonly record struct RequestLine(string Backend, int Slot, int Status
         }
 
         var rest = datagram[(start + Prefix.Length)..];
-        Span<Range> parts = stackalloc Range[5];
+        Span<Range> parts = stackalloc Range[7];
         var count = 0;
         var from = 0;
-        while (count < 5)
+        while (count < 7)
         {
             var bar = rest[from..].IndexOf((byte)'|');
             var end = bar < 0 ? rest.Length : from + bar;
@@ -53,7 +56,11 @@ internal readonly record struct RequestLine(string Backend, int Slot, int Status
             return false;
         }
 
-        line = new RequestLine(backend, slot, status, tr >= 0 ? tr : Math.Max(ta, 0));
+        DateTimeOffset? servedAt = count == 7 && long.TryParse(rest[parts[5]], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            && TryInt(TrimEnd(rest[parts[6]]), out var milliseconds) && seconds is > 0 and < 100_000_000_000 && milliseconds is >= 0 and < 1000
+            ? DateTimeOffset.FromUnixTimeMilliseconds((seconds * 1000) + milliseconds + Math.Max(ta, 0))
+            : null;
+        line = new RequestLine(backend, slot, status, tr >= 0 ? tr : Math.Max(ta, 0), servedAt);
         return true;
     }
 

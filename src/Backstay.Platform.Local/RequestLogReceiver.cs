@@ -14,6 +14,9 @@ internal sealed record SlotTarget(string Service, int Revision, Listener Listene
 /// <summary>Receives HAProxy's per-request log lines on a loopback UDP port and keeps each revision's recent requests.</summary>
 internal sealed class RequestLogReceiver : IDisposable
 {
+    /// <summary>How old HAProxy's own time of a request may be when its line arrives before the arrival time is taken instead.</summary>
+    private static readonly TimeSpan MaxLogDelay = TimeSpan.FromSeconds(5);
+
     private readonly Socket _socket;
     private readonly TimeProvider _time;
     private readonly Action<PlatformEvent> _raise;
@@ -100,15 +103,19 @@ internal sealed class RequestLogReceiver : IDisposable
             return;
         }
 
-        var target = line.Slot is > 0 and <= HaproxyConfig.SlotsPerBackend ? targets[line.Slot] : null;
+        // The map holds the backend's own slots, which may be fewer than HAProxy's maximum.
+        var target = line.Slot > 0 && line.Slot < targets.Length ? targets[line.Slot] : null;
         if (target is null)
         {
             _unattributed.AddOrUpdate(line.Backend, 1, (_, n) => n + 1);
             return;
         }
 
+        // HAProxy's time of the request when it is plausible against this clock (the same machine's), else the arrival.
+        var now = _time.GetUtcNow();
+        var at = line.ServedAt is { } served && served <= now && now - served < MaxLogDelay ? served : now;
         _requests
             .GetOrAdd((target.Service, target.Revision, target.Listener), _ => new RequestBuffer())
-            .Add(_time.GetUtcNow(), line.Status, line.LatencyMs, line.IsError);
+            .Add(at, line.Status, line.LatencyMs, line.IsError);
     }
 }

@@ -15,6 +15,60 @@ public sealed class ParsingTests
     }
 
     [Fact]
+    public void TryParse_AcceptDateAndActiveTime_ServedAtIsHaproxysOwnTimeOfTheEnd()
+    {
+        RequestLine.TryParse("bsty1|hello_prod|s12|500|37|41|1764921600|250\n"u8, out var line).ShouldBeTrue();
+
+        line.Slot.ShouldBe(12);
+        line.LatencyMs.ShouldBe(37);
+        line.ServedAt.ShouldBe(DateTimeOffset.FromUnixTimeSeconds(1764921600).AddMilliseconds(250 + 41));
+    }
+
+    [Fact]
+    public void TryParse_LineOfTheFormatBefore_HasNoServedAt()
+    {
+        RequestLine.TryParse("bsty1|hello_prod|s12|200|3|5"u8, out var line).ShouldBeTrue();
+
+        line.ServedAt.ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Receiver_LineForASlotBeyondTheBackendsOwn_IsUnattributedAndTheReceiverGoesOn()
+    {
+        var events = new List<PlatformEvent>();
+        using var receiver = new RequestLogReceiver(0, TimeProvider.System, e => { lock (events) { events.Add(e); } });
+        receiver.Attribute(new Dictionary<string, SlotTarget?[]> { ["web_prod"] = [null, new SlotTarget("web", 1, Listener.Production), null] });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var receiving = receiver.ReceiveAsync(cancel.Token);
+        using var sender = new System.Net.Sockets.UdpClient();
+        var port = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, receiver.Port);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var stamp = $"{now / 1000}|{now % 1000:000}";
+
+        await sender.SendAsync(Encoding.ASCII.GetBytes($"bsty1|web_prod|s12|200|1|1|{stamp}"), port);
+        while (receiver.Unattributed("web_prod") == 0 && !cancel.IsCancellationRequested)
+        {
+            await Task.Delay(20);
+        }
+
+        await sender.SendAsync(Encoding.ASCII.GetBytes($"bsty1|web_prod|s1|200|1|1|{stamp}"), port);
+        while (receiver.Metrics("web", 1, TimeSpan.FromMinutes(1), null).Requests == 0 && !cancel.IsCancellationRequested)
+        {
+            await Task.Delay(20);
+        }
+
+        receiver.Unattributed("web_prod").ShouldBe(1);
+        receiver.Metrics("web", 1, TimeSpan.FromMinutes(1), null).Requests.ShouldBe(1);
+        lock (events)
+        {
+            events.ShouldBeEmpty("the receive loop is still running");
+        }
+
+        await cancel.CancelAsync();
+        await receiving;
+    }
+
+    [Fact]
     public void TryParse_SyslogHeader_FindsTheMessage()
     {
         var datagram = Encoding.ASCII.GetBytes("<134>Nov 21 22:52:00 haproxy[123]: bsty1|my_svc_test|s1|200|3|5");
