@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: every IStateStore operation in the one SQL both databases run, so that a change to a
+// table is made once; what differs between the databases is in the dialect and the two small store classes.
 using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;

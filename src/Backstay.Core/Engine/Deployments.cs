@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: every request people make of a service (deploy, rollback, continue, stop, reset, import)
+// and the rules that keep two of them from conflicting sit together, so that those rules are read in one place.
 using System.Text.Json;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;

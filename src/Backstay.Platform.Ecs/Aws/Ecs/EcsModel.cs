@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the ECS API's request and response shapes Backstay uses, as data only, in one file.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
