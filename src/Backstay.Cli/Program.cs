@@ -10,6 +10,9 @@ namespace Backstay.Cli;
 /// <summary>Entry point of the backstay command.</summary>
 internal static class Program
 {
+    /// <summary>How every error printed to stderr starts.</summary>
+    internal const string ErrorPrefix = "error: ";
+
     public static async Task<int> Main(string[] args)
     {
         if (args is ["--version"])
@@ -50,7 +53,7 @@ internal static class Program
         {
             foreach (var error in parsed.Errors)
             {
-                await Console.Error.WriteLineAsync($"error: {error.Message}");
+                await Console.Error.WriteLineAsync($"{ErrorPrefix}{error.Message}");
             }
 
             await Console.Error.WriteLineAsync("Run `backstay --help` for usage.");
@@ -80,7 +83,7 @@ internal static class Program
             OperationCanceledException => (ExitCodes.Interrupted, "Interrupted. Deployments already recorded go on in `backstay serve`; see `backstay status`."),
             _ => (ExitCodes.Error, $"unexpected error: {ex}"),
         };
-        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"{ErrorPrefix}{message}");
         return code;
     }
 }

@@ -31,4 +31,32 @@ public sealed class CliCitizenTests : IDisposable
         result.Stderr.ShouldContain("--duration '2x'");
         result.Stderr.ShouldContain("500ms");
     }
+
+    [Fact]
+    public async Task BadInput_EveryExit2Error_StartsWithTheSamePrefix()
+    {
+        var spec = _cli.WriteFile("backstay.yaml", "service: hello\nplatform: { local: { instances: 1 } }\ntask: { image: builtin:hello }\n");
+        var bad = _cli.WriteFile("bad.yaml", "service: hello\nplatform: { local: { instances: abc } }\ntask: { image: builtin:hello }\n");
+        string[][] cases =
+        [
+            ["validate", "-f", bad],
+            ["deploy", "-f", bad],
+            ["deploy", "-f", spec, "--env", "NOEQUALS"],
+            ["deploy", "--frobnicate"],
+            ["history", "nosuch"],
+            ["load", "not a url"],
+            ["load", "http://127.0.0.1:1/", "--duration", "soon"],
+            ["load", "http://127.0.0.1:1/", "--rate", "0"],
+            ["status", "--output", "yaml"],
+            ["continue", "d-NOSUCH123"],
+        ];
+
+        foreach (var args in cases)
+        {
+            var result = await _cli.RunAsync(args);
+
+            result.ExitCode.ShouldBe(2, $"{string.Join(' ', args)}: {result.Stderr}");
+            result.Stderr.ShouldStartWith("error: ", customMessage: string.Join(' ', args));
+        }
+    }
 }
