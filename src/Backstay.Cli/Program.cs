@@ -31,6 +31,7 @@ internal static class Program
             GlobalOptions.Server,
             GlobalOptions.Token,
             GlobalOptions.Region,
+            GlobalOptions.NoColor,
             DemoCommand.Create(),
             ServeCommand.Create(),
             DeployCommand.Create(),
@@ -60,6 +61,7 @@ internal static class Program
             return ExitCodes.InvalidInput;
         }
 
+        Consoles.NoColor = parsed.GetValue(GlobalOptions.NoColor);
         try
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -32,6 +32,33 @@ public sealed class CliCitizenTests : IDisposable
         result.Stderr.ShouldContain("500ms");
     }
 
+    [Theory]
+    [InlineData("TERM", "xterm-256color", "--no-color")]
+    [InlineData("NO_COLOR", "1", null)]
+    [InlineData("TERM", "xterm-256color", null)]
+    public async Task HumanOutput_ThroughAPipe_HasNoColourCodes(string variable, string value, string? option)
+    {
+        // Coloured output: bold in the empty status, red errors in validate.
+        _cli.Environment["NO_COLOR"] = null;
+        _cli.Environment["TERM"] = "xterm-256color";
+        _cli.Environment[variable] = value;
+        var path = _cli.WriteFile("bad.yaml", "service: hello\nplatform: { local: { instances: abc } }\ntask: { image: builtin:hello }\n");
+        string[] extra = option is null ? [] : [option];
+
+        var status = await _cli.RunAsync(["status", .. extra]);
+        var validate = await _cli.RunAsync(["validate", "-f", path, .. extra]);
+        var valid = await _cli.RunAsync(["validate", "-f", _cli.WriteFile("good.yaml", "service: hello\nplatform: { local: { instances: 1 } }\ntask: { image: builtin:hello }\n"), .. extra]);
+
+        status.ExitCode.ShouldBe(0, status.Stderr);
+        status.Stdout.ShouldContain("No services yet");
+        validate.ExitCode.ShouldBe(2, validate.Stderr);
+        valid.ExitCode.ShouldBe(0, valid.Stderr);
+        foreach (var output in new[] { status.Stdout, status.Stderr, validate.Stdout, validate.Stderr, valid.Stdout, valid.Stderr })
+        {
+            output.ShouldNotContain(Escape);
+        }
+    }
+
     [Fact]
     public async Task BadInput_EveryExit2Error_StartsWithTheSamePrefix()
     {
