@@ -49,6 +49,7 @@ internal static class Program
             TokenCommand.Create(),
         };
 
+        Help.Install(root);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -33,6 +33,49 @@ public sealed class CliCitizenTests : IDisposable
     }
 
     [Theory]
+    [InlineData("status", "[<service>]")]
+    [InlineData("rollback", "[<targets>...]")]
+    public async Task Help_OptionalArgument_IsShownAsOptionalUnderArguments(string command, string shown)
+    {
+        var result = await _cli.RunAsync(command, "--help");
+
+        result.ExitCode.ShouldBe(0, result.Stderr);
+        var arguments = result.Stdout.Split('\n').SkipWhile(l => l != "Arguments:").Skip(1).First();
+        arguments.ShouldStartWith($"  {shown}  ");
+    }
+
+    [Fact]
+    public async Task Help_Deploy_ListsTheExitCodesAsTheReadmeDoes()
+    {
+        var readme = File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"));
+        var table = readme.SkipWhile(l => l != "## Exit codes").Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\| +\d+ \|"))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Select(c => (Code: c[1], Meaning: c[2])).ToList();
+        table.Count.ShouldBe(11);
+
+        var result = await _cli.RunAsync("deploy", "--help");
+
+        result.ExitCode.ShouldBe(0, result.Stderr);
+        var help = result.Stdout[result.Stdout.IndexOf("Exit codes:", StringComparison.Ordinal)..];
+        foreach (var (code, meaning) in table)
+        {
+            help.ShouldContain($"  {code.PadRight(5)}{meaning}\n");
+        }
+
+        (await _cli.RunAsync("status", "--help")).Stdout.ShouldNotContain("Exit codes:");
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Backstay.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("no Backstay.sln above " + AppContext.BaseDirectory);
+    }
+
+    [Theory]
     [InlineData("TERM", "xterm-256color", "--no-color")]
     [InlineData("NO_COLOR", "1", null)]
     [InlineData("TERM", "xterm-256color", null)]
