@@ -10,6 +10,9 @@ namespace Backstay.Cli;
 /// <summary>Entry point of the backstay command.</summary>
 internal static class Program
 {
+    /// <summary>How every error printed to stderr starts.</summary>
+    internal const string ErrorPrefix = "error: ";
+
     public static async Task<int> Main(string[] args)
     {
         if (args is ["--version"])
@@ -28,6 +31,7 @@ internal static class Program
             GlobalOptions.Server,
             GlobalOptions.Token,
             GlobalOptions.Region,
+            GlobalOptions.NoColor,
             DemoCommand.Create(),
             ServeCommand.Create(),
             DeployCommand.Create(),
@@ -45,18 +49,20 @@ internal static class Program
             TokenCommand.Create(),
         };
 
+        Help.Install(root);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
             foreach (var error in parsed.Errors)
             {
-                await Console.Error.WriteLineAsync($"error: {error.Message}");
+                await Console.Error.WriteLineAsync($"{ErrorPrefix}{error.Message}");
             }
 
             await Console.Error.WriteLineAsync("Run `backstay --help` for usage.");
             return ExitCodes.InvalidInput;
         }
 
+        Consoles.NoColor = parsed.GetValue(GlobalOptions.NoColor);
         try
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -80,7 +86,7 @@ internal static class Program
             OperationCanceledException => (ExitCodes.Interrupted, "Interrupted. Deployments already recorded go on in `backstay serve`; see `backstay status`."),
             _ => (ExitCodes.Error, $"unexpected error: {ex}"),
         };
-        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"{ErrorPrefix}{message}");
         return code;
     }
 }

@@ -179,7 +179,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public async Task Load_BadUrl_NamesItAndExits2()
     {
-        var result = await _cli.RunAsync("load", "not a url", "--duration", "00:00:01");
+        var result = await _cli.RunAsync("load", "not a url", "--duration", "1s");
 
         result.ExitCode.ShouldBe(2);
         result.Stderr.ShouldContain("url 'not a url'");
@@ -211,7 +211,7 @@ public sealed class BadInputTests : IDisposable
             }
         });
 
-        var result = await _cli.RunAsync("load", $"http://127.0.0.1:{port}/", "--rate", "50", "--duration", "00:00:02", "-o", "json");
+        var result = await _cli.RunAsync("load", $"http://127.0.0.1:{port}/", "--rate", "50", "--duration", "2s", "-o", "json");
         listener.Stop();
         await serving.WaitAsync(TimeSpan.FromSeconds(5));
 

@@ -26,6 +26,9 @@ public sealed class CliRunner : IDisposable
 
     public string WorkDirectory { get; }
 
+    /// <summary>Environment for the processes started from now on, over the default (NO_COLOR=1); a null value removes the variable.</summary>
+    public Dictionary<string, string?> Environment { get; } = new(StringComparer.Ordinal);
+
     public string StateDirectory => Path.Combine(WorkDirectory, ".backstay");
 
     public static string BackstayDll => Path.Combine(AppContext.BaseDirectory, "backstay.dll");
@@ -246,6 +249,18 @@ public sealed class CliRunner : IDisposable
 
         info.Environment["NO_COLOR"] = "1";
         info.Environment.Remove("BACKSTAY_STATE");
+        foreach (var (name, value) in Environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         return Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
     }
 

@@ -70,6 +70,29 @@ public sealed class LocalRecoveryTests : IDisposable
     }
 
     [Fact]
+    public async Task History_WithEvents_PrintsEachDeploymentsTimelineUnderIt()
+    {
+        WriteSpec("hello", _prod, instances: 1, strategy: "  rolling: {}");
+        await _cli.StartServeAsync();
+        var deployed = await _cli.DeployAsync();
+        deployed.Outcome.ShouldBe("Succeeded", deployed.Raw);
+        var events = JsonDocument.Parse((await _cli.RunAsync("history", "hello", "--events", "-o", "json")).Stdout).RootElement[0]
+            .GetProperty("events").EnumerateArray().ToList();
+        events.ShouldNotBeEmpty();
+
+        var plain = await _cli.RunAsync("history", "hello");
+        var human = await _cli.RunAsync("history", "hello", "--events");
+
+        human.ExitCode.ShouldBe(0, human.Stderr);
+        human.Stdout.Length.ShouldBeGreaterThan(plain.Stdout.Length, human.Stdout);
+        var timeline = human.Stdout[human.Stdout.LastIndexOf(deployed.Id, StringComparison.Ordinal)..];
+        foreach (var e in events)
+        {
+            timeline.ShouldContain($"{e.GetProperty("at").GetDateTimeOffset().ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)} {e.GetProperty("type").GetString()}: ");
+        }
+    }
+
+    [Fact]
     public async Task Rollback_PhasedUnderLoad_ProductionTrafficLeavesTheFailedRevisionBeforeTheStableIsScaledUp()
     {
         // Phase 1 runs 2 of 4 instances of revision 2 with half the traffic, and revision 1 on the other 2, for a minute.

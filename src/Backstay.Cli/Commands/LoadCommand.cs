@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Backstay.Cli.Infrastructure;
+using Backstay.Core.Engine;
 using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
@@ -13,7 +14,7 @@ internal static class LoadCommand
     {
         var url = new Argument<string>("url") { Description = "URL to request, e.g. http://127.0.0.1:8080/" };
         var rate = new Option<int>("--rate") { Description = "Requests per second", DefaultValueFactory = _ => 50 };
-        var duration = new Option<TimeSpan?>("--duration") { Description = "Stop after this long (hh:mm:ss; default: until Ctrl+C)" };
+        var duration = new Option<string?>("--duration") { Description = "Stop after this long, as in the spec: 500ms, 2s, 1m (default: until Ctrl+C)" };
         var command = new Command("load", "Send steady HTTP load to a listener and count responses per revision") { url, rate, duration };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -29,10 +30,16 @@ internal static class LoadCommand
                 throw new CliException($"--rate {perSecond}: give a rate from 1 to 20000 requests per second");
             }
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (result.GetValue(duration) is { } d)
+            var stopAfter = TimeSpan.Zero;
+            if (result.GetValue(duration) is { } length && !Durations.TryParse(length, out stopAfter))
             {
-                stop.CancelAfter(d);
+                throw new CliException($"--duration '{length}': give a duration as in the spec, a number and ms, s, m or h, such as 500ms, 2s or 1m");
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (stopAfter > TimeSpan.Zero)
+            {
+                stop.CancelAfter(stopAfter);
             }
 
             var time = TimeProvider.System;

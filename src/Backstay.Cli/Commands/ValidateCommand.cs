@@ -38,7 +38,8 @@ internal static class ValidateCommand
             }
             else
             {
-                Console.Error.WriteLine(SpecException.Describe(errors));
+                // One prefix for every error the command line prints, one problem a line.
+                Console.Error.WriteLine(string.Join(Environment.NewLine, SpecException.Describe(errors).Split(Environment.NewLine).Select(line => $"{Program.ErrorPrefix}{line}")));
             }
 
             return Task.FromResult(errors.Count == 0 ? ExitCodes.Succeeded : ExitCodes.InvalidInput);

@@ -36,6 +36,12 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> NoColor = new("--no-color")
+    {
+        Description = "No colour in human output (also when $NO_COLOR is set); output that is not a terminal never has escape codes",
+        Recursive = true,
+    };
+
     static GlobalOptions()
     {
         Output.AcceptOnlyFromAmong("human", "json");
