@@ -31,7 +31,7 @@ internal static class TokenCommand
         var command = new Command("create", "Make a named token; it is printed once and kept only as a hash") { name, role };
         command.SetAction(async (result, cancellationToken) =>
         {
-            await using var server = Server(result);
+            await using var server = await ServerAsync(result, cancellationToken);
             var created = await server.CreateTokenAsync(result.GetValue(name)!, result.GetValue(role)!, cancellationToken);
             if (GlobalOptions.Json(result))
             {
@@ -53,7 +53,7 @@ internal static class TokenCommand
         var command = new Command("list", "List the controller's tokens: names and roles, never the tokens");
         command.SetAction(async (result, cancellationToken) =>
         {
-            await using var server = Server(result);
+            await using var server = await ServerAsync(result, cancellationToken);
             var tokens = await server.ListTokensAsync(cancellationToken);
             if (GlobalOptions.Json(result))
             {
@@ -83,7 +83,7 @@ internal static class TokenCommand
         var command = new Command("revoke", "Revoke a named token; requests and dashboard sessions with it are refused from now on") { name };
         command.SetAction(async (result, cancellationToken) =>
         {
-            await using var server = Server(result);
+            await using var server = await ServerAsync(result, cancellationToken);
             await server.RevokeTokenAsync(result.GetValue(name)!, cancellationToken);
             Consoles.Human.MarkupLine(Markup.Escape($"Token '{result.GetValue(name)}' revoked."));
             return ExitCodes.Succeeded;
@@ -92,8 +92,8 @@ internal static class TokenCommand
     }
 
     /// <summary>Tokens live in the controller: these commands need one, and an admin token.</summary>
-    private static HttpControlPlane Server(ParseResult result) =>
-        ControlPlanes.OpenServer(result)
+    private static async Task<HttpControlPlane> ServerAsync(ParseResult result, CancellationToken cancellationToken) =>
+        await ControlPlanes.OpenServerAsync(result, cancellationToken)
         ?? throw new CliException(
             $"No controller runs for {GlobalOptions.StateDirectory(result).Path}: tokens are kept by `backstay serve`; start it, or give --server URL --token ADMIN_TOKEN.",
             ExitCodes.NoController);

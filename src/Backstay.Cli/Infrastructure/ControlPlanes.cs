@@ -15,17 +15,12 @@ internal static class ControlPlanes
 {
     public static async Task<ControlSession> OpenAsync(ParseResult result, CancellationToken cancellationToken)
     {
-        if (OpenServer(result) is { } http)
+        if (await OpenServerAsync(result, cancellationToken) is { } http)
         {
             return new ControlSession(http);
         }
 
         var state = GlobalOptions.StateDirectory(result);
-        if (await LocalServerOnceStartedAsync(state, cancellationToken) is { } local)
-        {
-            return new ControlSession(new HttpControlPlane(local, result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN") ?? ReadToken(state)));
-        }
-
         var runtime = await BackstayRuntime.StartAsync(new BackstayRuntimeOptions
         {
             Store = new RuntimeStore.Sqlite(state.Path),
@@ -33,6 +28,23 @@ internal static class ControlPlanes
             ControllerRunning = state.ControllerRunning,
         }, cancellationToken);
         return new ControlSession(runtime.Control, runtime);
+    }
+
+    /// <summary>
+    /// The controller, for commands only a controller can answer (tokens): as <see cref="OpenServer"/>, and one that holds
+    /// the state directory but is still starting is waited for, as every other command does. Null when none runs.
+    /// </summary>
+    public static async Task<HttpControlPlane?> OpenServerAsync(ParseResult result, CancellationToken cancellationToken)
+    {
+        if (OpenServer(result) is { } http)
+        {
+            return http;
+        }
+
+        var state = GlobalOptions.StateDirectory(result);
+        return await LocalServerOnceStartedAsync(state, cancellationToken) is { } local
+            ? new HttpControlPlane(local, result.GetValue(GlobalOptions.Token) ?? Environment.GetEnvironmentVariable("BACKSTAY_TOKEN") ?? ReadToken(state))
+            : null;
     }
 
     /// <summary>The controller given by --server or $BACKSTAY_SERVER, or the one serving the state directory; null when there is none.</summary>
