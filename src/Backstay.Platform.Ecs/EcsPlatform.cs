@@ -283,8 +283,8 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
 
     /// <summary>
     /// The engine records each ECS service's state every 10 s at most (a DescribeServices and a DescribeTargetHealth per
-    /// target group each time), not every 2 s: reads count against the account's ECS and ELB rate limits. 10 s keeps the
-    /// record younger than the 15 s a deployment's drift check trusts.
+    /// target group, from the service's paced reads), not every 2 s: reads count against the account's ECS and ELB rate
+    /// limits. 10 s keeps the record younger than the 15 s a deployment's drift check trusts.
     /// </summary>
     public TimeSpan ObservationInterval(string platformKind) => TimeSpan.FromSeconds(10);
 

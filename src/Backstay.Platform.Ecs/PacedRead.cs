@@ -48,8 +48,6 @@ internal sealed class PacedRead<T>(ReadPacing pacing, Func<T, string> fingerprin
     private int _unchanged;
     private long _generation;
 
-    public ReadPacing Pacing => pacing;
-
     /// <summary>How many reads in a row found nothing changed (0 right after a write or a change).</summary>
     public int UnchangedReads
     {
@@ -58,18 +56,6 @@ internal sealed class PacedRead<T>(ReadPacing pacing, Func<T, string> fingerprin
             lock (_lock)
             {
                 return _unchanged;
-            }
-        }
-    }
-
-    /// <summary>The last value read, whatever its age, or null after a write.</summary>
-    public T? Last
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _value;
             }
         }
     }
