@@ -222,6 +222,7 @@ internal sealed class CallRateRunner(CallOptions options)
             var waitsBefore = limits.Waits;
             var waitedBefore = limits.Waited;
             var throttledBefore = limits.Throttled;
+            var putOffBefore = limits.PutOff;
             var measured = await BatchAsync(requests, store, specs, V2, "measured deployments");
             var calls = platform.ApiCalls;
             var perSecond = throttle.Sent.GroupBy(kv => kv.Key.Second).Select(g => g.Sum(kv => kv.Value)).ToList();
@@ -235,7 +236,7 @@ internal sealed class CallRateRunner(CallOptions options)
                 calls.Values.Sum(), calls.Where(kv => Results.IsRead(kv.Key)).Sum(kv => kv.Value), calls.Where(kv => !Results.IsRead(kv.Key)).Sum(kv => kv.Value),
                 perSecond.Count == 0 ? 0 : perSecond.Sum() / (double)Math.Max(1, perSecond.Count), perSecond.DefaultIfEmpty(0).Max(),
                 throttle.Throttled, new Dictionary<string, int>(throttle.ThrottledByGroup), limits.Throttled - throttledBefore, limits.Waits - waitsBefore,
-                (limits.Waited - waitedBefore).TotalSeconds, groups,
+                (limits.Waited - waitedBefore).TotalSeconds, limits.PutOff - putOffBefore, groups,
                 calls.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
         }
         finally
@@ -375,7 +376,8 @@ internal sealed class CallRateRunner(CallOptions options)
                 $"{F(c.Calls / (double)c.N / (c.Measured.MedianSeconds / 60))} per deployment-minute; {F(c.MeanPerSecond, "0.0")} calls per second on average over the batch, " +
                 $"{c.PeakPerSecond} in the busiest second. Throttling answers from the stand-in: {c.Throttled} " +
                 $"({(c.ThrottledByGroup.Count == 0 ? "none" : string.Join(", ", c.ThrottledByGroup.Select(kv => $"{kv.Key} {kv.Value}")))}); " +
-                $"calls that waited for the client-side limit: {c.LimiterWaits} ({F(c.LimiterWaitedSeconds, "0.0")} s of waiting in all).");
+                $"calls that waited for the client-side limit: {c.LimiterWaits} ({F(c.LimiterWaitedSeconds, "0.0")} s of waiting in all); " +
+                $"watching reads put off while their bucket was empty (their callers kept the older answer): {c.LimiterPutOff}.");
             md.AppendLine();
             md.AppendLine("| API group | Calls | Busiest second | Client-side limit (per second, burst) |");
             md.AppendLine("| --- | ---: | ---: | --- |");
@@ -436,4 +438,4 @@ internal sealed record GroupRate(string Group, int Calls, int PeakPerSecond, dou
 
 internal sealed record ConcurrentResult(int N, double PhaseSeconds, double SetupSeconds, BatchResult First, int ThrottledFirst, long WaitsFirst, BatchResult Measured,
     int Calls, int Reads, int Writes, double MeanPerSecond, int PeakPerSecond, int Throttled, Dictionary<string, int> ThrottledByGroup, long ClientThrottled,
-    long LimiterWaits, double LimiterWaitedSeconds, List<GroupRate> Groups, Dictionary<string, int> ByOperation);
+    long LimiterWaits, double LimiterWaitedSeconds, long LimiterPutOff, List<GroupRate> Groups, Dictionary<string, int> ByOperation);

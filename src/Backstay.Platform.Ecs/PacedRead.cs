@@ -1,3 +1,5 @@
+using Backstay.Platform.Ecs.Aws;
+
 namespace Backstay.Platform.Ecs;
 
 /// <summary>How young a read must be for the one asking.</summary>
@@ -36,6 +38,8 @@ internal sealed record ReadPacing(TimeSpan MinAge, TimeSpan MaxAge)
 /// One kind of read of one service (DescribeServices, target health, alarms) shared by everything that asks for it in
 /// the process: a read young enough for the caller is reused, concurrent callers wait for the one read in flight rather
 /// than each sending their own, and a write by Backstay invalidates it, so the next read after a write is always fresh.
+/// A watcher that is due for a new read but finds the rate limit without a token keeps the older answer until one is
+/// there (<see cref="AwsCallDeferral"/>), so watching never delays a deployment that acts.
 /// </summary>
 internal sealed class PacedRead<T>(ReadPacing pacing, Func<T, string> fingerprint)
     where T : class
@@ -91,13 +95,32 @@ internal sealed class PacedRead<T>(ReadPacing pacing, Func<T, string> fingerprin
             }
 
             long generation;
+            T? older;
             lock (_lock)
             {
                 generation = _generation;
+                older = freshness == Freshness.Watch && _value is not null && (usable is null || usable(_value)) ? _value : null;
             }
 
             var started = time.GetUtcNow();
-            var value = await read(cancellationToken);
+            T value;
+            if (older is not null)
+            {
+                // A watcher with an older answer does not queue for a token ahead of those about to act: it keeps that answer for now.
+                try
+                {
+                    value = await AwsCallDeferral.RunAsync(read, cancellationToken);
+                }
+                catch (AwsCallDeferredException)
+                {
+                    return older;
+                }
+            }
+            else
+            {
+                value = await read(cancellationToken);
+            }
+
             var print = fingerprint(value);
             lock (_lock)
             {

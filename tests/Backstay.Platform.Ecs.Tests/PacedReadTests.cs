@@ -1,3 +1,5 @@
+using Backstay.Platform.Ecs.Aws;
+
 namespace Backstay.Platform.Ecs.Tests;
 
 /// <summary>The pacing of one kind of read on a clock the test moves: when a kept read answers, and when AWS is asked again.</summary>
@@ -83,6 +85,22 @@ public sealed class PacedReadTests
         watched.ShouldBe(4, "a watcher takes the 2 s old read (the pacing allows 8 s now)");
         acted.ShouldBe(5, "one about to act takes nothing older than the minimum age");
         _reads.ShouldBe(6, "the second ForAct took the read just made; Fresh always reads");
+    }
+
+    [Fact]
+    public async Task Watch_DueButPutOffByTheRateLimit_KeepsTheOlderAnswerAndTriesAgainNextTime()
+    {
+        var read = new PacedRead<Box>(Pacing, b => b.State);
+        _clock.Now = Start;
+        await GetAsync(read, Freshness.Watch);
+        _state = "3 healthy";
+        _clock.Now = Start.AddSeconds(5);
+
+        var putOff = await read.GetAsync(Freshness.Watch, _clock, _ => throw new AwsCallDeferredException("ELB DescribeTargetHealth"), CancellationToken.None);
+        var next = await GetAsync(read, Freshness.Watch);
+
+        putOff.State.ShouldBe("2 healthy");
+        next.State.ShouldBe("3 healthy", "the read put off is due at the next tick");
     }
 
     [Fact]

@@ -108,8 +108,20 @@ internal sealed partial class AwsHttpClient
                 var credentials = await _credentials.GetAsync(resilience.CancellationToken);
                 if (_options.RateLimits is { } limits)
                 {
-                    await limits.AcquireAsync(credentials.AccessKeyId, endpoint.Region, service, operation, _options.RateLimitWait, resilience.CancellationToken);
+                    if (AwsCallDeferral.MayPutOff())
+                    {
+                        if (!limits.TryAcquireNow(credentials.AccessKeyId, endpoint.Region, service, operation))
+                        {
+                            throw new AwsCallDeferredException($"{service.DisplayName} {operation}");
+                        }
+                    }
+                    else
+                    {
+                        await limits.AcquireAsync(credentials.AccessKeyId, endpoint.Region, service, operation, _options.RateLimitWait, resilience.CancellationToken);
+                    }
                 }
+
+                AwsCallDeferral.Started();
 
                 _calls.AddOrUpdate($"{service.SigningName}:{operation}", 1, (_, n) => n + 1);
                 try

@@ -59,6 +59,7 @@ public sealed class AwsRateLimits : IDisposable
     private long _waits;
     private long _waitedTicks;
     private long _throttled;
+    private long _putOff;
 
     public AwsRateLimits(IReadOnlyList<AwsRateLimit> limits)
     {
@@ -71,6 +72,9 @@ public sealed class AwsRateLimits : IDisposable
 
     /// <summary>How long calls waited for tokens, added up.</summary>
     public TimeSpan Waited => TimeSpan.FromSeconds(Interlocked.Read(ref _waitedTicks) / (double)Stopwatch.Frequency);
+
+    /// <summary>Watching reads put off because their bucket had no token then (their callers took an older answer).</summary>
+    public long PutOff => Interlocked.Read(ref _putOff);
 
     /// <summary>Throttling answers AWS gave despite the buckets (each emptied its bucket).</summary>
     public long Throttled => Interlocked.Read(ref _throttled);
@@ -120,6 +124,18 @@ public sealed class AwsRateLimits : IDisposable
             Interlocked.Increment(ref _waits);
             Interlocked.Add(ref _waitedTicks, Stopwatch.GetTimestamp() - started);
         }
+    }
+
+    /// <summary>Takes a token for one call if one is there now (and no caller waits for one); never waits.</summary>
+    internal bool TryAcquireNow(string account, string region, AwsService service, string operation)
+    {
+        using var lease = EntryFor(account, region, service.SigningName, operation).Limiter.AttemptAcquire(1);
+        if (!lease.IsAcquired)
+        {
+            Interlocked.Increment(ref _putOff);
+        }
+
+        return lease.IsAcquired;
     }
 
     /// <summary>AWS throttled a call despite the bucket (other clients of the account use it too): the bucket is emptied, so every caller waits for it to refill.</summary>

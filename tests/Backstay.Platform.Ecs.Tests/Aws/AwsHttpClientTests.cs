@@ -244,6 +244,37 @@ public sealed class AwsHttpClientTests : IDisposable
         _handler.Requests.Count.ShouldBe(4, "only the second DescribeServices of one account, region and group waited (and gave up)");
     }
 
+    [Fact]
+    public async Task Send_InAWatchingRead_BucketEmpty_IsPutOffAndSendsNothing()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 1, PerSecond: 0.001)]);
+        var client = Client(limits: limits);
+        await client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Should.ThrowAsync<AwsCallDeferredException>(AwsCallDeferral.RunAsync(
+            ct => client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", ct), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        _handler.Requests.Count.ShouldBe(1);
+        limits.PutOff.ShouldBe(1);
+        limits.Waits.ShouldBe(0, "nothing queued for a token");
+    }
+
+    [Fact]
+    public async Task Send_InAWatchingRead_OnceItsFirstCallHadAToken_TheOthersWaitForTheirs()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("elasticloadbalancing", "describe", ["DescribeTargetHealth"], Burst: 1, PerSecond: 5)]);
+        var client = Client(limits: limits);
+
+        await AwsCallDeferral.RunAsync(async ct =>
+        {
+            await client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [new("TargetGroupArn", "blue")], ct);
+            return await client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [new("TargetGroupArn", "green")], ct);
+        }, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _handler.Requests.Count.ShouldBe(2, "the second target group's read waited for the refill instead of putting off the whole read");
+        limits.PutOff.ShouldBe(0);
+    }
+
     [Theory]
     [InlineData("ecs", "DescribeServices", "service read")]
     [InlineData("ecs", "UpdateTaskSet", "service write")]
