@@ -27,7 +27,7 @@ internal static class Machine
     private static string Source(string cli)
     {
         var repo = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(cli)!, "../../../../.."));
-        if (!Directory.Exists(Path.Combine(repo, ".git")))
+        if (!Directory.Exists(Path.Combine(repo, ".git")) && !File.Exists(Path.Combine(repo, ".git")))
         {
             return "?";
         }

@@ -6,6 +6,13 @@ using Backstay.Platform.Ecs.Tests.Moto;
 // backstay-bench-aws --quick|--full --cli PATH/backstay.dll --out FILE [--command TEXT] [--runs N] [--growth 1,10,100,100/20]
 //   [--strategies blueGreen,canary,...] [--cases succeeded,rolledBack,manualRollback]
 // Exit: 0 nothing broken, 1 something broken (listed under Problems), 2 usage or missing build.
+if (args.Contains("--calls"))
+{
+    // backstay-bench-aws --calls --cli PATH [--cli-before PATH] [--out FILE] [--phase SECONDS] [--concurrent N] [--runs N]
+    var calls = CallOptions.Parse(args);
+    return calls is null ? 2 : await new CallRateRunner(calls).RunAsync();
+}
+
 var options = Options.Parse(args);
 if (options is null)
 {
@@ -197,6 +204,9 @@ internal sealed class AwsRunner(Options options)
         Environment.SetEnvironmentVariable("MOTO_ECS_SERVICE_RUNNING", ecsRunning);
         _moto = new MotoServer();
         await _moto.InitializeAsync();
+
+        // The server records where its own request log is (MotoServer sets MOTO_RECORDER_FILEPATH for the process it starts).
+        _recording = _moto.RequestLog.Path;
         _motoPid = Machine.FindMoto(_moto.Endpoint.Port);
         Log($"moto ({name}{(ecsRunning is null ? "" : $", MOTO_ECS_SERVICE_RUNNING={ecsRunning}")}) {_moto.Endpoint} pid {_motoPid}, recording to {_recording}; CLI {options.Cli}");
     }

@@ -42,7 +42,8 @@ internal static class Results
         return list.Min() == list.Max() ? F(list[0]) : $"{F(Median(list))} ({F(list.Min())}–{F(list.Max())})";
     }
 
-    private static bool IsRead(string op)
+    /// <summary>Describe*, List* and Get* calls; every other call is a write.</summary>
+    internal static bool IsRead(string op)
     {
         var name = op[(op.IndexOf(':', StringComparison.Ordinal) + 1)..];
         return name.StartsWith("Describe", StringComparison.Ordinal) || name.StartsWith("List", StringComparison.Ordinal) || name.StartsWith("Get", StringComparison.Ordinal);

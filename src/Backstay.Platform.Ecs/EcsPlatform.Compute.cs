@@ -26,7 +26,7 @@ public sealed partial class EcsPlatform
             return;
         }
 
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         var set = snapshot.SetOf(revision.Number);
         try
         {
@@ -73,7 +73,7 @@ public sealed partial class EcsPlatform
             return await ListNativeAsync(context, service, cancellationToken);
         }
 
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Watch, cancellationToken);
         var health = await TargetHealthAsync(context, snapshot, cancellationToken);
         var sets = new List<InstanceSet>();
         foreach (var (revision, set) in snapshot.Revisions)
@@ -314,24 +314,23 @@ public sealed partial class EcsPlatform
         return (null, ordered.FirstOrDefault());
     }
 
-    private async Task<Dictionary<string, IReadOnlyList<TargetHealthDescription>>> TargetHealthAsync(EcsServiceContext context, EcsSnapshot snapshot,
+    /// <summary>The targets of the target groups the service's task sets use, one DescribeTargetHealth per group, paced like the service read.</summary>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<TargetHealthDescription>>> TargetHealthAsync(EcsServiceContext context, EcsSnapshot snapshot,
         CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        if (context.Health is { } cached && now - context.HealthAt < _options.SnapshotTtl)
+        var groups = snapshot.Revisions.Select(r => EcsSnapshot.TargetGroupOf(r.Set)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var key = TargetHealthRead.KeyOf(groups);
+        var read = await context.Health.GetAsync(Freshness.Watch, _time, async ct =>
         {
-            return cached;
-        }
+            var health = new Dictionary<string, IReadOnlyList<TargetHealthDescription>>(StringComparer.Ordinal);
+            foreach (var targetGroup in groups)
+            {
+                health[targetGroup] = await CallAsync(context, () => context.Aws.Elb.DescribeTargetHealthAsync(targetGroup, ct));
+            }
 
-        var health = new Dictionary<string, IReadOnlyList<TargetHealthDescription>>(StringComparer.Ordinal);
-        foreach (var targetGroup in snapshot.Revisions.Select(r => EcsSnapshot.TargetGroupOf(r.Set)).OfType<string>().Distinct(StringComparer.Ordinal))
-        {
-            health[targetGroup] = await CallAsync(context, () => context.Aws.Elb.DescribeTargetHealthAsync(targetGroup, cancellationToken));
-        }
-
-        context.Health = health;
-        context.HealthAt = now;
-        return health;
+            return new TargetHealthRead(key, health);
+        }, cancellationToken, usable: h => h.Key == key);
+        return read.ByTargetGroup;
     }
 
     /// <summary>Recently stopped tasks of the service, read at most once per interval: they say why a revision does not become healthy.</summary>

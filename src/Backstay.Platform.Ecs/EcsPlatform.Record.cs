@@ -33,7 +33,7 @@ public sealed partial class EcsPlatform
             }
         }
 
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Watch, cancellationToken);
         await CallAsync(context, () => context.Aws.Ecs.TagResourceAsync(new TagResourceRequest
         {
             ResourceArn = snapshot.Service.ServiceArn!,
@@ -56,7 +56,7 @@ public sealed partial class EcsPlatform
     public async Task<DeploymentMark?> ReadMarkAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
         var context = Register(spec);
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         if (Tags.Find(snapshot.Service.Tags, Tags.Deployment) is not { } tag)
         {
             return null;
@@ -97,7 +97,7 @@ public sealed partial class EcsPlatform
     public async Task<EcsRecord> ReadRecordAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
         var context = Register(spec);
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         DeploymentMark? latest = null;
         if (Tags.Find(snapshot.Service.Tags, Tags.Deployment) is { } tag)
         {
@@ -145,7 +145,7 @@ public sealed partial class EcsPlatform
     public async Task<EcsRecord?> AdoptAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
         var context = Register(spec);
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         var controller = snapshot.Service.DeploymentController?.Type ?? "ECS";
         TaskSet? set = null;
         string? arn;

@@ -22,26 +22,21 @@ public sealed partial class EcsPlatform : INativeRollout
     async Task<NativeRolloutStatus> INativeRollout.StartAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken) =>
         ToStatus(await StartRolloutAsync(spec, revision, cancellationToken));
 
-    /// <summary>How often a rollout's state is read from ECS, however often the engine asks (its ticks are 100 ms by default).</summary>
-    internal static readonly TimeSpan RolloutPollInterval = TimeSpan.FromSeconds(2);
-
+    /// <summary>
+    /// Where the rollout stands, from the service's paced read (the one instance lists use too): read about once a second
+    /// while its counts change, less and less often (up to the quiet read interval) while ECS leaves it waiting, however
+    /// often the engine asks (its ticks are 100 ms by default).
+    /// </summary>
     async Task<NativeRolloutStatus> INativeRollout.GetAsync(ServiceSpec spec, string rolloutId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rolloutId);
         var context = Register(spec);
-        var now = _time.GetUtcNow();
-        if (context.LastRollout is { } last && last.Status.Id == rolloutId && now - last.At < RolloutPollInterval)
-        {
-            return last.Status;
-        }
-
         var at = rolloutId.LastIndexOf('@');
         var rollout = at < 0
             ? new EcsRollout { DeploymentId = rolloutId, TaskDefinition = "" }
             : new EcsRollout { DeploymentId = rolloutId[..at], TaskDefinition = rolloutId[(at + 1)..] };
-        var status = ToStatus(await GetRolloutAsync(spec, rollout, cancellationToken));
-        context.LastRollout = (status, now);
-        return status;
+        var snapshot = await ReadAsync(context, Freshness.Watch, cancellationToken);
+        return ToStatus(RolloutInterpreter.Interpret(snapshot.Service, rollout.DeploymentId, rollout.TaskDefinition));
     }
 
     /// <summary>
@@ -206,7 +201,7 @@ public sealed partial class EcsPlatform : INativeRollout
     /// </summary>
     private async Task<IReadOnlyList<InstanceSet>> ListNativeAsync(EcsServiceContext context, string service, CancellationToken cancellationToken)
     {
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Watch, cancellationToken);
         var sets = new List<InstanceSet>();
         foreach (var deployment in snapshot.Service.Deployments ?? [])
         {
@@ -238,7 +233,7 @@ public sealed partial class EcsPlatform : INativeRollout
     /// <summary>Production traffic of a service on the ECS controller: its one target group serves the PRIMARY deployment's revision.</summary>
     private async Task<IReadOnlyDictionary<int, int>> NativeWeightsAsync(EcsServiceContext context, CancellationToken cancellationToken)
     {
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.ForAct, cancellationToken);
         var primary = snapshot.Service.Deployments?.FirstOrDefault(d => d.Status == "PRIMARY");
         return primary is not null && TaskDefinitionOf(snapshot, primary) is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) is { } revision
             ? new Dictionary<int, int> { [revision] = 100 }
@@ -251,7 +246,7 @@ public sealed partial class EcsPlatform : INativeRollout
     /// </summary>
     private async Task ScaleNativeAsync(EcsServiceContext context, Revision revision, int count, CancellationToken cancellationToken)
     {
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         var primary = snapshot.Service.Deployments?.FirstOrDefault(d => d.Status == "PRIMARY");
         var runs = primary is not null && TaskDefinitionOf(snapshot, primary) is { } arn && await RevisionOfTaskDefinitionAsync(context, arn, cancellationToken) == revision.Number;
         if (!runs)

@@ -16,7 +16,7 @@ public sealed partial class EcsPlatform
     {
         var context = Context(service);
         var empty = new RevisionMetrics { Revision = revision, Window = window };
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Watch, cancellationToken);
         if (snapshot.SetOf(revision) is not { } set || EcsSnapshot.TargetGroupOf(set) is not { } targetGroup)
         {
             return empty;
@@ -66,7 +66,11 @@ public sealed partial class EcsPlatform
         return metrics;
     }
 
-    /// <summary>The states of the alarms the spec names; an alarm that does not exist is an error, not a silent OK.</summary>
+    /// <summary>
+    /// The states of the alarms the spec names; an alarm that does not exist is an error, not a silent OK. Read at most
+    /// every <see cref="EcsPlatformOptions.AlarmsTtl"/> per service (CloudWatch evaluates an alarm once a period, a minute
+    /// for most), however often the engine asks.
+    /// </summary>
     public async Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -76,7 +80,11 @@ public sealed partial class EcsPlatform
         }
 
         var context = Register(spec);
-        var alarms = await CallAsync(context, () => context.Aws.CloudWatch.DescribeAlarmsAsync(ecs.Alarms, cancellationToken));
+        var names = string.Join(" ", ecs.Alarms);
+        var alarms = await context.Alarms.GetAsync(Freshness.Watch, _time,
+            ct => CallAsync(context, () => context.Aws.CloudWatch.DescribeAlarmsAsync(ecs.Alarms, ct)), cancellationToken,
+            usable: _ => context.AlarmNames == names);
+        context.AlarmNames = names;
         var missing = ecs.Alarms.Where(name => alarms.All(a => a.AlarmName != name)).ToList();
         if (missing.Count > 0)
         {

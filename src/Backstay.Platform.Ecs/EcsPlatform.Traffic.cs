@@ -35,7 +35,7 @@ public sealed partial class EcsPlatform
             return;
         }
 
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.ForAct, cancellationToken);
         var byTargetGroup = context.LoadBalancer.TargetGroups.ToDictionary(tg => tg, _ => 0, StringComparer.Ordinal);
         foreach (var (revision, weight) in weightByRevision)
         {
@@ -73,6 +73,9 @@ public sealed partial class EcsPlatform
             await CallAsync(context, () => context.Aws.Elb.ModifyListenerAsync(arn, actions, cancellationToken));
         }
 
+        // Traffic moved: what follows (targets draining, alarms, the next step) is read quickly again.
+        context.Invalidate();
+
         EcsLog.WeightsSet(_logger, listener.ToString(), service,
             string.Join(", ", weightByRevision.Select(w => $"revision {w.Key.ToString(CultureInfo.InvariantCulture)} {w.Value.ToString(CultureInfo.InvariantCulture)}%")));
     }
@@ -91,7 +94,7 @@ public sealed partial class EcsPlatform
             return new Dictionary<int, int>();
         }
 
-        var snapshot = await ReadAsync(context, fresh: false, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.ForAct, cancellationToken);
         var weights = ListenerWeights.Read(await ActionsAsync(context, arn, cancellationToken));
         var result = new Dictionary<int, int>();
         foreach (var (revision, set) in snapshot.Revisions)

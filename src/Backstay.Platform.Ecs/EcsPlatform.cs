@@ -118,7 +118,10 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         }
 
         await CheckLoadBalancerAsync(context, cancellationToken);
+
+        // A deployment starts (or resumes) here: its preflight checks (drift, alarms already firing) read AWS afresh.
         context.Invalidate();
+        context.Alarms.Invalidate();
     }
 
     /// <summary>
@@ -140,7 +143,10 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         }
 
         await CheckLoadBalancerAsync(context, cancellationToken);
+
+        // A deployment starts (or resumes) here: its preflight checks (drift, alarms already firing) read AWS afresh.
         context.Invalidate();
+        context.Alarms.Invalidate();
     }
 
     /// <summary>Suspends the service's auto scaling for the deployment, remembering (in a tag on the service) what to restore.</summary>
@@ -153,7 +159,7 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
             return;
         }
 
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         var ours = Tags.Find(snapshot.Service.Tags, Tags.AutoScalingSuspended);
         var state = target.SuspendedState ?? new SuspendedState();
         if (ours is null && state.AllSuspended)
@@ -195,7 +201,7 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
     {
         var context = Register(spec);
         var target = await ScalableTargetAsync(context, cancellationToken);
-        var snapshot = await ReadAsync(context, fresh: true, cancellationToken);
+        var snapshot = await ReadAsync(context, Freshness.Fresh, cancellationToken);
         if (snapshot.SetOf(servingRevision) is { } serving)
         {
             await SettleServingSetAsync(context, snapshot, serving, target is not null, cancellationToken);
@@ -277,8 +283,8 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
 
     /// <summary>
     /// The engine records each ECS service's state every 10 s at most (a DescribeServices and a DescribeTargetHealth per
-    /// target group each time), not every 2 s: reads count against the account's ECS and ELB rate limits. 10 s keeps the
-    /// record younger than the 15 s a deployment's drift check trusts.
+    /// target group, from the service's paced reads), not every 2 s: reads count against the account's ECS and ELB rate
+    /// limits. 10 s keeps the record younger than the 15 s a deployment's drift check trusts.
     /// </summary>
     public TimeSpan ObservationInterval(string platformKind) => TimeSpan.FromSeconds(10);
 
@@ -323,30 +329,29 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
         EcsLog.ServiceCreated(_logger, context.ServiceName, context.Cluster);
     }
 
-    /// <summary>Reads the service and its task sets, reusing a read younger than the snapshot TTL unless fresh is asked for.</summary>
-    private async Task<EcsSnapshot> ReadAsync(EcsServiceContext context, bool fresh, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the service and its task sets (DescribeServices), or reuses a read young enough for the caller: one started
+    /// after it asked (<see cref="Freshness.Fresh"/>), one younger than the minimum age (<see cref="Freshness.ForAct"/>), or one
+    /// as old as the pacing allows (<see cref="Freshness.Watch"/>). Callers at the same time share one read.
+    /// </summary>
+    private async Task<EcsSnapshot> ReadAsync(EcsServiceContext context, Freshness freshness, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        if (!fresh && context.Snapshot is { } cached && now - context.SnapshotAt < _options.SnapshotTtl)
+        var snapshot = await context.Snapshot.GetAsync(freshness, _time, async ct =>
         {
-            return cached;
+            var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
+            {
+                Cluster = context.Cluster,
+                Services = [context.ServiceName],
+                Include = ["TAGS"],
+            }, ct));
+            return new EcsSnapshot(described.Services.FirstOrDefault() ?? new Service { Status = "MISSING" });
+        }, cancellationToken);
+        if (snapshot.Service.Status != "ACTIVE")
+        {
+            throw Deleted(context, snapshot.Service.Status ?? "MISSING");
         }
 
-        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
-        {
-            Cluster = context.Cluster,
-            Services = [context.ServiceName],
-            Include = ["TAGS"],
-        }, cancellationToken));
-        var service = described.Services.FirstOrDefault();
-        if (service is null || service.Status != "ACTIVE")
-        {
-            throw Deleted(context, service?.Status ?? "MISSING");
-        }
-
-        context.Snapshot = new EcsSnapshot(service);
-        context.SnapshotAt = _time.GetUtcNow();
-        return context.Snapshot;
+        return snapshot;
     }
 
     private EcsDriftException Deleted(EcsServiceContext context, string status) => new(
@@ -378,18 +383,23 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
 
         var region = _factory.Environment.ResolveRegion(ecs.Region, _options.Region);
         return _services.AddOrUpdate(spec.Service,
-            _ => new EcsServiceContext(spec, ClientsFor(region)),
+            _ => NewContext(spec, region),
             (_, existing) =>
             {
                 if (existing.Aws.Region != region)
                 {
-                    return new EcsServiceContext(spec, ClientsFor(region));
+                    return NewContext(spec, region);
                 }
 
                 existing.Spec = spec;
                 return existing;
             });
     }
+
+    private EcsServiceContext NewContext(ServiceSpec spec, string region) =>
+        new(spec, ClientsFor(region), new ReadPacing(_options.SnapshotTtl, Max(_options.SnapshotTtl, _options.QuietReadInterval)), _options.AlarmsTtl);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private EcsServiceContext Context(string service) =>
         _services.TryGetValue(service, out var context)

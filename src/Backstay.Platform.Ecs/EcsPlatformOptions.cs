@@ -19,8 +19,22 @@ public sealed record EcsPlatformOptions
 
     public AwsClientOptions Aws { get; init; } = new();
 
-    /// <summary>How long a read of the service and its task sets is reused; every change Backstay makes clears it.</summary>
+    /// <summary>
+    /// The minimum age of a read of a service (DescribeServices, with its task sets and deployments) and of its targets
+    /// (DescribeTargetHealth): what is read right after a change Backstay makes (which clears both) or sees. A read about to
+    /// be acted on (weights, drift checks) is never older than this.
+    /// </summary>
     public TimeSpan SnapshotTtl { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The maximum age of those reads while nothing changes: each read that finds the service (or its targets) as it was
+    /// doubles how long the next one waits, from <see cref="SnapshotTtl"/> up to this. A bake, a pause or a rollout ECS
+    /// leaves waiting then costs three reads (the service, two target groups) per this interval, not per engine tick.
+    /// </summary>
+    public TimeSpan QuietReadInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long alarm states are reused. CloudWatch evaluates an alarm once per period (a minute for most).</summary>
+    public TimeSpan AlarmsTtl { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Launch type of task sets of a service that has none yet to copy from: FARGATE or EC2.</summary>
     public string LaunchType { get; init; } = "FARGATE";
@@ -46,10 +60,10 @@ public sealed record EcsPlatformOptions
     public string? TaskRoleArn { get; init; }
 
     /// <summary>
-    /// How long CloudWatch figures are reused. ALB publishes them once a minute, so reading them on every analysis tick
-    /// would only cost API calls.
+    /// How long CloudWatch figures are reused. ALB publishes them once a minute, one to three minutes late, so reading
+    /// them on every analysis tick would only cost API calls.
     /// </summary>
-    public TimeSpan MetricsTtl { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan MetricsTtl { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How far back the recent stopped tasks of a revision are read to explain why it is not healthy.</summary>
     public TimeSpan StoppedTaskCheckInterval { get; init; } = TimeSpan.FromSeconds(10);

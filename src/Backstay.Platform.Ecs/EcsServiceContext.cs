@@ -7,7 +7,7 @@ using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 namespace Backstay.Platform.Ecs;
 
 /// <summary>What the platform knows about one Backstay service on ECS: its spec, clients and short-lived reads.</summary>
-internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws)
+internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws, ReadPacing pacing, TimeSpan alarmsTtl)
 {
     public ServiceSpec Spec { get; set; } = spec;
 
@@ -26,21 +26,23 @@ internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws)
 
     public string ResourceId => $"service/{Cluster}/{ServiceName}";
 
-    public EcsSnapshot? Snapshot { get; set; }
+    /// <summary>The service with its task sets and deployments (DescribeServices), paced; a rollout of the ECS controller is followed on it too.</summary>
+    public PacedRead<EcsSnapshot> Snapshot { get; } = new(pacing, s => s.Fingerprint());
 
-    public DateTimeOffset SnapshotAt { get; set; }
+    /// <summary>The targets of the task sets' target groups (one DescribeTargetHealth per group), paced.</summary>
+    public PacedRead<TargetHealthRead> Health { get; } = new(pacing, h => h.Fingerprint());
 
-    /// <summary>The last state of a platform-run rollout read from ECS, and when.</summary>
-    public (Core.Ports.NativeRolloutStatus Status, DateTimeOffset At)? LastRollout { get; set; }
+    /// <summary>The spec's CloudWatch alarms (DescribeAlarms), reused for a fixed time: alarms evaluate once a minute at best.</summary>
+    public PacedRead<IReadOnlyList<Aws.CloudWatch.Alarm>> Alarms { get; } = new(new ReadPacing(alarmsTtl, alarmsTtl),
+        alarms => string.Join(";", alarms.Select(a => $"{a.AlarmName}={a.StateValue}")));
+
+    /// <summary>The alarm names the kept alarm read was for.</summary>
+    public string? AlarmNames { get; set; }
 
     /// <summary>Whether Application Auto Scaling owns the desired count, and when that was read.</summary>
     public bool AutoScaled { get; set; }
 
     public DateTimeOffset? AutoScaledAt { get; set; }
-
-    public Dictionary<string, IReadOnlyList<TargetHealthDescription>>? Health { get; set; }
-
-    public DateTimeOffset HealthAt { get; set; }
 
     public IReadOnlyList<EcsTask> StoppedTasks { get; set; } = [];
 
@@ -57,11 +59,24 @@ internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws)
     /// <summary>Recent CloudWatch figures by revision, window and start.</summary>
     public ConcurrentDictionary<(int Revision, TimeSpan Window, DateTimeOffset? Since), (DateTimeOffset At, Core.Ports.RevisionMetrics Metrics)> Metrics { get; } = new();
 
+    /// <summary>After a write: the next read of the service and its targets goes to AWS, and reads stay quick until they stop changing.</summary>
     public void Invalidate()
     {
-        Snapshot = null;
-        Health = null;
+        Snapshot.Invalidate();
+        Health.Invalidate();
     }
+}
+
+/// <summary>The targets of some target groups, read together; <see cref="Key"/> names which groups.</summary>
+internal sealed record TargetHealthRead(string Key, IReadOnlyDictionary<string, IReadOnlyList<TargetHealthDescription>> ByTargetGroup)
+{
+    public static string KeyOf(IEnumerable<string> targetGroups) => string.Join(" ", targetGroups.Order(StringComparer.Ordinal));
+
+    /// <summary>What matters of the answer: each target's id, port, state and reason.</summary>
+    public string Fingerprint() => string.Join(";", ByTargetGroup.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        kv.Key + ":" + string.Join(",", kv.Value
+            .Select(t => $"{t.Target.Id}/{t.Target.Port}/{t.TargetHealth.State}/{t.TargetHealth.Reason}")
+            .Order(StringComparer.Ordinal))));
 }
 
 /// <summary>One read of the ECS service with its task sets.</summary>
@@ -81,6 +96,22 @@ internal sealed record EcsSnapshot(Service Service)
     public TaskSet? SetOf(int revision) => Revisions.Where(r => r.Revision == revision).Select(r => r.Set).FirstOrDefault();
 
     public TaskSet? Primary => TaskSets.FirstOrDefault(t => t.Status == "PRIMARY");
+
+    /// <summary>
+    /// What matters of the answer for pacing: the service's state and counts, each task set's and each deployment's state,
+    /// scale and counts. Timestamps, events and tags are left out: they change without anything to act on.
+    /// </summary>
+    public string Fingerprint()
+    {
+        var s = Service;
+        var sets = TaskSets.Select(t =>
+            $"{t.Id}/{t.Status}/{t.TaskDefinition}/{t.Scale?.Value}/{t.ComputedDesiredCount}/{t.RunningCount}/{t.PendingCount}/{t.StabilityStatus}")
+            .Order(StringComparer.Ordinal);
+        var deployments = (s.Deployments ?? []).Select(d =>
+            $"{d.Id}/{d.Status}/{d.TaskDefinition}/{d.RolloutState}/{d.DesiredCount}/{d.RunningCount}/{d.PendingCount}/{d.FailedTasks}")
+            .Order(StringComparer.Ordinal);
+        return $"{s.Status}/{s.TaskDefinition}/{s.DesiredCount}/{s.RunningCount}/{s.PendingCount}|{string.Join(";", sets)}|{string.Join(";", deployments)}";
+    }
 
     public static string? TargetGroupOf(TaskSet set) => set.LoadBalancers?.FirstOrDefault(l => l.TargetGroupArn is not null)?.TargetGroupArn;
 

@@ -13,4 +13,17 @@ public sealed record AwsClientOptions
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>
+    /// Client-side token buckets per account, region and API group that every attempt takes a token from before it is
+    /// sent; by default the process's own (<see cref="AwsRateLimits.Shared"/>), so all its deployments share them. Null sends
+    /// without waiting (test set-up).
+    /// </summary>
+    public AwsRateLimits? RateLimits { get; init; } = AwsRateLimits.Shared;
+
+    /// <summary>
+    /// How long one attempt may wait for a token before the call fails, saying so; cancellation ends the wait too. Long
+    /// enough for a hundred deployments that start at once to queue for the write groups (5 per second).
+    /// </summary>
+    public TimeSpan RateLimitWait { get; init; } = TimeSpan.FromMinutes(3);
 }

@@ -12,9 +12,10 @@ using Polly.Timeout;
 namespace Backstay.Platform.Ecs.Aws;
 
 /// <summary>
-/// Sends signed requests to AWS: signs each attempt with SigV4, retries throttling, 5xx answers, timeouts and network
-/// errors with jittered exponential backoff (Polly), bounds each attempt with a timeout, and turns error answers into
-/// <see cref="AwsServiceException"/>s whose messages say what to do.
+/// Sends signed requests to AWS: takes a token from the process's rate limit of the call's account, region and API
+/// group before each attempt (<see cref="AwsRateLimits"/>), signs each attempt with SigV4, retries throttling, 5xx
+/// answers, timeouts and network errors with jittered exponential backoff (Polly), bounds each attempt with a timeout,
+/// and turns error answers into <see cref="AwsServiceException"/>s whose messages say what to do.
 /// </summary>
 internal sealed partial class AwsHttpClient
 {
@@ -24,6 +25,7 @@ internal sealed partial class AwsHttpClient
     private readonly AwsClientOptions _options;
     private readonly ILogger _logger;
     private readonly ResiliencePipeline _pipeline;
+    private readonly ResiliencePipeline _attempt;
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
     public AwsHttpClient(HttpClient http, IAwsCredentialSource credentials, TimeProvider time, AwsClientOptions options, ILogger logger)
@@ -54,8 +56,10 @@ internal sealed partial class AwsHttpClient
                     return default;
                 },
             })
-            .AddTimeout(options.AttemptTimeout)
             .Build();
+
+        // The attempt's own time limit starts once it has its token: waiting for the rate limit is bounded on its own.
+        _attempt = new ResiliencePipelineBuilder { TimeProvider = time }.AddTimeout(options.AttemptTimeout).Build();
     }
 
     private static readonly ResiliencePropertyKey<string> CallKey = new("backstay.aws-call");
@@ -101,8 +105,35 @@ internal sealed partial class AwsHttpClient
             return await _pipeline.ExecuteAsync(async resilience =>
             {
                 attempts++;
+                var credentials = await _credentials.GetAsync(resilience.CancellationToken);
+                if (_options.RateLimits is { } limits)
+                {
+                    if (AwsCallDeferral.MayPutOff())
+                    {
+                        if (!limits.TryAcquireNow(credentials.AccessKeyId, endpoint.Region, service, operation))
+                        {
+                            throw new AwsCallDeferredException($"{service.DisplayName} {operation}");
+                        }
+                    }
+                    else
+                    {
+                        await limits.AcquireAsync(credentials.AccessKeyId, endpoint.Region, service, operation, _options.RateLimitWait, resilience.CancellationToken);
+                    }
+                }
+
+                AwsCallDeferral.Started();
+
                 _calls.AddOrUpdate($"{service.SigningName}:{operation}", 1, (_, n) => n + 1);
-                return await SendOnceAsync(service, endpoint, operation, contentType, target, body, resilience.CancellationToken);
+                try
+                {
+                    return await _attempt.ExecuteAsync(
+                        async token => await SendOnceAsync(service, endpoint, operation, contentType, target, body, credentials, token), resilience.CancellationToken);
+                }
+                catch (AwsServiceException ex) when (ex.IsThrottling && _options.RateLimits is { } throttled)
+                {
+                    throttled.OnThrottled(credentials.AccessKeyId, endpoint.Region, service, operation);
+                    throw;
+                }
             }, context);
         }
         catch (AwsServiceException ex) when (ex.IsRetryable)
@@ -135,9 +166,8 @@ internal sealed partial class AwsHttpClient
     };
 
     private async Task<string> SendOnceAsync(AwsService service, AwsEndpoint endpoint, string operation, string contentType, string? target,
-        byte[] body, CancellationToken cancellationToken)
+        byte[] body, AwsCredentials credentials, CancellationToken cancellationToken)
     {
-        var credentials = await _credentials.GetAsync(cancellationToken);
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Uri);
         request.Content = new ByteArrayContent(body);
         request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);

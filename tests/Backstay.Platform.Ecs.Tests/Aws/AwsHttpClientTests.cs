@@ -13,6 +13,7 @@ public sealed class AwsHttpClientTests : IDisposable
     private static readonly AwsEndpoint Endpoint = new(new Uri("http://127.0.0.1:1/"), "eu-west-1", Overridden: true);
     private readonly ScriptedHandler _handler = new();
     private readonly HttpClient _http;
+    private readonly AwsRateLimits _limits = new(AwsRateLimits.Defaults);
 
     public AwsHttpClientTests()
     {
@@ -155,19 +156,156 @@ public sealed class AwsHttpClientTests : IDisposable
         error.Message.ShouldContain("aws sso login");
     }
 
+    [Fact]
+    public async Task Send_RequestLimitExceededThenOk_IsRetriedAsThrottling()
+    {
+        _handler.Answer(HttpStatusCode.BadRequest, "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>");
+        _handler.Answer(HttpStatusCode.OK, "<DescribeListenersResponse><DescribeListenersResult/></DescribeListenersResponse>");
+
+        await Client().SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeListeners", [], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _handler.Requests.Count.ShouldBe(2);
+        _limits.Throttled.ShouldBe(1, "a throttling answer is counted and empties its bucket");
+    }
+
+    [Fact]
+    public async Task Send_ThrottledAnswer_EmptiesTheBucketSoTheRetryWaitsForIt()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 5, PerSecond: 0.001)]);
+        _handler.Answer(HttpStatusCode.BadRequest, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}");
+        var client = Client(maxRetries: 1, limits: limits, rateLimitWait: TimeSpan.FromMilliseconds(300));
+
+        var error = await Should.ThrowAsync<PlatformException>(client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10)));
+
+        _handler.Requests.Count.ShouldBe(1, "the bucket had 4 tokens left; the throttling answer took them, so the retry waited for a refill");
+        limits.Throttled.ShouldBe(1);
+        error.Message.ShouldContain("client-side rate limit of ecs service read");
+    }
+
+    [Fact]
+    public async Task Send_BucketEmpty_WaitsForTokensRatherThanFailing()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 1, PerSecond: 5)]);
+        var client = Client(limits: limits);
+
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None)))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+
+        bodies.ShouldAllBe(b => b == "{}");
+        _handler.Requests.Count.ShouldBe(4);
+        limits.Waits.ShouldBeGreaterThanOrEqualTo(1, "a burst of one token: the calls after the first waited for the bucket to refill");
+        limits.Throttled.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Send_WaitingForAToken_EndsWhenTheCallerCancels_AndSendsNothing()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 1, PerSecond: 0.001)]);
+        var client = Client(limits: limits);
+        await client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Should.ThrowAsync<OperationCanceledException>(client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", cancel.Token)
+            .WaitAsync(TimeSpan.FromSeconds(10)));
+
+        _handler.Requests.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Send_WaitingForATokenLongerThanTheLimit_FailsSayingWhichLimit()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("elasticloadbalancing", "describe", ["DescribeTargetHealth"], Burst: 1, PerSecond: 0.001)]);
+        var client = Client(limits: limits, rateLimitWait: TimeSpan.FromMilliseconds(200));
+        await client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [], CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var error = await Should.ThrowAsync<PlatformException>(client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [], CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10)));
+
+        error.Message.ShouldStartWith("Elastic Load Balancing DescribeTargetHealth waited 0.2s for the client-side rate limit of elasticloadbalancing describe (0 per second, bursts of 1) in eu-west-1");
+        _handler.Requests.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task RateLimits_AreSharedByClientsOfOneAccountRegionAndGroup_AndSeparateOtherwise()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 1, PerSecond: 0.001), new AwsRateLimit("ecs", "other", [], Burst: 1, PerSecond: 0.001)]);
+        var first = Client(limits: limits, rateLimitWait: TimeSpan.FromMilliseconds(200));
+        var second = Client(limits: limits, rateLimitWait: TimeSpan.FromMilliseconds(200));
+        var otherAccount = Client(new AwsCredentials("AKID2", "SECRET"), limits: limits, rateLimitWait: TimeSpan.FromMilliseconds(200));
+        var otherRegion = new AwsEndpoint(new Uri("http://127.0.0.1:1/"), "us-west-2", Overridden: true);
+
+        await first.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await Should.ThrowAsync<PlatformException>(second.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+        await otherAccount.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await second.SendJsonAsync(AwsService.Ecs, otherRegion, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await second.SendJsonAsync(AwsService.Ecs, Endpoint, "CreateTaskSet", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _handler.Requests.Count.ShouldBe(4, "only the second DescribeServices of one account, region and group waited (and gave up)");
+    }
+
+    [Fact]
+    public async Task Send_InAWatchingRead_BucketEmpty_IsPutOffAndSendsNothing()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("ecs", "service read", ["DescribeServices"], Burst: 1, PerSecond: 0.001)]);
+        var client = Client(limits: limits);
+        await client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Should.ThrowAsync<AwsCallDeferredException>(AwsCallDeferral.RunAsync(
+            ct => client.SendJsonAsync(AwsService.Ecs, Endpoint, "DescribeServices", "{}", ct), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        _handler.Requests.Count.ShouldBe(1);
+        limits.PutOff.ShouldBe(1);
+        limits.Waits.ShouldBe(0, "nothing queued for a token");
+    }
+
+    [Fact]
+    public async Task Send_InAWatchingRead_OnceItsFirstCallHadAToken_TheOthersWaitForTheirs()
+    {
+        using var limits = new AwsRateLimits([new AwsRateLimit("elasticloadbalancing", "describe", ["DescribeTargetHealth"], Burst: 1, PerSecond: 5)]);
+        var client = Client(limits: limits);
+
+        await AwsCallDeferral.RunAsync(async ct =>
+        {
+            await client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [new("TargetGroupArn", "blue")], ct);
+            return await client.SendQueryAsync(AwsService.ElasticLoadBalancingV2, Endpoint, "DescribeTargetHealth", [new("TargetGroupArn", "green")], ct);
+        }, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _handler.Requests.Count.ShouldBe(2, "the second target group's read waited for the refill instead of putting off the whole read");
+        limits.PutOff.ShouldBe(0);
+    }
+
+    [Theory]
+    [InlineData("ecs", "DescribeServices", "service read")]
+    [InlineData("ecs", "UpdateTaskSet", "service write")]
+    [InlineData("ecs", "RegisterTaskDefinition", "task definition write")]
+    [InlineData("elasticloadbalancing", "DescribeTargetHealth", "describe")]
+    [InlineData("elasticloadbalancing", "ModifyListener", "mutating")]
+    [InlineData("monitoring", "DescribeAlarms", "DescribeAlarms")]
+    [InlineData("monitoring", "GetMetricData", "GetMetricData")]
+    [InlineData("sts", "GetCallerIdentity", "other")]
+    public void RateLimits_Defaults_PutEachOperationInItsGroup(string service, string operation, string bucket)
+    {
+        AwsRateLimits.Shared.LimitOf(service, operation).Bucket.ShouldBe(bucket);
+    }
+
     public void Dispose()
     {
         _http.Dispose();
         _handler.Dispose();
+        _limits.Dispose();
     }
 
-    private AwsHttpClient Client(AwsCredentials? credentials = null, int maxRetries = 3, TimeSpan? attemptTimeout = null, ILogger? logger = null) =>
+    private AwsHttpClient Client(AwsCredentials? credentials = null, int maxRetries = 3, TimeSpan? attemptTimeout = null, ILogger? logger = null,
+        AwsRateLimits? limits = null, TimeSpan? rateLimitWait = null) =>
         new(_http, new StaticCredentialSource(credentials ?? new AwsCredentials("AKID", "SECRET")), TimeProvider.System, new AwsClientOptions
         {
             MaxRetries = maxRetries,
             RetryBaseDelay = TimeSpan.FromMilliseconds(1),
             RetryMaxDelay = TimeSpan.FromMilliseconds(5),
             AttemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(5),
+            RateLimits = limits ?? _limits,
+            RateLimitWait = rateLimitWait ?? TimeSpan.FromSeconds(60),
         }, logger ?? NullLogger.Instance);
 
     /// <summary>Keeps the text of every warning logged.</summary>

@@ -19,12 +19,12 @@ public sealed class EcsFlow : IAsyncDisposable
     private Task? _engine;
     private MotoTaskSetAgent? _agent;
 
-    private EcsFlow(MotoWorld world)
+    private EcsFlow(MotoWorld world, EcsPlatformOptions? options)
     {
         World = world;
         Directory.CreateDirectory(_directory);
         Store = new SqliteStateStore(_directory, TimeProvider.System);
-        Platform = new EcsPlatform(new EcsPlatformOptions { LaunchType = "EC2", MetricsTtl = TimeSpan.FromSeconds(1) }, TimeProvider.System);
+        Platform = new EcsPlatform(options ?? new EcsPlatformOptions { LaunchType = "EC2", MetricsTtl = TimeSpan.FromSeconds(1) }, TimeProvider.System);
         Requests = new Deployments(Store, TimeProvider.System);
     }
 
@@ -36,9 +36,10 @@ public sealed class EcsFlow : IAsyncDisposable
 
     public Deployments Requests { get; }
 
-    public static async Task<EcsFlow> StartAsync(string prefix)
+    /// <param name="options">The platform's options; by default EC2 and figures reused for 1 s (analysis tests want them soon).</param>
+    public static async Task<EcsFlow> StartAsync(string prefix, EcsPlatformOptions? options = null)
     {
-        var flow = new EcsFlow(await MotoWorld.CreateAsync(prefix));
+        var flow = new EcsFlow(await MotoWorld.CreateAsync(prefix), options);
         await flow.Store.InitializeAsync(CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
         flow._agent = new MotoTaskSetAgent(flow.World);
         var engine = new DeploymentEngine(flow.Store, flow.Platform, TimeProvider.System, new EngineOptions

@@ -29,7 +29,7 @@ public sealed class MotoWorld : IDisposable
             ["AWS_REGION"] = MotoServer.Region,
         });
         _factory = new AwsClientFactory(environment, new StaticCredentialSource(new AwsCredentials("testing", "testing")),
-            TimeProvider.System, new AwsClientOptions { MaxRetries = 1 }, NullLogger.Instance);
+            TimeProvider.System, new AwsClientOptions { MaxRetries = 1, RateLimits = null }, NullLogger.Instance);
         Aws = _factory.ForRegion(MotoServer.Region);
     }
 
@@ -91,6 +91,24 @@ public sealed class MotoWorld : IDisposable
         Strategy = strategy ?? new StrategySpec { BlueGreen = new BlueGreenSpec { TestTraffic = true, Bake = TimeSpan.FromSeconds(1), KeepPreviousFor = TimeSpan.FromSeconds(1) } },
         Analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(2), MinRequests = 20, Interval = TimeSpan.FromMilliseconds(250) },
     };
+
+    /// <summary>The spec of a rolling deployment through the ECS deployment controller: one target group, no test listener.</summary>
+    public ServiceSpec NativeSpec(int instances = 3)
+    {
+        var spec = Spec(new StrategySpec { Rolling = new RollingSpec() }, instances, testListener: false);
+        return spec with
+        {
+            Platform = new PlatformSpec
+            {
+                Ecs = spec.Platform.Ecs! with
+                {
+                    DeploymentController = EcsDeploymentControllers.Ecs,
+                    LaunchType = "EC2",
+                    LoadBalancer = spec.Platform.Ecs.LoadBalancer! with { TargetGroups = [Blue] },
+                },
+            },
+        };
+    }
 
     /// <summary>Production listener weights per target group, read straight from ELB.</summary>
     public async Task<Dictionary<string, int>> ListenerWeightsAsync(string? listener = null)
