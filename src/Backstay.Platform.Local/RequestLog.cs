@@ -14,7 +14,7 @@ internal readonly record struct RequestLine(string Backend, int Slot, int Status
     /// Parses a datagram that holds "bsty1|%b|%s|%ST|%Tr|%Ta|%Ts|%ms" somewhere after an optional syslog header; returns false
     /// for HAProxy's other messages. Latency is %Tr (time until the server's response headers), or %Ta (the request's active
     /// time) when no server answered. When served: the accept date (%Ts seconds, %ms milliseconds) plus %Ta, HAProxy's own
-    /// clock, so a figure such as time to safety counts from when a request was served, not from when its line arrived.
+    /// clock (not used for timing yet; see RequestLogReceiver.Record).
     /// A line of the format before (no %Ts|%ms, from an HAProxy adopted across an upgrade) has no ServedAt.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> datagram, out RequestLine line)

@@ -14,9 +14,6 @@ internal sealed record SlotTarget(string Service, int Revision, Listener Listene
 /// <summary>Receives HAProxy's per-request log lines on a loopback UDP port and keeps each revision's recent requests.</summary>
 internal sealed class RequestLogReceiver : IDisposable
 {
-    /// <summary>How old HAProxy's own time of a request may be when its line arrives before the arrival time is taken instead.</summary>
-    private static readonly TimeSpan MaxLogDelay = TimeSpan.FromSeconds(5);
-
     private readonly Socket _socket;
     private readonly TimeProvider _time;
     private readonly Action<PlatformEvent> _raise;
@@ -111,11 +108,10 @@ internal sealed class RequestLogReceiver : IDisposable
             return;
         }
 
-        // HAProxy's time of the request when it is plausible against this clock (the same machine's), else the arrival.
-        var now = _time.GetUtcNow();
-        var at = line.ServedAt is { } served && served <= now && now - served < MaxLogDelay ? served : now;
+        // Timed by arrival. HAProxy's own time (line.ServedAt) is parsed but not used yet: its clock is cached per event-loop
+        // turn and on a loaded machine put requests before a window that had started, so windows lost requests.
         _requests
             .GetOrAdd((target.Service, target.Revision, target.Listener), _ => new RequestBuffer())
-            .Add(at, line.Status, line.LatencyMs, line.IsError);
+            .Add(_time.GetUtcNow(), line.Status, line.LatencyMs, line.IsError);
     }
 }
