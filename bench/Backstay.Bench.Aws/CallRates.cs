@@ -332,7 +332,7 @@ internal sealed class CallRateRunner(CallOptions options)
 
         foreach (var (label, path) in clis)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| CLI {label} | `{path}` |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| CLI {label} | `{Machine.Output("dotnet", path, "--version")}`, `{path}` |");
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"| Load at end | {File.ReadAllText("/proc/loadavg").Trim()} |");
