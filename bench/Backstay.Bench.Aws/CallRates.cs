@@ -313,6 +313,11 @@ internal sealed class CallRateRunner(CallOptions options)
         md.AppendLine();
         md.AppendLine("Written by `backstay-bench-aws --calls` (`bench/run --aws-calls`). How it is measured: [README.md](README.md#aws-calls-per-minute-of-deployment).");
         md.AppendLine();
+        md.AppendLine("To reproduce: build this CLI (`dotnet build src/Backstay.Cli -c Release`) and the one to compare with from its commit " +
+            "(`git archive COMMIT | tar -x -C /tmp/backstay-before && dotnet build /tmp/backstay-before/src/Backstay.Cli -c Release`), then " +
+            "`BENCH_CLI_BEFORE=/tmp/backstay-before/src/Backstay.Cli/bin/Release/net10.0/backstay.dll bench/run --aws-calls` " +
+            "(`BENCH_PHASE` and `BENCH_CONCURRENT` change the 60 s and the 100).");
+        md.AppendLine();
         md.AppendLine("| | |");
         md.AppendLine("| --- | --- |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| Date | {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {_clock.Elapsed.TotalMinutes:0.0} min |");
@@ -327,7 +332,7 @@ internal sealed class CallRateRunner(CallOptions options)
 
         foreach (var (label, path) in clis)
         {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| CLI {label} | `{path}` |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| CLI {label} | `{Machine.Output("dotnet", path, "--version")}`, `{path}` |");
         }
 
         md.AppendLine(CultureInfo.InvariantCulture, $"| Load at end | {File.ReadAllText("/proc/loadavg").Trim()} |");

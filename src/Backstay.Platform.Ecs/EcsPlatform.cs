@@ -283,10 +283,19 @@ public sealed partial class EcsPlatform : IPlatform, ICompute, ITraffic, ISignal
 
     /// <summary>
     /// The engine records each ECS service's state every 10 s at most (a DescribeServices and a DescribeTargetHealth per
-    /// target group, from the service's paced reads), not every 2 s: reads count against the account's ECS and ELB rate
-    /// limits. 10 s keeps the record younger than the 15 s a deployment's drift check trusts.
+    /// target group, from the service's paced reads, and a DescribeListeners), not every 2 s: reads count against the
+    /// account's ECS and ELB rate limits. 10 s keeps the record younger than the 15 s a deployment's drift check trusts.
+    /// With many services the interval grows so that these records take at most a quarter of the ELB describe rate limit
+    /// (with the default 10 per second: 40 s for 100 services); deployments still check drift themselves before they act.
     /// </summary>
-    public TimeSpan ObservationInterval(string platformKind) => TimeSpan.FromSeconds(10);
+    public TimeSpan ObservationInterval(string platformKind)
+    {
+        var share = (_options.Aws.RateLimits?.LimitOf(AwsService.ElasticLoadBalancingV2.SigningName, "DescribeListeners").PerSecond ?? 0) / 4;
+        var spread = share > 0 ? TimeSpan.FromSeconds(_services.Count / share) : TimeSpan.Zero;
+        return spread > MinObservationInterval ? spread : MinObservationInterval;
+    }
+
+    private static readonly TimeSpan MinObservationInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>Whether Application Auto Scaling has a scalable target on the service's desired count (read at most once a minute).</summary>
     public async Task<bool> IsAutoScaledAsync(string service, CancellationToken cancellationToken)

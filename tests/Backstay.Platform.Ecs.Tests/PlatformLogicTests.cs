@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
 using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
@@ -254,4 +255,32 @@ public sealed class PlatformLogicTests
             Target = new TargetDescription(d.Child("Target").Text("Id")!, d.Child("Target").Int("Port")),
             TargetHealth = new TargetHealth(d.Child("TargetHealth").Text("State"), d.Child("TargetHealth").Text("Reason"), d.Child("TargetHealth").Text("Description")),
         }).ToList();
+
+    [Theory]
+    [InlineData(2, 10)]
+    [InlineData(25, 10)]
+    [InlineData(100, 40)]
+    public async Task ObservationInterval_GrowsWithTheServicesSoRecordsTakeAQuarterOfTheElbDescribeLimit(int services, int seconds)
+    {
+        await using var platform = new EcsPlatform(new EcsPlatformOptions(), TimeProvider.System);
+        for (var i = 0; i < services; i++)
+        {
+            await platform.AttachAsync(new ServiceSpec
+            {
+                Service = $"svc{i}",
+                Platform = new PlatformSpec
+                {
+                    Ecs = new EcsPlatformSpec
+                    {
+                        Cluster = "prod",
+                        Region = "eu-west-1",
+                        LoadBalancer = new EcsLoadBalancerSpec { ProductionListener = "arn:listener", TargetGroups = ["arn:blue", "arn:green"] },
+                    },
+                },
+                Task = new TaskSpec { Image = "nginx:1.27" },
+            }, CancellationToken.None);
+        }
+
+        platform.ObservationInterval("ecs").ShouldBe(TimeSpan.FromSeconds(seconds));
+    }
 }
