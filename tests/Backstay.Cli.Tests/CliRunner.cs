@@ -94,11 +94,15 @@ public sealed class CliRunner : IDisposable
         }
     }
 
-    /// <summary>Stops serve with SIGINT, as a person does; on a hang, the failure carries its output and its threads' stacks.</summary>
+    /// <summary>
+    /// Stops serve with SIGTERM, as systemd, Docker or `kill` do; on a hang, the failure carries its output and its threads' stacks.
+    /// Not SIGINT: a process started in the background by a shell inherits SIGINT ignored (CI may start the tests so), and
+    /// .NET keeps an inherited ignore, so Ctrl+C stops a serve started in a terminal but not one started like that.
+    /// </summary>
     public async Task StopServeAsync(Process serve, TimeSpan limit)
     {
         ArgumentNullException.ThrowIfNull(serve);
-        using (var interrupt = Process.Start("kill", ["-INT", serve.Id.ToString(CultureInfo.InvariantCulture)]))
+        using (var interrupt = Process.Start("kill", ["-TERM", serve.Id.ToString(CultureInfo.InvariantCulture)]))
         {
             await interrupt.WaitForExitAsync();
         }
@@ -109,7 +113,7 @@ public sealed class CliRunner : IDisposable
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"serve did not stop within {limit.TotalSeconds:0} s of SIGINT.\nIts output:\n{OutputOf(serve)}\nIts stacks:\n{await StackReport.OfAsync(serve.Id)}");
+            throw new TimeoutException($"serve did not stop within {limit.TotalSeconds:0} s of SIGTERM.\nIts output:\n{OutputOf(serve)}\nIts stacks:\n{await StackReport.OfAsync(serve.Id)}");
         }
     }
 

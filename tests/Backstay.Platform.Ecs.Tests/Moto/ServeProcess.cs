@@ -81,7 +81,10 @@ public sealed class ServeProcess : IAsyncDisposable
         kill.ExitCode.ShouldBe(0, $"kill -{signal}");
     }
 
-    /// <summary>Ctrl+C, as a person stops it; on a hang, the failure carries serve's output and its threads' stacks.</summary>
+    /// <summary>
+    /// SIGTERM, as systemd, Docker or `kill` stop it; on a hang, the failure carries serve's output and its threads' stacks.
+    /// Not SIGINT: a process started in the background by a shell inherits SIGINT ignored, and .NET keeps an inherited ignore.
+    /// </summary>
     public async Task StopAsync(TimeSpan limit)
     {
         if (_process.HasExited)
@@ -90,7 +93,7 @@ public sealed class ServeProcess : IAsyncDisposable
         }
 
         Signal("CONT");
-        Signal("INT");
+        Signal("TERM");
         try
         {
             await _process.WaitForExitAsync().WaitAsync(limit);
@@ -99,7 +102,7 @@ public sealed class ServeProcess : IAsyncDisposable
         {
             var stacks = await StackReport.OfAsync(_process.Id);
             _process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"serve did not stop within {limit.TotalSeconds:0} s of SIGINT.\nIts output:\n{Output}\nIts stacks:\n{stacks}");
+            throw new TimeoutException($"serve did not stop within {limit.TotalSeconds:0} s of SIGTERM.\nIts output:\n{Output}\nIts stacks:\n{stacks}");
         }
     }
 
