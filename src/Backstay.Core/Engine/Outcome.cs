@@ -84,6 +84,13 @@ internal static class Outcome
             if (context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { State: DeploymentState.RollingBack } undone)
             {
                 var now = context.Time.GetUtcNow();
+                await context.Store.AppendEventAsync(new DeploymentEvent
+                {
+                    DeploymentId = undoneId,
+                    At = now,
+                    Type = "RollbackFailed",
+                    Message = $"the rollback {context.Deployment.Id} to revision {context.Target.Number} failed: {reason}",
+                }, cancellationToken);
                 await context.Store.UpdateDeploymentAsync(undone with { State = DeploymentState.RollbackFailed, UpdatedAt = now, FinishedAt = now }, cancellationToken);
                 context.Record.Notify("failed", undone with { Reason = $"rollback failed: {reason}" });
             }
@@ -200,6 +207,10 @@ internal static class Outcome
         await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Target.Number, cancellationToken);
     }
 
+    /// <remarks>
+    /// Every event of the ending (retention's, the undone deployment's) is written before the record says it ended:
+    /// whoever sees it end (a waiting CLI, the dashboard, another replica) then reads the whole timeline.
+    /// </remarks>
     public static async Task SucceedAsync(DeploymentContext context, CancellationToken cancellationToken)
     {
         var service = await context.Store.GetServiceAsync(context.Service, cancellationToken);
@@ -211,14 +222,10 @@ internal static class Outcome
 
         await ScaleDownLeftoversAsync(context, cancellationToken);
         await context.Platform.EndDeploymentAsync(context.Plan.Spec, context.Target.Number, cancellationToken);
-        await context.Record.SaveAsync(context.Finish(DeploymentState.Succeeded, null), cancellationToken);
+        await ApplyRetentionAsync(context, cancellationToken);
         if (context.IsRollback && context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
         {
             var now = context.Time.GetUtcNow();
-            var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
-            var finished = undone with { State = state, RolledBackBy = context.Deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now };
-            await context.Store.UpdateDeploymentAsync(finished, cancellationToken);
-            context.Record.Notify("rolledBack", finished);
             await context.Store.AppendEventAsync(new DeploymentEvent
             {
                 DeploymentId = undoneId,
@@ -226,13 +233,23 @@ internal static class Outcome
                 Type = "RolledBack",
                 Message = $"rolled back to revision {context.Target.Number} by {context.Deployment.Id}",
             }, cancellationToken);
+            var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
+            var finished = undone with { State = state, RolledBackBy = context.Deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now };
+            await context.Store.UpdateDeploymentAsync(finished, cancellationToken);
+            context.Record.Notify("rolledBack", finished);
         }
 
         await context.Record.EventAsync(context.IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {context.Target.Number} is stable", cancellationToken);
+        await context.Record.SaveAsync(context.Finish(DeploymentState.Succeeded, null), cancellationToken);
         if (context.Deployment.Kind == DeploymentKind.Deploy)
         {
             context.Record.Notify("succeeded", context.Deployment);
         }
+    }
+
+    /// <summary>Removes the revisions beyond the spec's retention, except any that still runs.</summary>
+    private static async Task ApplyRetentionAsync(DeploymentContext context, CancellationToken cancellationToken)
+    {
         var running = (await context.Platform.Compute.ListAsync(context.Service, cancellationToken))
             .Where(set => set.DesiredCount > 0 || set.Instances.Count > 0).Select(set => set.Revision).ToHashSet();
         var removed = await Retention.ApplyAsync(context.Store, context.Service, context.Plan.Spec.Retention.KeepPrevious, context.Target.Number, running, cancellationToken);
