@@ -1,8 +1,5 @@
 using System.Reflection;
-using System.CommandLine;
 using Backstay.Cli.Commands;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
 using Backstay.Core.Ports;
 
 namespace Backstay.Cli;

@@ -1,5 +1,3 @@
-using Backstay.Core.Ports;
-
 namespace Backstay.Platform.Ecs;
 
 /// <summary>The ECS service no longer matches what Backstay set up (deleted, inactive, target groups taken); Backstay does not guess.</summary>

@@ -1,5 +1,3 @@
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.Ecr;
 using Microsoft.Extensions.Logging;

@@ -1,8 +1,4 @@
-using System.Globalization;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
-using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 
 namespace Backstay.Platform.Ecs;
@@ -108,21 +104,7 @@ public sealed partial class EcsPlatform
         var targetGroup = FreeTargetGroup(context, snapshot, revision.Number);
         var template = snapshot.Primary ?? snapshot.Revisions.Select(r => r.Set).FirstOrDefault() ?? snapshot.TaskSets.FirstOrDefault();
         var container = TaskDefinitionBuilder.PickContainer(definition, context.Ecs.Container, context.Family);
-        var network = template?.NetworkConfiguration;
-        var options = Effective(context.Ecs);
-        if (template is null && options.Subnets.Count > 0)
-        {
-            network = new NetworkConfiguration
-            {
-                AwsvpcConfiguration = new AwsVpcConfiguration
-                {
-                    Subnets = options.Subnets,
-                    SecurityGroups = options.SecurityGroups.Count > 0 ? options.SecurityGroups : null,
-                    AssignPublicIp = options.AssignPublicIp ? "ENABLED" : "DISABLED",
-                },
-            };
-        }
-
+        var network = template is null ? SpecNetwork(context.Ecs) : template.NetworkConfiguration;
         if (network is null && definition.NetworkMode == "awsvpc")
         {
             throw new PlatformException(
@@ -138,7 +120,7 @@ public sealed partial class EcsPlatform
             TaskDefinition = definition.TaskDefinitionArn!,
             LoadBalancers = [new LoadBalancer { TargetGroupArn = targetGroup, ContainerName = container.Name, ContainerPort = revision.Port }],
             NetworkConfiguration = network,
-            LaunchType = template is null ? options.LaunchType.ToUpperInvariant() : template.CapacityProviderStrategy is { Count: > 0 } ? null : template.LaunchType,
+            LaunchType = template is null ? Effective(context.Ecs).LaunchType.ToUpperInvariant() : template.CapacityProviderStrategy is { Count: > 0 } ? null : template.LaunchType,
             CapacityProviderStrategy = template?.CapacityProviderStrategy is { Count: > 0 } strategy ? strategy : null,
             PlatformVersion = template?.PlatformVersion is { } version && version != "LATEST" ? version : null,
             Scale = new Scale { Value = percent, Unit = "PERCENT" },
@@ -382,6 +364,21 @@ public sealed partial class EcsPlatform
     }
 
     /// <summary>The platform's options with what the spec says about a service Backstay creates taking precedence.</summary>
+    /// <summary>The awsvpc network the spec (or the platform's options) gives, or null when it gives no subnets.</summary>
+    private NetworkConfiguration? SpecNetwork(Core.Spec.EcsPlatformSpec ecs)
+    {
+        var options = Effective(ecs);
+        return options.Subnets.Count == 0 ? null : new NetworkConfiguration
+        {
+            AwsvpcConfiguration = new AwsVpcConfiguration
+            {
+                Subnets = options.Subnets,
+                SecurityGroups = options.SecurityGroups.Count > 0 ? options.SecurityGroups : null,
+                AssignPublicIp = options.AssignPublicIp ? "ENABLED" : "DISABLED",
+            },
+        };
+    }
+
     private EcsPlatformOptions Effective(Core.Spec.EcsPlatformSpec ecs) => _options with
     {
         LaunchType = ecs.LaunchType ?? _options.LaunchType,

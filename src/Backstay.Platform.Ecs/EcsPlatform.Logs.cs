@@ -1,7 +1,4 @@
 using System.Text.Json;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
-using Backstay.Platform.Ecs.Aws.Ecs;
 
 namespace Backstay.Platform.Ecs;
 

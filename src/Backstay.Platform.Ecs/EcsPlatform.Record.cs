@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
-using Backstay.Platform.Ecs.Aws.Ecs;
 
 namespace Backstay.Platform.Ecs;
 

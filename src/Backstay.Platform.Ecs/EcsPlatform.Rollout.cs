@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
-using Backstay.Platform.Ecs.Aws.Ecs;
 
 namespace Backstay.Platform.Ecs;
 
@@ -48,11 +44,7 @@ public sealed partial class EcsPlatform : INativeRollout
     {
         ArgumentNullException.ThrowIfNull(revision);
         var context = Register(spec);
-        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
-        {
-            Cluster = context.Cluster,
-            Services = [context.ServiceName],
-        }, cancellationToken));
+        var described = await DescribeServiceAsync(context, cancellationToken);
         var service = described.Services.FirstOrDefault(s => s.Status == "ACTIVE");
         if (service is null)
         {
@@ -97,11 +89,7 @@ public sealed partial class EcsPlatform : INativeRollout
     {
         ArgumentNullException.ThrowIfNull(rollout);
         var context = Register(spec);
-        var described = await CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
-        {
-            Cluster = context.Cluster,
-            Services = [context.ServiceName],
-        }, cancellationToken));
+        var described = await DescribeServiceAsync(context, cancellationToken);
         var service = described.Services.FirstOrDefault(s => s.Status == "ACTIVE") ?? throw Deleted(context, described.Services.FirstOrDefault()?.Status ?? "MISSING");
         return RolloutInterpreter.Interpret(service, rollout.DeploymentId, rollout.TaskDefinition);
     }
@@ -155,15 +143,7 @@ public sealed partial class EcsPlatform : INativeRollout
         _revisionOfTaskDefinition[definition.TaskDefinitionArn!] = revision.Number;
         var container = TaskDefinitionBuilder.PickContainer(definition, context.Ecs.Container, context.Family);
         var options = Effective(context.Ecs);
-        var network = options.Subnets.Count == 0 ? null : new NetworkConfiguration
-        {
-            AwsvpcConfiguration = new AwsVpcConfiguration
-            {
-                Subnets = options.Subnets,
-                SecurityGroups = options.SecurityGroups.Count > 0 ? options.SecurityGroups : null,
-                AssignPublicIp = options.AssignPublicIp ? "ENABLED" : "DISABLED",
-            },
-        };
+        var network = SpecNetwork(context.Ecs);
         if (network is null && definition.NetworkMode == "awsvpc")
         {
             throw new PlatformException(
@@ -300,4 +280,12 @@ public sealed partial class EcsPlatform : INativeRollout
                 : null;
         return _revisionOfTaskDefinition[arn] = revision;
     }
+
+    /// <summary>The service as DescribeServices answers now (not the paced snapshot: a rollout decision reads it fresh).</summary>
+    private Task<DescribeServicesResponse> DescribeServiceAsync(EcsServiceContext context, CancellationToken cancellationToken) =>
+        CallAsync(context, () => context.Aws.Ecs.DescribeServicesAsync(new DescribeServicesRequest
+        {
+            Cluster = context.Cluster,
+            Services = [context.ServiceName],
+        }, cancellationToken));
 }

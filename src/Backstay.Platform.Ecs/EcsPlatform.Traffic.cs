@@ -1,6 +1,3 @@
-using System.Globalization;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 using Action = Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2.Action;

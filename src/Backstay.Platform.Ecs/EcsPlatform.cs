@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs.Aws;
 using Backstay.Platform.Ecs.Aws.ApplicationAutoScaling;
-using Backstay.Platform.Ecs.Aws.Ecs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,5 +1,3 @@
-using Backstay.Platform.Ecs.Aws.Ecs;
-
 namespace Backstay.Platform.Ecs;
 
 /// <summary>Where a rollout of the ECS deployment controller stands.</summary>

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs.Aws;
-using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 
 namespace Backstay.Platform.Ecs;

@@ -1,6 +1,3 @@
-using System.Globalization;
-using Backstay.Core.Ports;
-using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 
 namespace Backstay.Platform.Ecs;

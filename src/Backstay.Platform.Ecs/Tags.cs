@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text;
-using Backstay.Platform.Ecs.Aws.Ecs;
 
 namespace Backstay.Platform.Ecs;
 

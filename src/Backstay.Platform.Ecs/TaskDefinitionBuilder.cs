@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Platform.Ecs.Aws.Ecs;
 
 namespace Backstay.Platform.Ecs;
 

@@ -1,5 +1,3 @@
-using Backstay.Core.Ports;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 

@@ -2,8 +2,6 @@
 // HAProxy reloaded seamlessly. Kept apart from HaproxyRuntime, which decides when to launch and keeps the process:
 // this file only knows how, and holds no state.
 using System.Diagnostics;
-using System.Globalization;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 

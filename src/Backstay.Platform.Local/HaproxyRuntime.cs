@@ -8,10 +8,7 @@
 // released, and platform.json is saved only after this gate is released.
 using System.Collections.Immutable;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

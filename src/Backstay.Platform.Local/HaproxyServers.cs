@@ -1,7 +1,6 @@
 // HAProxy's server slots as Backstay last sent or read them back, and the one burst of runtime commands that brings
 // them in line with the routes (splits, slots) and the instances (ports, health). It has no lock of its own: only
 // HaproxyRuntime calls it, always holding its gate. It takes InstanceSupervisor's lock briefly to read the instances.
-using System.Globalization;
 
 namespace Backstay.Platform.Local;
 

@@ -1,7 +1,5 @@
 // One HTTP probe of an instance's health-check path. Kept apart from the instance supervisor, which decides what the
 // answers mean (thresholds, events, traffic), so the HTTP client and the wording of a failed check sit in one place.
-using System.Globalization;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

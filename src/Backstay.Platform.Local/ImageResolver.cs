@@ -1,6 +1,4 @@
-using Backstay.Core.Ports;
 using Backstay.Core.Model;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

@@ -2,9 +2,6 @@
 // (a process attached, a death, a health-check result) and their platform.json form. Plain classes changed in place,
 // so every member here is used only under InstanceSupervisor's lock; none of them waits or calls out.
 using System.Diagnostics;
-using System.Globalization;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

@@ -6,11 +6,8 @@
 // under that one lock, and splitting the file would hand the lock to a second class; the model's own state changes
 // and its platform.json form are already apart, in InstanceModel.cs.
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

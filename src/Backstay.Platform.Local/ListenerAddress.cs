@@ -1,5 +1,3 @@
-using Backstay.Core.Ports;
-using System.Globalization;
 using System.Net;
 
 namespace Backstay.Platform.Local;

@@ -14,8 +14,6 @@
 // held only to snapshot (which takes the supervisor's lock) and write; the supervisor's lock and ServiceRoutes' lock
 // are leaves. The supervisor calls back into HAProxy (a health change) only with its lock released, so no cycle forms.
 using Backstay.Core.Model;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

@@ -1,6 +1,4 @@
-using Backstay.Core.Ports;
 using System.Text.Json;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

@@ -1,4 +1,3 @@
-using Backstay.Core.Ports;
 using System.Diagnostics;
 
 namespace Backstay.Platform.Local;

@@ -4,7 +4,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Local;
 

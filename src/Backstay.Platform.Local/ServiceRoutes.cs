@@ -1,11 +1,8 @@
 // The services' listeners, health-check request, backend slot counts and traffic splits: what haproxy.cfg and the
 // server weights are made from. Kept apart so the HAProxy runtime and the instance supervisor both read it without a
 // lock: the table is an immutable array swapped whole, and only writers take the lock.
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Platform.Local;
 

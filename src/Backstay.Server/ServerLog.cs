@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace Backstay.Server;
 
 internal static partial class ServerLog

@@ -1,8 +1,3 @@
-using System.CommandLine;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay continue DEPLOYMENT [--full]`: answers a paused deployment.</summary>

@@ -1,15 +1,8 @@
-using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Control;
-using Backstay.Core.Model;
-using Backstay.Core.Spec;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

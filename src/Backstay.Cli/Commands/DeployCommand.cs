@@ -1,11 +1,4 @@
-using System.CommandLine;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Control;
-using Backstay.Core.Model;
-using Backstay.Core.Spec;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

@@ -1,8 +1,4 @@
-using System.CommandLine;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
 using Backstay.Cli.Runtime;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

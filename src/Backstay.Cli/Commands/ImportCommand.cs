@@ -1,8 +1,3 @@
-using System.CommandLine;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay import`: records an ECS service and its latest deployment from AWS tags into an empty state directory.</summary>

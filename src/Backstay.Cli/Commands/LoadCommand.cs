@@ -1,9 +1,4 @@
-using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

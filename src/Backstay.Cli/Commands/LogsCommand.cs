@@ -1,6 +1,3 @@
-using System.CommandLine;
-using Backstay.Cli.Infrastructure;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay logs SERVICE [--instance ID] [--revision N] [--tail N] [--follow]`: output of a service's instances.</summary>

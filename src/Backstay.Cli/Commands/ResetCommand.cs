@@ -1,9 +1,3 @@
-using System.CommandLine;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Engine;
-using Backstay.Core.Control;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay reset SERVICE [--adopt | --recreate]`: re-syncs the record with a platform someone changed by hand.</summary>

@@ -1,10 +1,3 @@
-using System.CommandLine;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
-using Backstay.Core.Model;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>

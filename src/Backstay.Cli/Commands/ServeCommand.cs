@@ -1,12 +1,8 @@
-using System.CommandLine;
-using Backstay.Cli.Infrastructure;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Engine;
 using Backstay.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

@@ -1,15 +1,7 @@
-using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
-using Backstay.Core.Control;
 using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

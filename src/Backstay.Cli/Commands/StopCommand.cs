@@ -1,8 +1,3 @@
-using System.CommandLine;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay stop DEPLOYMENT [--rollback]`: stops a deployment at its next safe point, or rolls it back.</summary>

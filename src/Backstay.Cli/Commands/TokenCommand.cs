@@ -1,8 +1,4 @@
-using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Spectre.Console;
 
 namespace Backstay.Cli.Commands;
 

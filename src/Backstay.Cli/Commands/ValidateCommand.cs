@@ -1,9 +1,3 @@
-using System.CommandLine;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Spec;
-using Spectre.Console;
-
 namespace Backstay.Cli.Commands;
 
 /// <summary>`backstay validate [-f FILE]`: checks a spec and prints every problem with file, line and key.</summary>

@@ -1,7 +1,4 @@
-using System.CommandLine;
-using System.Text.Json;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Control;
 using Backstay.Platform.Local;
 
 namespace Backstay.Cli.Infrastructure;

@@ -1,8 +1,4 @@
 using Backstay.Core.Analysis;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
-using Backstay.Core.Control;
-using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
 

@@ -1,8 +1,4 @@
-using Backstay.Core.Control;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
 using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
 
 namespace Backstay.Cli.Infrastructure;

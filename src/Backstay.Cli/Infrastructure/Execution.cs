@@ -1,13 +1,6 @@
-using System.CommandLine;
-using System.Text.Json;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Control;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
 

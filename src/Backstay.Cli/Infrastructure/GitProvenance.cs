@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Backstay.Core.Model;
 
 namespace Backstay.Cli.Infrastructure;
 

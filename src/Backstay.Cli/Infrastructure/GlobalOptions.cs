@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace Backstay.Cli.Infrastructure;
 
 /// <summary>Options every command takes.</summary>

@@ -1,10 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.Json;
-using Backstay.Core.Control;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
 namespace Backstay.Cli.Infrastructure;

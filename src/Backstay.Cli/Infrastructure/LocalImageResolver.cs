@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
-using Backstay.Core.Engine;
 using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 
 namespace Backstay.Cli.Infrastructure;
 

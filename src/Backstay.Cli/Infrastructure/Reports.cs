@@ -1,9 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Backstay.Cli.Runtime;
-using Backstay.Core.Model;
-using Backstay.Core.Control;
-using Backstay.Core.Engine;
 
 namespace Backstay.Cli.Infrastructure;
 

@@ -1,7 +1,4 @@
 using System.Globalization;
-using Backstay.Core.Model;
-using Backstay.Core.Control;
-using Spectre.Console;
 
 namespace Backstay.Cli.Infrastructure;
 

@@ -1,11 +1,5 @@
 using System.Runtime.ExceptionServices;
-using System.Text.Json;
-using Backstay.Cli.Infrastructure;
-using Backstay.Core.Control;
-using Backstay.Core.Engine;
-using Backstay.Core.Model;
 using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
 using Backstay.Platform.Local;
 using Backstay.Server.Hosting;

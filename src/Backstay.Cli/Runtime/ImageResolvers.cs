@@ -1,6 +1,4 @@
-using Backstay.Cli.Infrastructure;
 using Backstay.Core.Ports;
-using Backstay.Core.Spec;
 using Backstay.Platform.Ecs;
 
 namespace Backstay.Cli.Runtime;

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Threading.Channels;
-using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Platform.Local;
 using Microsoft.Extensions.Logging;

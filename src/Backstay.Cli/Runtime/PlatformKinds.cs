@@ -1,5 +1,3 @@
-using Backstay.Core.Spec;
-
 namespace Backstay.Cli.Runtime;
 
 /// <summary>What the CLI needs to know of a platform kind (a spec's <see cref="PlatformSpec.Kind"/>, a service record's platform).</summary>

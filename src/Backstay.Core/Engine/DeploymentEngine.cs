@@ -41,31 +41,12 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         // Observing every service takes a while with many of them; its own loop keeps it from delaying new deployments.
+        // The deployments go on without it if it dies: drift checks then find no fresh observation and read the platform themselves.
         using var observer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var observing = ObserveLoopAsync(observer.Token);
+        var observing = LoopAsync(options.ObservationInterval, ObserveTimedAsync, ex => EngineLog.ObserverDied(_logger, ex), fatal: false, observer.Token);
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                try
-                {
-                    await PassAsync(cancellationToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    EngineLog.PassFailed(_logger, ex);
-                }
-
-                await Task.Delay(options.PollInterval, time, cancellationToken);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            EngineLog.LoopDied(_logger, ex);
-            throw;
+            await LoopAsync(options.PollInterval, PassAsync, ex => EngineLog.LoopDied(_logger, ex), fatal: true, cancellationToken);
         }
         finally
         {
@@ -75,25 +56,26 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
     }
 
-    /// <summary>Records the platform's state of every service each observation interval until cancelled; one bad pass is reported and retried.</summary>
-    private async Task ObserveLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One background loop: a pass, then the interval, until cancelled. A pass that throws is logged and the next one
+    /// runs; the loop's own death is reported, and passed on when it is <paramref name="fatal"/>.
+    /// </summary>
+    private async Task LoopAsync(TimeSpan interval, Func<CancellationToken, Task> pass, Action<Exception> died, bool fatal, CancellationToken cancellationToken)
     {
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var started = time.GetTimestamp();
                 try
                 {
-                    await ObserveAsync(cancellationToken);
-                    Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
+                    await pass(cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     EngineLog.PassFailed(_logger, ex);
                 }
 
-                await Task.Delay(options.ObservationInterval, time, cancellationToken);
+                await Task.Delay(interval, time, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -101,9 +83,19 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         }
         catch (Exception ex)
         {
-            // The deployments go on without it; drift checks then find no fresh observation and read the platform themselves.
-            EngineLog.ObserverDied(_logger, ex);
+            died(ex);
+            if (fatal)
+            {
+                throw;
+            }
         }
+    }
+
+    private async Task ObserveTimedAsync(CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        await ObserveAsync(cancellationToken);
+        Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
     }
 
     /// <summary>Starts a runner for every active deployment whose service is free and not already running here.</summary>

@@ -84,13 +84,7 @@ internal static class Outcome
             if (context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { State: DeploymentState.RollingBack } undone)
             {
                 var now = context.Time.GetUtcNow();
-                await context.Store.AppendEventAsync(new DeploymentEvent
-                {
-                    DeploymentId = undoneId,
-                    At = now,
-                    Type = "RollbackFailed",
-                    Message = $"the rollback {context.Deployment.Id} to revision {context.Target.Number} failed: {reason}",
-                }, cancellationToken);
+                await UndoneEventAsync(context, undoneId, now, "RollbackFailed", $"the rollback {context.Deployment.Id} to revision {context.Target.Number} failed: {reason}", cancellationToken);
                 await context.Store.UpdateDeploymentAsync(undone with { State = DeploymentState.RollbackFailed, UpdatedAt = now, FinishedAt = now }, cancellationToken);
                 context.Record.Notify("failed", undone with { Reason = $"rollback failed: {reason}" });
             }
@@ -226,13 +220,7 @@ internal static class Outcome
         if (context.IsRollback && context.Deployment.RollbackOf is { } undoneId && await context.Store.GetDeploymentAsync(undoneId, cancellationToken) is { } undone)
         {
             var now = context.Time.GetUtcNow();
-            await context.Store.AppendEventAsync(new DeploymentEvent
-            {
-                DeploymentId = undoneId,
-                At = now,
-                Type = "RolledBack",
-                Message = $"rolled back to revision {context.Target.Number} by {context.Deployment.Id}",
-            }, cancellationToken);
+            await UndoneEventAsync(context, undoneId, now, "RolledBack", $"rolled back to revision {context.Target.Number} by {context.Deployment.Id}", cancellationToken);
             var state = undone.State == DeploymentState.RollingBack ? DeploymentState.RolledBack : undone.State;
             var finished = undone with { State = state, RolledBackBy = context.Deployment.Id, UpdatedAt = now, FinishedAt = undone.FinishedAt ?? now };
             await context.Store.UpdateDeploymentAsync(finished, cancellationToken);
@@ -246,6 +234,10 @@ internal static class Outcome
             context.Record.Notify("succeeded", context.Deployment);
         }
     }
+
+    /// <summary>An event on the timeline of the deployment a rollback undoes (written before that record's state changes).</summary>
+    private static Task UndoneEventAsync(DeploymentContext context, string undoneId, DateTimeOffset at, string type, string message, CancellationToken cancellationToken) =>
+        context.Store.AppendEventAsync(new DeploymentEvent { DeploymentId = undoneId, At = at, Type = type, Message = message }, cancellationToken);
 
     /// <summary>Removes the revisions beyond the spec's retention, except any that still runs.</summary>
     private static async Task ApplyRetentionAsync(DeploymentContext context, CancellationToken cancellationToken)

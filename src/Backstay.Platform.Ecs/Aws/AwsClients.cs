@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Backstay.Platform.Ecs.Aws.ApplicationAutoScaling;
 using Backstay.Platform.Ecs.Aws.CloudWatch;
 using Backstay.Platform.Ecs.Aws.Ecr;
-using Backstay.Platform.Ecs.Aws.Ecs;
 using Backstay.Platform.Ecs.Aws.ElasticLoadBalancingV2;
 using Microsoft.Extensions.Logging;
 

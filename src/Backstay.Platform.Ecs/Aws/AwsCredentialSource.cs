@@ -1,6 +1,5 @@
 using Amazon.Runtime;
 using Amazon.Runtime.Credentials;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Ecs.Aws;
 

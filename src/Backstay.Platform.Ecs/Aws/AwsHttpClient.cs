@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
-using Backstay.Core.Ports;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;

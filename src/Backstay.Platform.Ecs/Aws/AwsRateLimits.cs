@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Threading.RateLimiting;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Ecs.Aws;
 

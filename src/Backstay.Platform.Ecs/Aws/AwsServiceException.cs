@@ -1,5 +1,4 @@
 using System.Net;
-using Backstay.Core.Ports;
 
 namespace Backstay.Platform.Ecs.Aws;
 

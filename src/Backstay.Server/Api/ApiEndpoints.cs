@@ -1,4 +1,3 @@
-using System.Globalization;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
@@ -6,9 +5,7 @@ using Backstay.Core.Spec;
 using Backstay.Server.Hosting;
 using Backstay.Server.Security;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Api;
 

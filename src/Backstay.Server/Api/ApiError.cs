@@ -1,7 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Backstay.Core.Spec;
-using Microsoft.AspNetCore.Http;
 
 namespace Backstay.Server.Api;
 

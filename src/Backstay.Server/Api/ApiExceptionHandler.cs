@@ -1,8 +1,6 @@
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Ports;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Api;
 

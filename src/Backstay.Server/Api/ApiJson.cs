@@ -1,6 +1,4 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http;
 using Backstay.Core.Model;
 
 namespace Backstay.Server.Api;

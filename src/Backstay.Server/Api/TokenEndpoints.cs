@@ -1,8 +1,6 @@
 using Backstay.Server.Security;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Api;
 

@@ -1,7 +1,6 @@
 using Backstay.Server.Api;
 using Backstay.Server.Security;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
 namespace Backstay.Server.Dashboard;

@@ -1,6 +1,5 @@
 using Backstay.Core.Engine;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Hosting;
 

@@ -1,10 +1,7 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Server.Api;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 
 namespace Backstay.Server.Observability;

@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Backstay.Core.Control;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Observability;
 

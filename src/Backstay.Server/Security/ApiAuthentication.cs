@@ -1,7 +1,5 @@
 using System.Net;
 using Backstay.Server.Api;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Security;
 

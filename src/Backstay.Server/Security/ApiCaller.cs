@@ -1,5 +1,4 @@
 using Backstay.Server.Api;
-using Microsoft.AspNetCore.Http;
 
 namespace Backstay.Server.Security;
 

@@ -1,11 +1,9 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Backstay.Server.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Backstay.Server.Security;
 

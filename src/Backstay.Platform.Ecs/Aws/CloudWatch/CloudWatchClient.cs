@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Backstay.Platform.Ecs.Aws.CloudWatch;
 
 /// <summary>The CloudWatch (version 2010-08-01) operations Backstay calls, over the Query protocol.</summary>
