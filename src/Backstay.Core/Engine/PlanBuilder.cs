@@ -22,7 +22,7 @@ public static class PlanBuilder
         return new DeploymentPlan
         {
             Spec = spec,
-            Actions = WithHooks(actions, spec),
+            Actions = WithHooks(OnlyWhatActs(actions, spec), spec),
             DesiredCount = n,
             Analysis = spec.Analysis,
             AutomaticRollback = spec.Rollback.Automatic,
@@ -81,14 +81,24 @@ public static class PlanBuilder
         return spec.Platform.RollsOutNatively && spec.Strategy.Kind == "rolling";
     }
 
-    /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
     /// <summary>`reset --recreate`: the last good revision at its count, then all production and test traffic to it.</summary>
     public static DeploymentPlan ForRecreate(ServiceSpec spec, int desiredCount) => new()
     {
         Spec = spec,
         DesiredCount = desiredCount,
-        Actions = [new ScaleAction(Role.Target, Math.Max(1, desiredCount), WaitHealthy: true), new WeightAction(100), new TestTrafficAction(ToTarget: true)],
+        Actions = OnlyWhatActs([new ScaleAction(Role.Target, Math.Max(1, desiredCount), WaitHealthy: true), new WeightAction(100), new TestTrafficAction(ToTarget: true)], spec),
     };
+
+    /// <summary>A plan lists only steps that act: with no test listener, there is no test traffic to move.</summary>
+    private static List<PlanAction> OnlyWhatActs(List<PlanAction> actions, ServiceSpec spec)
+    {
+        if (!spec.Platform.HasTestListener)
+        {
+            actions.RemoveAll(a => a is TestTrafficAction);
+        }
+
+        return actions;
+    }
 
     /// <summary>`reset --adopt` has no steps planned ahead: what it adopts is chosen from the platform when it runs, and journaled.</summary>
     public static DeploymentPlan ForAdopt(ServiceSpec spec, int desiredCount) => new() { Spec = spec, DesiredCount = desiredCount, Actions = [] };
@@ -96,6 +106,7 @@ public static class PlanBuilder
     /// <summary>An imported rollback or reset, which plans itself again when it runs (its steps are not on the platform's record).</summary>
     public static DeploymentPlan Replanned(ServiceSpec spec) => new() { Spec = spec, Actions = [], DesiredCount = spec.Platform.Instances };
 
+    /// <summary>The plan of a manual rollback (or redeploy) to an earlier revision while nothing is in progress.</summary>
     public static DeploymentPlan ForManualRollback(ServiceSpec spec, int count) =>
         ForRollback(new DeploymentPlan { Spec = spec with { Strategy = new StrategySpec { Rolling = new RollingSpec() } }, Actions = [] },
             count, reachedPhase: 0);

@@ -55,7 +55,7 @@ public sealed class HooksPlanBuilderTests
     [Fact]
     public void ForDeployment_CanaryWithHooksAtEveryStage_AllowTrafficAfterEachWeightAndAfterAllowTrafficAfterFullWeight()
     {
-        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(), Specs.Weight(50))).WithHooks(null, EveryStage);
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(), Specs.Weight(50)), testListener: "127.0.0.1:8081").WithHooks(null, EveryStage);
 
         var actions = PlanBuilder.ForDeployment(spec, hasStable: true).Actions;
 

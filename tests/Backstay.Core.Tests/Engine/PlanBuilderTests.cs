@@ -10,7 +10,7 @@ public sealed class PlanBuilderTests
     [Fact]
     public void ForDeployment_RollingBatchOneOverThree_ScaleWeightScaleTriplesEndingAtFullWeight()
     {
-        var plan = PlanBuilder.ForDeployment(Specs.Service(Specs.Rolling(batch: 1), instances: 3), hasStable: true);
+        var plan = PlanBuilder.ForDeployment(Specs.Service(Specs.Rolling(batch: 1), instances: 3, testListener: "127.0.0.1:8081"), hasStable: true);
 
         plan.Actions.ShouldBe(
         [
@@ -52,9 +52,9 @@ public sealed class PlanBuilderTests
     }
 
     [Fact]
-    public void ForDeployment_BlueGreenWithoutTestListener_TestTrafficFollowsAtTheEnd()
+    public void ForDeployment_BlueGreenWithTestTrafficOff_TheTestListenerFollowsAtTheEnd()
     {
-        var spec = Specs.Service(Specs.BlueGreen(bake: TimeSpan.Zero, keepPreviousFor: Second));
+        var spec = Specs.Service(Specs.BlueGreen(bake: TimeSpan.Zero, keepPreviousFor: Second, testTraffic: false), testListener: "127.0.0.1:8081");
 
         var actions = PlanBuilder.ForDeployment(spec, hasStable: true).Actions;
 
@@ -68,11 +68,31 @@ public sealed class PlanBuilderTests
         ]);
     }
 
+    [Theory]
+    [InlineData("rolling", true)]
+    [InlineData("blueGreen", true)]
+    [InlineData("canary", true)]
+    [InlineData("linear", true)]
+    [InlineData("phased", true)]
+    [InlineData("rolling", false)]
+    public void ForDeploymentRollbackAndRecreate_NoTestListener_ListNoTestTrafficStep(string strategy, bool hasStable)
+    {
+        var spec = Specs.Service(StrategyOf(strategy), instances: 4);
+
+        var deployment = PlanBuilder.ForDeployment(spec, hasStable);
+        var rollback = PlanBuilder.ForRollback(deployment, stableCountBefore: 4, reachedPhase: 1);
+        var recreate = PlanBuilder.ForRecreate(spec, 4);
+
+        deployment.Actions.OfType<TestTrafficAction>().ShouldBeEmpty("a step that would do nothing is not listed");
+        rollback.Actions.OfType<TestTrafficAction>().ShouldBeEmpty();
+        recreate.Actions.OfType<TestTrafficAction>().ShouldBeEmpty();
+    }
+
     [Fact]
     public void ForDeployment_Canary_MapsStepsAndAppendsFullWeight()
     {
         var analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(5), MinRequests = 50 };
-        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), new AnalysisStep(analysis), Specs.Weight(50), Specs.Pause()));
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), new AnalysisStep(analysis), Specs.Weight(50), Specs.Pause()), testListener: "127.0.0.1:8081");
 
         var actions = PlanBuilder.ForDeployment(spec, hasStable: true).Actions;
 
@@ -102,7 +122,7 @@ public sealed class PlanBuilderTests
     [Fact]
     public void ForDeployment_Linear_ExpandsToWeightAndPauseSteps()
     {
-        var spec = Specs.Service(Specs.Linear(stepPercent: 30, interval: TimeSpan.FromMinutes(1)));
+        var spec = Specs.Service(Specs.Linear(stepPercent: 30, interval: TimeSpan.FromMinutes(1)), testListener: "127.0.0.1:8081");
 
         var actions = PlanBuilder.ForDeployment(spec, hasStable: true).Actions;
 
@@ -122,7 +142,7 @@ public sealed class PlanBuilderTests
     [Fact]
     public void ForDeployment_Phased_CountsRoundUpAndOnlyGrow()
     {
-        var spec = Specs.Service(Specs.Phased(TimeSpan.FromSeconds(30), 10, 30, 60, 100), instances: 5);
+        var spec = Specs.Service(Specs.Phased(TimeSpan.FromSeconds(30), 10, 30, 60, 100), instances: 5, testListener: "127.0.0.1:8081");
 
         var actions = PlanBuilder.ForDeployment(spec, hasStable: true).Actions;
 

@@ -237,7 +237,8 @@ public sealed class ResetTests
     {
         await using var harness = new EngineHarness();
         var first = await harness.StartEngineAsync("engine-a");
-        (await harness.DeployAsync(Specs.Service(), Healthy(harness))).State.ShouldBe(DeploymentState.Succeeded);
+        // With a test listener a recreate has three steps: scale, production traffic, test traffic.
+        (await harness.DeployAsync(Specs.Service(testListener: "127.0.0.1:8081"), Healthy(harness))).State.ShouldBe(DeploymentState.Succeeded);
         if (mode == ResetMode.Recreate)
         {
             harness.Platform.MoveWeightsByHand(Web, new Dictionary<int, int> { [1] = 0 });
