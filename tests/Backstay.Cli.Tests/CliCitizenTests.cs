@@ -47,7 +47,7 @@ public sealed class CliCitizenTests : IDisposable
     [Fact]
     public async Task Help_Deploy_ListsTheExitCodesAsTheReadmeDoes()
     {
-        var readme = File.ReadAllLines(Path.Combine(RepositoryRoot(), "README.md"));
+        var readme = File.ReadAllLines(Path.Combine(CliRunner.RepositoryRoot(), "README.md"));
         var table = readme.SkipWhile(l => l != "## Exit codes").Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\| +\d+ \|"))
             .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Select(c => (Code: c[1], Meaning: c[2])).ToList();
         table.Count.ShouldBe(11);
@@ -62,17 +62,6 @@ public sealed class CliCitizenTests : IDisposable
         }
 
         (await _cli.RunAsync("status", "--help")).Stdout.ShouldNotContain("Exit codes:");
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Backstay.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("no Backstay.sln above " + AppContext.BaseDirectory);
     }
 
     [Theory]

@@ -33,6 +33,18 @@ public sealed class CliRunner : IDisposable
 
     public static string BackstayDll => Path.Combine(AppContext.BaseDirectory, "backstay.dll");
 
+    /// <summary>The checkout the tests were built from (the folder holding Backstay.sln).</summary>
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Backstay.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("no Backstay.sln above " + AppContext.BaseDirectory);
+    }
+
     public Task<CliResult> RunAsync(TimeSpan timeout, params string[] args) => RunProgramAsync(timeout, "dotnet", [BackstayDll, .. args]);
 
     /// <summary>Runs any program in the working directory, e.g. a terminal driver around backstay.</summary>
