@@ -155,6 +155,38 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FinishedDeployment_ShowsWhatItEndedWithLabelledSo_AndWhatThePlatformServesNowWithItsAge()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("now"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var release = await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v2"))).Id, 60, DeploymentState.Succeeded);
+        var rollback = await admin.PostJsonAsync<Deployment>($"api/services/{spec.Service}/rollback", new { toRevision = 1 });
+        await admin.WaitForAsync(rollback.Id, 60, DeploymentState.Succeeded);
+
+        // r2's page: it ended with all traffic on r2 (labelled as such); the platform now serves r1 only, and says how old that read is.
+        await LogInAsync("frank");
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{release.Id}").Within(30);
+        await Assertions.Expect(_page.Locator("dt", new() { HasText = "Traffic when it ended" })).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=recorded-traffic]")).ToContainTextAsync("r2 100%").Within(30);
+        var now = _page.Locator("[data-testid=observed]");
+        await Assertions.Expect(now.Locator(".legend")).ToHaveTextAsync("r1 100%", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(now.Locator("[data-testid=observed-instances]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^r1: \d+/\d+ healthy$"), new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(now.Locator("[data-testid=observed-age]")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"read from the platform \d+ s ago")).Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("deployment-finished-now.png"), FullPage = true }).Within(30);
+
+        // The rollback's page keeps the colours' meaning: r1, where it goes back to, is the stable side of the bar.
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{rollback.Id}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=recorded-traffic] .legend")).ToHaveTextAsync("r1 100%", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=recorded-traffic] .split .s")).ToHaveAttributeAsync("style", new System.Text.RegularExpressions.Regex("width: 100%")).Within(30);
+
+        // The service page reads the platform too.
+        await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=observed] .legend")).ToHaveTextAsync("r1 100%", new() { Timeout = Wait }).Within(70);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task ViewerLogin_SeesEverythingButCannotAct()
     {
         await _page.GotoAsync(server.BaseUrl + "login").Within(30);

@@ -27,6 +27,23 @@ internal sealed record ServiceOverview(
     Observation? Observation,
     IReadOnlyList<string> Drift);
 
+/// <summary>
+/// What the platform showed for a service when it was last read (the engine reads every service each observation
+/// interval), with its age by the server's clock: screens show current traffic and instances from this, never from a
+/// finished deployment's record. <c>Observed</c> is false until the first read.
+/// </summary>
+internal sealed record ObservationView(
+    bool Observed,
+    DateTimeOffset? At,
+    double? AgeSeconds,
+    IReadOnlyDictionary<int, int> ProductionWeights,
+    IReadOnlyList<ObservedSet> Sets)
+{
+    public static ObservationView Of(Observation? observation, DateTimeOffset now) => observation is null
+        ? new ObservationView(false, null, null, new Dictionary<int, int>(), [])
+        : new ObservationView(true, observation.At, Math.Max(0, (now - observation.At).TotalSeconds), observation.ProductionWeights, observation.Sets);
+}
+
 /// <summary>The REST API: the control plane's calls, one route each, under /api.</summary>
 internal static class ApiEndpoints
 {
@@ -82,6 +99,12 @@ internal static class ApiEndpoints
                 "A reset needs a mode: {\"mode\": \"Adopt\"} takes what runs as the new record, {\"mode\": \"Recreate\"} brings back the last good revision.");
             return await ActAsync(context, logger, "reset", () => plane.ResetAsync(name, mode, context.Caller().RequestedBy, context.RequestAborted),
                 () => ServiceMissingAsync(plane, name, context.RequestAborted));
+        });
+
+        api.MapGet("/services/{name}/observation", async (string name, HttpContext context) =>
+        {
+            await RequireServiceAsync(plane, name, context.RequestAborted);
+            return ApiJson.Ok(ObservationView.Of(await plane.Store.GetObservationAsync(name, context.RequestAborted), TimeProvider.System.GetUtcNow()));
         });
 
         api.MapGet("/services/{name}/drift", async (string name, HttpContext context) =>

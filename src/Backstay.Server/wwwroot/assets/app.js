@@ -142,6 +142,32 @@
         target !== null && target !== undefined && t > 0 ? ' · r' + target + ' ' + t + '%' : ''));
   }
 
+  // A deployment's traffic as it recorded it. The colours keep their meaning in a rollback: the revision it goes back
+  // to is the stable one, the failed revision is the new one, whatever the rollback calls them.
+  function deploymentSplit(d) {
+    if (d.kind === 'Rollback' && d.stableRevision !== null && d.stableRevision !== undefined) {
+      return split(d.targetRevision, d.stableRevision, 100 - (d.targetWeight || 0));
+    }
+    return split(d.stableRevision, d.targetRevision, d.targetWeight);
+  }
+
+  // What the platform showed when the engine last read it, with the read's age: the current traffic and instances.
+  function observed(o, stable) {
+    if (!o || !o.observed) return h('span', { class: 'muted', 'data-testid': 'observed' }, 'not read from the platform yet');
+    const entries = Object.entries(o.productionWeights || {}).map(([r, w]) => [Number(r), w]).filter(([, w]) => w > 0);
+    const others = entries.filter(([r]) => r !== stable);
+    const base = entries.some(([r]) => r === stable) || entries.length === 0 ? stable : others.shift()[0];
+    const other = others.length ? others[0] : null;
+    const bar = entries.length === 0 ? h('div', { class: 'small drift' }, 'no revision has production traffic')
+      : other ? split(base, other[0], Math.round(100 * other[1] / entries.reduce((a, [, w]) => a + w, 0))) : split(base, null, 0);
+    const sets = (o.sets || []).filter((x) => x.desired > 0 || x.running > 0);
+    return h('div', { 'data-testid': 'observed' }, bar,
+      h('div', { class: 'small', 'data-testid': 'observed-instances' }, sets.length
+        ? sets.map((x) => 'r' + x.revision + ': ' + x.healthy + '/' + x.desired + ' healthy').join(' · ')
+        : 'no instances run'),
+      h('div', { class: 'small muted', 'data-testid': 'observed-age', title: o.at }, 'read from the platform ' + Math.round(o.ageSeconds) + ' s ago'));
+  }
+
   // ---------- confirmation dialog ----------
   function confirmAction(title, text, okLabel, danger, extra) {
     document.getElementById('confirm-title').textContent = title;
@@ -322,7 +348,7 @@
 
   function traffic(o) {
     const d = o.activeDeployment;
-    if (d && d.stableRevision !== null && d.stableRevision !== undefined) return split(d.stableRevision, d.targetRevision, d.targetWeight);
+    if (d && d.stableRevision !== null && d.stableRevision !== undefined) return deploymentSplit(d);
     const weights = (o.observation && o.observation.productionWeights) || {};
     const entries = Object.entries(weights).filter(([, w]) => w > 0);
     if (entries.length > 1) {
@@ -396,9 +422,10 @@
 
   // ---------- service ----------
   async function renderService(name) {
-    const [service, revisions, deployments, drift] = await Promise.all([
+    const [service, revisions, deployments, drift, observation] = await Promise.all([
       api('/api/services/' + enc(name)), api('/api/services/' + enc(name) + '/revisions'),
-      api('/api/services/' + enc(name) + '/deployments?limit=50'), api('/api/services/' + enc(name) + '/drift')]);
+      api('/api/services/' + enc(name) + '/deployments?limit=50'), api('/api/services/' + enc(name) + '/drift'),
+      api('/api/services/' + enc(name) + '/observation')]);
     state.revisions = revisions;
     state.recent = deployments;
     if (!sameRoute('service', name)) return;
@@ -411,6 +438,7 @@
         h('dl', { class: 'kv' },
           h('dt', {}, 'Stable revision'), h('dd', {}, service.stableRevision ? 'r' + service.stableRevision : '—'),
           h('dt', {}, 'Instances'), h('dd', {}, String(service.desiredCount)),
+          h('dt', {}, 'Now on the platform'), h('dd', {}, observed(observation, service.stableRevision)),
           h('dt', {}, 'In progress'), h('dd', {}, active ? h('a', { href: '#/deployments/' + enc(active.id) }, active.id + ' (' + active.state + ')') : 'none'),
           h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
         h('div', { class: 'actions' },
@@ -565,6 +593,7 @@
 
   async function loadDeployment(id) {
     const [d, hooks] = await Promise.all([api('/api/deployments/' + enc(id)), api('/api/deployments/' + enc(id) + '/hooks')]);
+    state.observation = await api('/api/services/' + enc(d.service) + '/observation');
     const after = state.events.length && state.deployment && state.deployment.id === id ? state.events[state.events.length - 1].sequence : 0;
     const fresh = await api('/api/deployments/' + enc(id) + '/events?after=' + after);
     if (!state.deployment || state.deployment.id !== id) state.events = [];
@@ -592,9 +621,11 @@
           h('dt', {}, 'Kind'), h('dd', {}, d.kind + ' · ' + d.strategy + ' · triggered by ' + d.trigger),
           h('dt', {}, 'Revisions'), h('dd', {}, (d.stableRevision ? 'r' + d.stableRevision + ' → ' : '') + 'r' + d.targetRevision),
           h('dt', {}, 'Step'), h('dd', {}, d.totalSteps ? Math.min(d.currentStep + 1, d.totalSteps) + ' of ' + d.totalSteps + ' (' + d.stepPhase + ')' : '—'),
-          h('dt', {}, 'Traffic'), h('dd', {}, split(d.stableRevision, d.targetRevision, d.targetWeight)),
-          h('dt', {}, 'Instances'), h('dd', {}, progress ? 'new r' + d.targetRevision + ': ' + progress.targetHealthy + '/' + progress.targetDesired + ' healthy' +
-            (d.stableRevision ? ' · stable r' + d.stableRevision + ': ' + progress.stableHealthy + '/' + progress.stableDesired + ' healthy' : '') : '—'),
+          // A finished deployment's own figures are what it ended with, labelled so; what serves now is read from the platform.
+          h('dt', {}, isActive(d) ? 'Traffic' : 'Traffic when it ended'), h('dd', { 'data-testid': 'recorded-traffic' }, deploymentSplit(d)),
+          h('dt', {}, isActive(d) ? 'Instances' : 'Instances when it ended'), h('dd', { 'data-testid': 'recorded-instances' }, progress ? 'r' + d.targetRevision + ': ' + progress.targetHealthy + '/' + progress.targetDesired + ' healthy' +
+            (d.stableRevision ? ' · r' + d.stableRevision + ': ' + progress.stableHealthy + '/' + progress.stableDesired + ' healthy' : '') : '—'),
+          h('dt', {}, 'Now on the platform'), h('dd', {}, observed(state.observation, d.kind === 'Rollback' ? d.targetRevision : d.stableRevision)),
           h('dt', {}, 'Requested by'), h('dd', { 'data-testid': 'requested-by' }, d.requestedBy || '—'),
           h('dt', {}, 'Created'), h('dd', {}, new Date(d.createdAt).toLocaleString() + (d.finishedAt ? ' · finished ' + new Date(d.finishedAt).toLocaleString() : '')),
           d.rollbackOf ? [h('dt', {}, 'Rolls back'), h('dd', {}, h('a', { href: '#/deployments/' + enc(d.rollbackOf) }, d.rollbackOf))] : null,
