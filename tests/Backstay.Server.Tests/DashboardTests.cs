@@ -165,7 +165,7 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await admin.WaitForAsync(rollback.Id, 60, DeploymentState.Succeeded);
 
         // r2's page: it ended with all traffic on r2 (labelled as such); the platform now serves r1 only, and says how old that read is.
-        await LogInAsync("frank");
+        await LogInAsync("heidi");
         await _page.GotoAsync($"{server.BaseUrl}#/deployments/{release.Id}").Within(30);
         await Assertions.Expect(_page.Locator("dt", new() { HasText = "Traffic when it ended" })).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
         await Assertions.Expect(_page.Locator("[data-testid=recorded-traffic]")).ToContainTextAsync("r2 100%").Within(30);
