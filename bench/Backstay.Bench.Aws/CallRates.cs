@@ -201,7 +201,7 @@ internal sealed class CallRateRunner(CallOptions options)
         await store.InitializeAsync(CancellationToken.None);
         await using var platform = new EcsPlatform(new EcsPlatformOptions { LaunchType = "EC2", Aws = new AwsClientOptions { RateLimits = limits } },
             TimeProvider.System, logger: null, handler: throttle);
-        var requests = new Deployments(store, TimeProvider.System);
+        var requests = new DeploymentRequests(store, TimeProvider.System);
         using var stop = new CancellationTokenSource();
         var engine = new DeploymentEngine(store, platform, TimeProvider.System, new EngineOptions { Owner = "bench", LeaseTtl = TimeSpan.FromSeconds(30) });
         var running = Task.Run(() => engine.RunAsync(stop.Token));
@@ -259,7 +259,7 @@ internal sealed class CallRateRunner(CallOptions options)
     }
 
     /// <summary>Starts every service's deployment of the image at once and waits until all have finished.</summary>
-    private async Task<BatchResult> BatchAsync(Deployments requests, SqliteStateStore store, List<ServiceSpec> specs, string image, string what)
+    private async Task<BatchResult> BatchAsync(DeploymentRequests requests, SqliteStateStore store, List<ServiceSpec> specs, string image, string what)
     {
         var watch = Stopwatch.StartNew();
         var ids = new List<string>();

@@ -21,7 +21,7 @@ public static class ControllerHost
 {
     /// <summary>Builds the controller's host; run it with RunAsync or StartAsync, and dispose the platform and store after it stops.</summary>
     /// <exception cref="ArgumentException">The listen address is malformed, or not loopback while remote access is not allowed.</exception>
-    public static WebApplication Build(ControllerHostOptions options, LocalControlPlane controlPlane, DeploymentEngine engine, ILoggerProvider? logs = null)
+    public static WebApplication Build(ControllerHostOptions options, InProcessControlPlane controlPlane, DeploymentEngine engine, ILoggerProvider? logs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(controlPlane);

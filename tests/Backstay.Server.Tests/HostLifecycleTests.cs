@@ -93,8 +93,8 @@ public sealed class HostLifecycleTests(ServerFixture server) : IAsyncLifetime
         File.Exists(Path.Combine(_state, "server.json")).ShouldBeFalse();
     }
 
-    private (LocalControlPlane Plane, DeploymentEngine Engine) Parts(IStateStore store, ILogger? logger = null) =>
-        (new LocalControlPlane(store, TimeProvider.System, null, () => true, ownsStore: false),
+    private (InProcessControlPlane Plane, DeploymentEngine Engine) Parts(IStateStore store, ILogger? logger = null) =>
+        (new InProcessControlPlane(store, TimeProvider.System, null, () => true, ownsStore: false),
          new DeploymentEngine(store, server.Platform, TimeProvider.System, new EngineOptions { Owner = "lifecycle-test" }, logger));
 
     /// <summary>A store whose active-deployment query can be made to throw a stray cancellation: the one error the engine loop does not survive.</summary>

@@ -33,7 +33,7 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public WebApplication App { get; private set; } = null!;
 
-    public LocalControlPlane Plane { get; private set; } = null!;
+    public InProcessControlPlane Plane { get; private set; } = null!;
 
     public LocalPlatform Platform => _platform!;
 
@@ -72,7 +72,7 @@ public sealed class ServerFixture : IAsyncLifetime
         var engine = new DeploymentEngine(_store, _platform, time,
             new EngineOptions { Owner = "server-tests", ObservationInterval = TimeSpan.FromSeconds(1) },
             Logs.CreateLogger("Backstay.Engine"));
-        Plane = new LocalControlPlane(_store, time, new TestImageResolver(), () => true, ownsStore: false);
+        Plane = new InProcessControlPlane(_store, time, new TestImageResolver(), () => true, ownsStore: false);
         Options = new ControllerHostOptions { Listen = "127.0.0.1:0", StateDirectory = StateDirectory, TimeProvider = time };
         App = ControllerHost.Build(Options, Plane, engine, Logs);
         await App.StartAsync().Within(30);

@@ -18,7 +18,7 @@ internal static class ContinueCommand
             var store = session.Control;
             if (await store.GetDeploymentAsync(result.GetValue(id)!, cancellationToken) is null)
             {
-                throw new CliException(store is LocalControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
+                throw new CliException(store is InProcessControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
                     ? EcsImport.NotRecorded($"deployment '{result.GetValue(id)}'", state.Path)
                     : $"Unknown deployment '{result.GetValue(id)}'; `backstay history SERVICE` lists a service's deployments.");
             }

@@ -48,7 +48,7 @@ internal static class DeployCommand
             }
 
             var final = await execution.WaitAsync(deployment.Id, stopOnPause: true, console, cancellationToken);
-            var resolved = control is LocalControlPlane { ImageResolver: ImageResolvers images } ? images.ApiCalls : new Dictionary<string, int>();
+            var resolved = control is InProcessControlPlane { ImageResolver: ImageResolvers images } ? images.ApiCalls : new Dictionary<string, int>();
             return await FinishAsync(control, final, json, cancellationToken, execution.ApiCalls?.Plus(resolved));
         });
         return command;

@@ -140,7 +140,7 @@ internal static class StatusCommand
         }
 
         var known = await store.ListServicesAsync(cancellationToken);
-        if (known.Count == 0 && state is not null && store is LocalControlPlane)
+        if (known.Count == 0 && state is not null && store is InProcessControlPlane)
         {
             throw new CliException(EcsImport.NotRecorded($"service '{name}'", state.Path));
         }

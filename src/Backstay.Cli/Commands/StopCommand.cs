@@ -18,7 +18,7 @@ internal static class StopCommand
             var deploymentId = result.GetValue(id)!;
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
             {
-                throw new CliException(store is LocalControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
+                throw new CliException(store is InProcessControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0
                     ? EcsImport.NotRecorded($"deployment '{deploymentId}'", state.Path)
                     : $"Unknown deployment '{deploymentId}'; `backstay history SERVICE` lists a service's deployments.");
             }

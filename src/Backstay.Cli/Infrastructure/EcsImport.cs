@@ -13,7 +13,7 @@ internal static class EcsImport
 {
     /// <summary>Imports the service when the store does not know it and AWS does; returns null when there was nothing to import.</summary>
     /// <param name="missingServiceIsAnError">`backstay import` says so; `deploy` goes on to create the service.</param>
-    public static async Task<ImportResult?> RunAsync(LocalControlPlane local, EcsPlatform platform, ServiceSpec spec, bool missingServiceIsAnError,
+    public static async Task<ImportResult?> RunAsync(InProcessControlPlane local, EcsPlatform platform, ServiceSpec spec, bool missingServiceIsAnError,
         CancellationToken cancellationToken)
     {
         EcsRecord record;
@@ -43,7 +43,7 @@ internal static class EcsImport
             record = adopted;
         }
 
-        return await new Deployments(local.Store, TimeProvider.System).ImportAsync(spec, record.Revisions, record.Latest, record.ServingRevision,
+        return await new DeploymentRequests(local.Store, TimeProvider.System).ImportAsync(spec, record.Revisions, record.Latest, record.ServingRevision,
             Environment.UserName, cancellationToken);
     }
 
@@ -72,7 +72,7 @@ internal static class EcsImport
     /// process (a CI job with its own state directory) started, moved on or finished a deployment this one does not know
     /// about, and acting on the older record would run its steps again.
     /// </summary>
-    public static async Task RequireCurrentAsync(LocalControlPlane local, EcsPlatform platform, ServiceSpec spec, string statePath, CancellationToken cancellationToken)
+    public static async Task RequireCurrentAsync(InProcessControlPlane local, EcsPlatform platform, ServiceSpec spec, string statePath, CancellationToken cancellationToken)
     {
         DeploymentMark? mark;
         try

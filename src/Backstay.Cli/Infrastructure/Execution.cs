@@ -66,7 +66,7 @@ internal sealed class Execution : IAsyncDisposable
     }
 
     /// <summary>Tells the ECS platform the service, and brings the store up to what AWS shows when it has not recorded the service or lags behind.</summary>
-    private static async Task CatchUpAsync(EcsPlatform platform, LocalControlPlane local, ServiceSpec spec, bool deploying, StateDirectory state, CancellationToken cancellationToken)
+    private static async Task CatchUpAsync(EcsPlatform platform, InProcessControlPlane local, ServiceSpec spec, bool deploying, StateDirectory state, CancellationToken cancellationToken)
     {
         await platform.AttachAsync(spec, cancellationToken);
         if (deploying && await local.GetServiceAsync(spec.Service, cancellationToken) is null
@@ -87,7 +87,7 @@ internal sealed class Execution : IAsyncDisposable
     /// </summary>
     public static async Task RequireRunnerAfterExitAsync(IControlPlane control, string platformKind, string command, CancellationToken cancellationToken)
     {
-        if (!PlatformKinds.NeedsController(platformKind) && control is LocalControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+        if (!PlatformKinds.NeedsController(platformKind) && control is InProcessControlPlane && !await control.ControllerRunningAsync(cancellationToken))
         {
             throw new CliException(
                 $"{command} --no-wait: no `backstay serve` runs for this state directory, and on ECS without a controller the deployment runs inside this command, " +

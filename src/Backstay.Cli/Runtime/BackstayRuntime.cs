@@ -35,7 +35,7 @@ internal sealed partial class BackstayRuntime : IAsyncDisposable
 
     public required IStateStore Store { get; init; }
 
-    public required LocalControlPlane Control { get; init; }
+    public required InProcessControlPlane Control { get; init; }
 
     /// <summary>Amazon ECS as this runtime runs it (its AWS calls counted).</summary>
     public EcsPlatform Ecs => _ecs ?? throw new InvalidOperationException($"This runtime runs no ECS platform; set {nameof(BackstayRuntimeOptions.Ecs)}.");
@@ -62,7 +62,7 @@ internal sealed partial class BackstayRuntime : IAsyncDisposable
             return new BackstayRuntime(options, owned, ecs, engine)
             {
                 Store = store,
-                Control = Own(owned, new LocalControlPlane(store, options.Time, images, options.ControllerRunning, ownsStore: false, platform)),
+                Control = Own(owned, new InProcessControlPlane(store, options.Time, images, options.ControllerRunning, ownsStore: false, platform)),
                 Restored = restored,
             };
         }

@@ -50,7 +50,7 @@ internal static class ApiEndpoints
     public const int DefaultLimit = 50;
     public const int MaxLimit = 10_000;
 
-    public static void Map(IEndpointRouteBuilder app, LocalControlPlane plane, EngineService engine, ILogger logger)
+    public static void Map(IEndpointRouteBuilder app, InProcessControlPlane plane, EngineService engine, ILogger logger)
     {
         var api = app.MapGroup("/api");
 
@@ -269,10 +269,10 @@ internal static class ApiEndpoints
         return ApiJson.Ok(deployment, StatusCodes.Status202Accepted);
     }
 
-    private static async Task<bool> ServiceMissingAsync(LocalControlPlane plane, string name, CancellationToken cancellationToken) =>
+    private static async Task<bool> ServiceMissingAsync(InProcessControlPlane plane, string name, CancellationToken cancellationToken) =>
         await plane.GetServiceAsync(name, cancellationToken) is null;
 
-    private static async Task<bool> DeploymentMissingAsync(LocalControlPlane plane, string id, CancellationToken cancellationToken) =>
+    private static async Task<bool> DeploymentMissingAsync(InProcessControlPlane plane, string id, CancellationToken cancellationToken) =>
         await plane.GetDeploymentAsync(id, cancellationToken) is null;
 
     internal static async Task<ServiceRecord> RequireServiceAsync(IControlPlane plane, string name, CancellationToken cancellationToken)
@@ -282,7 +282,7 @@ internal static class ApiEndpoints
             return service;
         }
 
-        // The control plane's own words (Deployments.RollbackAsync and ResetAsync), so the CLI reads the same through the API.
+        // The control plane's own words (DeploymentRequests.RollbackAsync and ResetAsync), so the CLI reads the same through the API.
         var services = await plane.ListServicesAsync(cancellationToken);
         var known = services.Count == 0 ? "none yet (deploy one with `backstay deploy`)" : string.Join(", ", services.Select(s => s.Name));
         throw new ApiException(StatusCodes.Status404NotFound, ErrorKind.NotFound, $"Unknown service '{name}'. Known services: {known}.");

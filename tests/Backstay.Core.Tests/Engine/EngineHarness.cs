@@ -43,7 +43,7 @@ public sealed class EngineHarness : IAsyncDisposable
     {
         Store = new InMemoryStateStore(Time);
         Platform = new FakePlatform(Time);
-        Requests = new Deployments(Store, Time);
+        Requests = new DeploymentRequests(Store, Time);
     }
 
     public ManualTimeProvider Time { get; } = new();
@@ -53,7 +53,7 @@ public sealed class EngineHarness : IAsyncDisposable
     public FakePlatform Platform { get; }
 
     /// <summary>The request facade, as the CLI and the server use it.</summary>
-    public Deployments Requests { get; }
+    public DeploymentRequests Requests { get; }
 
     /// <summary>How far the fake clock moves per step.</summary>
     public TimeSpan Step { get; init; } = TimeSpan.FromMilliseconds(50);

@@ -25,7 +25,7 @@ public sealed class EcsFlow : IAsyncDisposable
         Directory.CreateDirectory(_directory);
         Store = new SqliteStateStore(_directory, TimeProvider.System);
         Platform = new EcsPlatform(options ?? new EcsPlatformOptions { LaunchType = "EC2", MetricsTtl = TimeSpan.FromSeconds(1) }, TimeProvider.System);
-        Requests = new Deployments(Store, TimeProvider.System);
+        Requests = new DeploymentRequests(Store, TimeProvider.System);
     }
 
     public MotoWorld World { get; }
@@ -34,7 +34,7 @@ public sealed class EcsFlow : IAsyncDisposable
 
     public EcsPlatform Platform { get; }
 
-    public Deployments Requests { get; }
+    public DeploymentRequests Requests { get; }
 
     /// <param name="options">The platform's options; by default EC2 and figures reused for 1 s (analysis tests want them soon).</param>
     public static async Task<EcsFlow> StartAsync(string prefix, EcsPlatformOptions? options = null)

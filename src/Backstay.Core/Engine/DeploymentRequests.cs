@@ -17,14 +17,14 @@ public enum ResetMode
 /// <summary>Thrown for a request that names something that does not exist or cannot be done now.</summary>
 public sealed class InvalidRequestException(string message) : Exception(message);
 
-/// <summary>What <see cref="Deployments.ImportAsync"/> recorded; <paramref name="Skipped"/> says what the platform named that could not be recorded.</summary>
+/// <summary>What <see cref="DeploymentRequests.ImportAsync"/> recorded; <paramref name="Skipped"/> says what the platform named that could not be recorded.</summary>
 public sealed record ImportResult(IReadOnlyList<Revision> Revisions, int? StableRevision, Deployment? Deployment, string? Skipped = null);
 
 /// <summary>
 /// What people and CI ask of Backstay: new revisions, deployments, rollbacks, continues. Requests are written
 /// to the store; the engine (in this process or a running `backstay serve`) carries them out.
 /// </summary>
-public sealed class Deployments(IStateStore store, TimeProvider time, IImageResolver? imageResolver = null)
+public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IImageResolver? imageResolver = null)
 {
     private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 

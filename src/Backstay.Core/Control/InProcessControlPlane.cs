@@ -6,14 +6,14 @@ namespace Backstay.Core.Control;
 
 /// <summary>The control plane on a store: what the CLI uses without a controller URL, and what a controller serves.</summary>
 /// <param name="platform">The platform the controller runs, asked before a deployment is recorded whether it can take the service; null to skip.</param>
-public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IImageResolver? imageResolver, Func<bool> controllerRunning, bool ownsStore = true,
+public sealed class InProcessControlPlane(IStateStore store, TimeProvider time, IImageResolver? imageResolver, Func<bool> controllerRunning, bool ownsStore = true,
     IPlatform? platform = null)
     : IControlPlane
 {
     /// <summary>How old the controller's last look at the platform may be to refuse a deployment on drift before it is recorded.</summary>
     public static readonly TimeSpan DriftMaxAge = TimeSpan.FromSeconds(15);
 
-    private readonly Deployments _deployments = new(store, time, imageResolver);
+    private readonly DeploymentRequests _requests = new(store, time, imageResolver);
 
     public IStateStore Store => store;
 
@@ -24,17 +24,17 @@ public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IIma
     {
         ArgumentNullException.ThrowIfNull(request);
         var service = request.Spec.Service;
-        await _deployments.EnsureNoActiveAsync(service, cancellationToken);
+        await _requests.EnsureNoActiveAsync(service, cancellationToken);
         if (request.Reset && await store.GetServiceAsync(service, cancellationToken) is not null)
         {
-            var reset = await _deployments.ResetAsync(service, ResetMode.Adopt, requestedBy, cancellationToken);
+            var reset = await _requests.ResetAsync(service, ResetMode.Adopt, requestedBy, cancellationToken);
             var finished = await WaitAsync(reset.Id, cancellationToken);
             if (finished.State != DeploymentState.Succeeded)
             {
                 throw new InvalidRequestException($"The reset before the deployment ended {finished.State}: {finished.Reason}; see `backstay history {service}`.");
             }
         }
-        else if (await _deployments.DriftAsync(service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
+        else if (await _requests.DriftAsync(service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
         {
             throw new DriftException(DriftDetector.Describe(service, drift));
         }
@@ -52,21 +52,21 @@ public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IIma
             }
         }
 
-        var revision = await _deployments.CreateRevisionAsync(request.Spec, request.Image, request.Env, request.Provenance, cancellationToken);
-        return await _deployments.StartAsync(request.Spec, revision, request.Trigger, requestedBy, cancellationToken);
+        var revision = await _requests.CreateRevisionAsync(request.Spec, request.Image, request.Env, request.Provenance, cancellationToken);
+        return await _requests.StartAsync(request.Spec, revision, request.Trigger, requestedBy, cancellationToken);
     }
 
     public Task<Deployment> RollbackAsync(string service, int? toRevision, string requestedBy, CancellationToken cancellationToken) =>
-        _deployments.RollbackAsync(service, toRevision, requestedBy, cancellationToken);
+        _requests.RollbackAsync(service, toRevision, requestedBy, cancellationToken);
 
     public Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken) =>
-        _deployments.ContinueAsync(deploymentId, hookId, full, requestedBy, cancellationToken);
+        _requests.ContinueAsync(deploymentId, hookId, full, requestedBy, cancellationToken);
 
     public Task<Deployment> StopAsync(string deploymentId, bool rollback, string requestedBy, CancellationToken cancellationToken) =>
-        _deployments.StopAsync(deploymentId, rollback, requestedBy, cancellationToken);
+        _requests.StopAsync(deploymentId, rollback, requestedBy, cancellationToken);
 
     public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
-        _deployments.ResetAsync(service, mode, requestedBy, cancellationToken);
+        _requests.ResetAsync(service, mode, requestedBy, cancellationToken);
 
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) => store.ListServicesAsync(cancellationToken);
 
@@ -88,7 +88,7 @@ public sealed class LocalControlPlane(IStateStore store, TimeProvider time, IIma
         store.ListHookRunsAsync(deploymentId, cancellationToken);
 
     public Task<IReadOnlyList<string>> DriftAsync(string service, CancellationToken cancellationToken) =>
-        _deployments.DriftAsync(service, DriftMaxAge, cancellationToken);
+        _requests.DriftAsync(service, DriftMaxAge, cancellationToken);
 
     public Task<bool> ControllerRunningAsync(CancellationToken cancellationToken) => Task.FromResult(controllerRunning());
 
