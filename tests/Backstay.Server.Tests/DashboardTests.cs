@@ -1,4 +1,5 @@
 using Backstay.Core.Model;
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
 namespace Backstay.Server.Tests;
@@ -290,6 +291,240 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await Assertions.Expect(_page.Locator("[data-testid=live]")).ToHaveAttributeAsync("data-state", "live", new() { Timeout = Wait }).Within(70);
         _page.Url.ShouldBe(server.BaseUrl.ToString());
     }
+
+    [Fact]
+    public async Task LiveRefresh_KeepsFocusOnTheSameElement_AndDoesNotStealIt()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("focus"), pausing: true);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        await LogInAsync("ivan");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row.Locator("[data-testid=release-state]")).ToHaveTextAsync("r1 succeeded", new() { Timeout = Wait }).Within(70);
+
+        // The service's link has focus while a deployment makes the overview re-render: the link is a new element then,
+        // and focus must be on it, not on the page's body.
+        var link = row.Locator($"a[href='#/services/{spec.Service}']");
+        await link.FocusAsync().Within(30);
+        await MarkAsync(link);
+        var paused = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await Assertions.Expect(row.Locator("[data-testid=in-progress]")).ToContainTextAsync(paused.Id, new() { Timeout = Wait }).Within(70);
+        await WaitReplacedAsync(link);
+        await Assertions.Expect(link).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+
+        // The open deployment re-renders every second while it is active: its Stop button keeps focus.
+        await admin.WaitForAsync(paused.Id, 60, DeploymentState.Paused);
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{paused.Id}").Within(30);
+        var stop = _page.Locator("[data-testid=action-stop]");
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Paused", new() { Timeout = Wait }).Within(70);
+        await stop.FocusAsync().Within(30);
+        await MarkAsync(stop);
+        await WaitReplacedAsync(stop);
+        await Assertions.Expect(stop).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+
+        // A re-render does not take focus that was elsewhere (here: the header's Log out button stays focused).
+        var logout = _page.Locator("#logout");
+        await logout.FocusAsync().Within(30);
+        await MarkAsync(stop);
+        await WaitReplacedAsync(stop);
+        await Assertions.Expect(logout).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+
+        await admin.PostJsonAsync<Deployment>($"api/deployments/{paused.Id}/stop", new { rollback = true });
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ContextMenu_IsAMenuButton_OperableWithTheKeyboard()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("keys"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v2"))).Id, 60, DeploymentState.Succeeded);
+        await LogInAsync("judy");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row.Locator("[data-testid=release-state]")).ToHaveTextAsync("r2 succeeded", new() { Timeout = Wait }).Within(70);
+
+        var button = row.Locator("[data-testid=row-actions]");
+        var menu = _page.Locator("#menu");
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-haspopup", "menu").Within(30);
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-expanded", "false").Within(30);
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-controls", "menu").Within(30);
+        await button.FocusAsync().Within(30);
+
+        // ArrowDown opens the menu on its first item; arrows, Home and End move (wrapping); Escape closes it onto the button.
+        await PressAsync("ArrowDown");
+        await Assertions.Expect(menu).ToBeVisibleAsync().Within(30);
+        await Assertions.Expect(menu).ToHaveAttributeAsync("role", "menu").Within(30);
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-expanded", "true").Within(30);
+        var items = await menu.Locator("[role=menuitem]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.testid)").Within(30);
+        items.ShouldBe(["menu-open", "menu-continue", "menu-stop", "menu-rollback", "menu-reset"]);
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+        await _page.ScreenshotAsync(new() { Path = Artifact("context-menu-keyboard.png") }).Within(30);
+        await PressAsync("ArrowDown");
+        await ExpectFocusedAsync("#menu [data-testid=menu-continue]");
+        await PressAsync("End");
+        await ExpectFocusedAsync("#menu [data-testid=menu-reset]");
+        await PressAsync("ArrowDown");
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+        await PressAsync("ArrowUp");
+        await ExpectFocusedAsync("#menu [data-testid=menu-reset]");
+        await PressAsync("Home");
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+        await PressAsync("Escape");
+        await Assertions.Expect(menu).ToBeHiddenAsync().Within(30);
+        await Assertions.Expect(button).ToBeFocusedAsync().Within(30);
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-expanded", "false").Within(30);
+
+        // Enter and Space open it too; Tab closes it.
+        await PressAsync("Enter");
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+        await PressAsync("Tab");
+        await Assertions.Expect(menu).ToBeHiddenAsync().Within(30);
+        await Assertions.Expect(button).ToHaveAttributeAsync("aria-expanded", "false").Within(30);
+        await button.FocusAsync().Within(30);
+        await PressAsync(" ");
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+
+        // A disabled item can be reached but does nothing; an enabled one is taken with Enter: the rollback dialog opens
+        // on Cancel, and Escape cancels it and puts focus back on the row's button.
+        await PressAsync("ArrowDown");
+        await Assertions.Expect(_page.Locator("#menu [data-testid=menu-continue]")).ToHaveAttributeAsync("aria-disabled", "true").Within(30);
+        await PressAsync("Enter");
+        await Assertions.Expect(menu).ToBeVisibleAsync().Within(30);
+        await PressAsync("ArrowDown");
+        await PressAsync("ArrowDown");
+        await ExpectFocusedAsync("#menu [data-testid=menu-rollback]");
+        await PressAsync("Enter");
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeVisibleAsync().Within(30);
+        await ExpectFocusedAsync("#confirm-cancel");
+        await PressAsync("Escape");
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeHiddenAsync().Within(30);
+        await Assertions.Expect(button).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+        (await admin.GetJsonAsync<List<Deployment>>($"api/services/{spec.Service}/deployments")).Count.ShouldBe(2, "nothing was rolled back");
+
+        // The recent deployments have a menu button each too.
+        var recent = _page.Locator("[data-testid=deployment-row] [data-testid=row-actions]").First;
+        await recent.FocusAsync().Within(30);
+        await PressAsync("ArrowDown");
+        await ExpectFocusedAsync("#menu [data-testid=menu-open]");
+        await PressAsync("Escape");
+        await Assertions.Expect(recent).ToBeFocusedAsync().Within(30);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task RollbackDialog_OpensOnCancel_EnterCancels_FocusStaysInside_AndReturnsToTheButton()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("dialog"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v2"))).Id, 60, DeploymentState.Succeeded);
+        await LogInAsync("mallory");
+        await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
+        var button = _page.Locator("[data-testid=action-rollback]");
+        await Assertions.Expect(button).ToBeEnabledAsync(new() { Timeout = Wait }).Within(70);
+        var dialog = _page.Locator("#confirm");
+
+        // Enter right after the dialog opened answers Cancel: the red button does not have focus.
+        await button.FocusAsync().Within(30);
+        await PressAsync("Enter");
+        await Assertions.Expect(dialog).ToBeVisibleAsync().Within(30);
+        await ExpectFocusedAsync("#confirm-cancel");
+        await _page.ScreenshotAsync(new() { Path = Artifact("rollback-confirm-keyboard.png") }).Within(30);
+        await PressAsync("Enter");
+        await Assertions.Expect(dialog).ToBeHiddenAsync().Within(30);
+        await Assertions.Expect(button).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+        await Task.Delay(1000);
+        var deployments = await admin.GetJsonAsync<List<Deployment>>($"api/services/{spec.Service}/deployments");
+        deployments.ShouldNotContain(d => d.Kind == DeploymentKind.Rollback, "Enter cancelled: no rollback was recorded");
+        (await admin.GetJsonAsync<ServiceRecord>($"api/services/{spec.Service}")).StableRevision.ShouldBe(2);
+
+        // Tab and Shift+Tab go round the dialog's own controls; Escape cancels and focus goes back to the button.
+        await PressAsync("Enter");
+        await Assertions.Expect(dialog).ToBeVisibleAsync().Within(30);
+        await ExpectFocusedAsync("#confirm-cancel");
+        await PressAsync("Tab");
+        await ExpectFocusedAsync("#confirm-ok");
+        await PressAsync("Tab");
+        await ExpectFocusedAsync("[data-testid=rollback-revision]");
+        await PressAsync("Shift+Tab");
+        await ExpectFocusedAsync("#confirm-ok");
+        await PressAsync("Escape");
+        await Assertions.Expect(dialog).ToBeHiddenAsync().Within(30);
+        await Assertions.Expect(button).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+        (await admin.GetJsonAsync<List<Deployment>>($"api/services/{spec.Service}/deployments")).ShouldNotContain(d => d.Kind == DeploymentKind.Rollback);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Axe_FindsNoSeriousOrCriticalViolation_OnAnyPage_WithTheMenuAndTheDialogOpen()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("axe"), pausing: true);
+        var finished = await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var paused = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await admin.WaitForAsync(paused.Id, 60, DeploymentState.Paused);
+
+        await _page.GotoAsync(server.BaseUrl + "login").Within(70);
+        await Assertions.Expect(_page.Locator("#token")).ToBeVisibleAsync(new() { Timeout = Wait }).Within(70);
+        var found = new List<string>();
+        found.AddRange(await AxeAsync("login page"));
+
+        await LogInAsync("niaj");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row.Locator("[data-testid=in-progress]")).ToContainTextAsync("Paused", new() { Timeout = Wait }).Within(70);
+        found.AddRange(await AxeAsync("overview"));
+
+        await row.Locator("td").First.ClickAsync(new() { Button = MouseButton.Right }).Within(30);
+        await Assertions.Expect(_page.Locator("#menu")).ToBeVisibleAsync().Within(30);
+        found.AddRange(await AxeAsync("overview with the context menu open"));
+        await _page.Keyboard.PressAsync("Escape").Within(30);
+
+        await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=revision-row]")).ToHaveCountAsync(2, new() { Timeout = Wait }).Within(70);
+        found.AddRange(await AxeAsync("service page"));
+
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{finished.Id}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Succeeded", new() { Timeout = Wait }).Within(70);
+        found.AddRange(await AxeAsync("finished deployment page"));
+
+        await _page.GotoAsync($"{server.BaseUrl}#/deployments/{paused.Id}").Within(30);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment-state]")).ToHaveTextAsync("Paused", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=step].current")).ToContainTextAsync("Paused").Within(70);
+        found.AddRange(await AxeAsync("paused deployment page"));
+
+        await _page.ClickAsync("[data-testid=action-stop-rollback]").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeVisibleAsync().Within(30);
+        found.AddRange(await AxeAsync("paused deployment page with the confirm dialog open"));
+        await _page.ScreenshotAsync(new() { Path = Artifact("stop-confirm.png") }).Within(30);
+        await _page.Keyboard.PressAsync("Escape").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeHiddenAsync().Within(30);
+
+        await admin.PostJsonAsync<Deployment>($"api/deployments/{paused.Id}/stop", new { rollback = true });
+        found.ShouldBeEmpty("axe found serious or critical violations:\n" + string.Join("\n", found));
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    /// <summary>Runs axe-core on the page as it is; returns one line per serious or critical violation and element.</summary>
+    private async Task<List<string>> AxeAsync(string where)
+    {
+        var results = await _page.RunAxe().Within(120);
+        return results.Violations
+            .Where(v => v.Impact is "serious" or "critical")
+            .SelectMany(v => v.Nodes.Select(n => $"{where}: {v.Id} ({v.Impact}) {v.Help}: {n.Target} {n.Html}"))
+            .ToList();
+    }
+
+    private Task PressAsync(string key) => _page.Keyboard.PressAsync(key).Within(30);
+
+    private Task ExpectFocusedAsync(string selector) =>
+        Assertions.Expect(_page.Locator(selector)).ToBeFocusedAsync(new() { Timeout = 5_000 }).Within(30);
+
+    /// <summary>Marks the element, so <see cref="WaitReplacedAsync"/> can tell when a re-render replaced it.</summary>
+    private static Task MarkAsync(ILocator locator) => locator.EvaluateAsync("e => { e.dataset.old = '1'; }").Within(30);
+
+    private Task WaitReplacedAsync(ILocator locator) =>
+        Assertions.Expect(locator).Not.ToHaveAttributeAsync("data-old", "1", new() { Timeout = Wait }).Within(70);
 
     /// <summary>Requests to the service's production listener for a while, so the charts have figures to show; bounded in time and count.</summary>
     private static async Task LoadAsync(Backstay.Core.Spec.ServiceSpec spec, TimeSpan duration)

@@ -102,6 +102,42 @@
     return +(s / 3600).toFixed(1) + 'h';
   }
 
+  // ---------- focus across re-renders ----------
+  // Each refresh builds the view anew, which drops the focused element. An element is known again by what it stands
+  // for (its test id, role, link, the service, deployment and revision it belongs to, and its text when it has no test
+  // id), so after a re-render focus goes back to the new element that stands for the same thing.
+  const FOCUSABLE = 'a[href], button, select, input, textarea, [tabindex]';
+
+  function focusKey(el) {
+    if (!el || el === document.body || el === view || !view.contains(el)) return null;
+    const within = (name) => { const scope = el.closest('[' + name + ']'); return scope ? scope.getAttribute(name) : ''; };
+    return [el.tagName, el.dataset.testid || '', el.getAttribute('role') || '', el.getAttribute('href') || '',
+      within('data-service'), within('data-deployment'), within('data-revision'),
+      el.dataset.testid ? '' : el.textContent.trim()].join('\u0001');
+  }
+
+  function findByKey(key) {
+    if (!key) return null;
+    for (const el of view.querySelectorAll(FOCUSABLE)) if (focusKey(el) === key) return el;
+    return null;
+  }
+
+  // Focus that was on something the re-render replaced goes to its successor; focus elsewhere (header, dialog, menu)
+  // is left alone, and nothing takes focus that was not in the view.
+  function showView(...nodes) {
+    const key = focusKey(document.activeElement);
+    view.replaceChildren(...nodes);
+    if (key && (!document.activeElement || document.activeElement === document.body)) {
+      const again = findByKey(key);
+      if (again) again.focus({ preventScroll: true });
+    }
+  }
+
+  function refocus(el, key) {
+    const target = el && el.isConnected && el !== document.body ? el : findByKey(key);
+    if (target) target.focus({ preventScroll: true });
+  }
+
   function parse(json) {
     try { return json ? JSON.parse(json) : null; } catch { return null; }
   }
@@ -176,15 +212,36 @@
     holder.replaceChildren();
     if (extra) holder.append(extra);
     const ok = document.getElementById('confirm-ok');
+    const cancel = document.getElementById('confirm-cancel');
     ok.textContent = okLabel;
     ok.className = danger ? 'danger' : 'primary';
+    // Focus goes back where it was when the dialog closes (to the element that stands for it, if a refresh replaced it).
+    const opener = document.activeElement;
+    const openerKey = focusKey(opener);
     return new Promise((resolve) => {
       dialog.returnValue = '';
-      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+      dialog.addEventListener('close', () => {
+        refocus(opener, openerKey);
+        resolve(dialog.returnValue === 'ok');
+      }, { once: true });
       dialog.showModal();
-      ok.focus();
+      // A destructive action opens on Cancel, so Enter right away does no harm.
+      (danger ? cancel : ok).focus();
     });
   }
+
+  // Tab and Shift+Tab go round the dialog's own controls (Escape cancels: the browser's own for a modal dialog).
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab') return;
+    const stops = [...dialog.querySelectorAll(FOCUSABLE)].filter((x) => !x.disabled && x.tabIndex >= 0 && x.getClientRects().length > 0 &&
+      !(x.type === 'radio' && !x.checked && dialog.querySelector('input[type=radio][name="' + x.name + '"]:checked')));
+    if (stops.length === 0) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const at = document.activeElement;
+    if (e.shiftKey && (at === first || !dialog.contains(at))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && (at === last || !dialog.contains(at))) { e.preventDefault(); first.focus(); }
+  });
 
   async function run(label, call) {
     try {
@@ -257,22 +314,101 @@
   }
 
   // ---------- context menu ----------
-  function openMenu(x, y, title, items) {
-    menu.replaceChildren(h('div', { class: 'head' }, title));
+  // The WAI-ARIA menu button pattern: a row's actions button (aria-haspopup=menu) opens the menu with Enter, Space or
+  // ArrowDown on its first item (ArrowUp: on its last); ArrowUp/ArrowDown (round), Home and End move, a letter goes to
+  // the next item starting with it; Enter or Space takes an item; Escape closes the menu onto the button, Tab closes it
+  // and moves on from the button. A right-click opens it too. Items that do not apply stay reachable, marked
+  // aria-disabled, and do nothing.
+  let menuOpener = null; // { el, key }: where focus goes back to when the menu closes
+
+  function openMenu(x, y, title, items, opener, focus) {
+    closeMenu(false);
+    menu.replaceChildren(h('div', { class: 'head', 'aria-hidden': 'true' }, title));
+    menu.setAttribute('aria-label', title);
     for (const item of items) {
-      if (item === '-') { menu.append(h('div', { class: 'sep' })); continue; }
+      if (item === '-') { menu.append(h('div', { class: 'sep', role: 'separator' })); continue; }
       menu.append(h('button', {
-        type: 'button', role: 'menuitem', 'data-testid': 'menu-' + item.id, disabled: item.disabled,
-        onclick: () => { closeMenu(); item.run(); },
+        type: 'button', role: 'menuitem', tabindex: '-1', 'data-testid': 'menu-' + item.id, 'aria-disabled': item.disabled ? 'true' : null,
+        onclick: () => { if (item.disabled) return; closeMenu(true); item.run(); },
       }, item.label));
     }
+    const el = opener && opener !== document.body ? opener : null;
+    menuOpener = el ? { el, key: focusKey(el) } : null;
+    if (el && el.getAttribute('aria-haspopup') === 'menu') el.setAttribute('aria-expanded', 'true');
     menu.hidden = false;
     const rect = menu.getBoundingClientRect();
-    menu.style.left = Math.min(x, window.innerWidth - rect.width - 8) + 'px';
-    menu.style.top = Math.min(y, window.innerHeight - rect.height - 8) + 'px';
+    menu.style.left = Math.max(8, Math.min(x, window.innerWidth - rect.width - 8)) + 'px';
+    menu.style.top = Math.max(8, Math.min(y, window.innerHeight - rect.height - 8)) + 'px';
+    const entries = menuItems();
+    if (focus === 'first') entries[0].focus();
+    else if (focus === 'last') entries[entries.length - 1].focus();
+    else menu.focus(); // a right-click: no item chosen yet, ArrowDown goes to the first
   }
 
-  function closeMenu() { menu.hidden = true; }
+  function menuItems() { return [...menu.querySelectorAll('[role=menuitem]')]; }
+
+  function closeMenu(returnFocus) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    const opener = menuOpener;
+    menuOpener = null;
+    if (!opener) return;
+    const el = opener.el.isConnected ? opener.el : findByKey(opener.key);
+    if (el && el.getAttribute('aria-haspopup') === 'menu') el.setAttribute('aria-expanded', 'false');
+    if (returnFocus && el) el.focus({ preventScroll: true });
+  }
+
+  menu.addEventListener('keydown', (e) => {
+    const items = menuItems();
+    const at = items.indexOf(document.activeElement);
+    let next = null;
+    switch (e.key) {
+      case 'ArrowDown': next = items[(at + 1) % items.length]; break;
+      case 'ArrowUp': next = items[at < 0 ? items.length - 1 : (at - 1 + items.length) % items.length]; break;
+      case 'Home': case 'PageUp': next = items[0]; break;
+      case 'End': case 'PageDown': next = items[items.length - 1]; break;
+      case 'Escape': e.preventDefault(); e.stopPropagation(); closeMenu(true); return;
+      // Focus goes back to the button first, so the browser's Tab moves on from there.
+      case 'Tab': closeMenu(true); return;
+      default: {
+        if (e.key.length !== 1 || e.key === ' ' || e.ctrlKey || e.metaKey || e.altKey) return;
+        const letter = e.key.toLowerCase();
+        const order = items.slice(at + 1).concat(items.slice(0, at + 1));
+        next = order.find((x) => x.textContent.trim().toLowerCase().startsWith(letter)) || null;
+      }
+    }
+    if (next) { e.preventDefault(); next.focus(); }
+  });
+
+  // A row's menu button. Its click (also Enter and Space) opens the menu on its first item, or closes it.
+  function menuButton(label, open) {
+    return h('button', {
+      type: 'button', class: 'menu-button', 'data-testid': 'row-actions', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      'aria-controls': 'menu', 'aria-label': label, title: label,
+      onclick: (e) => {
+        const button = e.currentTarget;
+        if (!menu.hidden && menuOpener && menuOpener.el === button) { closeMenu(true); return; }
+        open(button, 'first');
+      },
+      onkeydown: (e) => {
+        if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+        e.preventDefault();
+        open(e.currentTarget, e.key === 'ArrowDown' ? 'first' : 'last');
+      },
+    }, h('span', { 'aria-hidden': 'true' }, '\u22ef'));
+  }
+
+  function openServiceMenu(name, button, focus) {
+    const rect = button.getBoundingClientRect();
+    openMenu(rect.left, rect.bottom + 2, 'Service ' + name, serviceMenu(name), button, focus);
+  }
+
+  function openDeploymentMenu(id, button, focus) {
+    const d = findDeployment(id);
+    if (!d) return;
+    const rect = button.getBoundingClientRect();
+    openMenu(rect.left, rect.bottom + 2, 'Deployment ' + d.id, deploymentMenu(d), button, focus);
+  }
 
   function serviceMenu(name) {
     const entry = state.overview.find((o) => o.service.name === name);
@@ -307,16 +443,22 @@
     const row = e.target.closest('[data-service], [data-deployment]');
     if (!row) return;
     e.preventDefault();
+    // Escape gives focus to the row's menu button, or back to what had it (the context-menu key opens the menu too).
+    const own = row.querySelector(':scope > td > [data-testid=row-actions]');
+    const opener = own || (document.activeElement !== document.body ? document.activeElement : null);
     if (row.dataset.deployment) {
       const d = findDeployment(row.dataset.deployment);
-      if (d) openMenu(e.clientX, e.clientY, 'Deployment ' + d.id, deploymentMenu(d));
+      if (d) openMenu(e.clientX, e.clientY, 'Deployment ' + d.id, deploymentMenu(d), opener);
     } else {
-      openMenu(e.clientX, e.clientY, 'Service ' + row.dataset.service, serviceMenu(row.dataset.service));
+      openMenu(e.clientX, e.clientY, 'Service ' + row.dataset.service, serviceMenu(row.dataset.service), opener);
     }
   });
-  document.addEventListener('click', (e) => { if (!menu.contains(e.target)) closeMenu(); });
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeMenu(); });
-  window.addEventListener('blur', closeMenu);
+  document.addEventListener('click', (e) => {
+    if (menu.contains(e.target) || (menuOpener && menuOpener.el.contains(e.target))) return;
+    closeMenu(false);
+  });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeMenu(true); });
+  window.addEventListener('blur', () => closeMenu(false));
 
   function findDeployment(id) {
     if (state.deployment && state.deployment.id === id) return state.deployment;
@@ -385,25 +527,28 @@
         h('td', {}, traffic(o)),
         h('td', {}, health(o)),
         h('td', { 'data-testid': 'drift' }, o.drift.length ? h('span', { class: 'drift', title: o.drift.join('\n') }, badge('drift', 'drift'), ' ', o.drift.join('; ')) : h('span', { class: 'muted' }, 'none')),
-        h('td', { 'data-testid': 'release' }, release(o.release)));
+        h('td', { 'data-testid': 'release' }, release(o.release)),
+        h('td', {}, menuButton('Actions for service ' + o.service.name, (button, focus) => openServiceMenu(o.service.name, button, focus))));
     });
     const recent = state.recent.map((d) => deploymentRow(d, true));
-    view.replaceChildren(
+    showView(
       h('div', { class: 'card' },
         h('h1', {}, 'Services'),
         state.overview.length === 0
           ? h('p', { class: 'empty' }, 'No services yet. Deploy one with `backstay deploy --server …` or POST /api/services/NAME/deployments.')
           : h('table', { 'data-testid': 'services' },
-            h('thead', {}, h('tr', {}, ['Service', 'Platform', 'Stable', 'In progress', 'Traffic', 'Health', 'Drift', 'Latest release'].map((t) => h('th', {}, t)))),
+            h('thead', {}, h('tr', {}, ['Service', 'Platform', 'Stable', 'In progress', 'Traffic', 'Health', 'Drift', 'Latest release'].map((t) => h('th', {}, t)),
+              h('th', {}, h('span', { class: 'sr-only' }, 'Actions')))),
             h('tbody', {}, rows)),
-        h('p', { class: 'small muted' }, 'Right-click a service or a deployment for its actions.')),
+        h('p', { class: 'small muted' }, 'Each service and deployment has its actions on its \u22ef button, or on a right-click.')),
       h('div', { class: 'card' }, h('h2', {}, 'Recent deployments'), deploymentTable(recent, true)));
   }
 
   function deploymentTable(rows, withService) {
     if (rows.length === 0) return h('p', { class: 'empty' }, 'No deployments yet.');
     return h('table', { 'data-testid': 'deployments' },
-      h('thead', {}, h('tr', {}, [withService ? 'Service' : null, 'Deployment', 'Kind', 'State', 'Revision', 'Strategy', 'Requested by', 'Created', 'Reason'].filter(Boolean).map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, [withService ? 'Service' : null, 'Deployment', 'Kind', 'State', 'Revision', 'Strategy', 'Requested by', 'Created', 'Reason'].filter(Boolean).map((t) => h('th', {}, t)),
+        h('th', {}, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, rows));
   }
 
@@ -417,7 +562,8 @@
       h('td', {}, d.strategy),
       h('td', { class: 'small' }, d.requestedBy || ''),
       h('td', { class: 'small', title: d.createdAt }, ago(d.createdAt)),
-      h('td', { class: 'small' }, d.reason || ''));
+      h('td', { class: 'small' }, d.reason || ''),
+      h('td', {}, menuButton('Actions for deployment ' + d.id, (button, focus) => openDeploymentMenu(d.id, button, focus))));
   }
 
   // ---------- service ----------
@@ -431,7 +577,7 @@
     if (!sameRoute('service', name)) return;
     const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     const active = deployments.find(isActive);
-    view.replaceChildren(
+    showView(
       h('div', { class: 'card', 'data-service': name },
         h('div', { class: 'header-line' }, h('h1', {}, service.name), h('span', { class: 'badge' }, service.platform),
           drift.length ? badge('drift', 'drift') : null),
@@ -499,7 +645,7 @@
     const span = Math.min(SERIES_SECONDS, Math.max(60, points.length ? (now - points[0].t) / 1000 : 0));
     const x = (t) => left + (width - left - right) * (1 - (now - t) / (span * 1000));
     const y = (v) => top + (height - top - bottom) * (1 - v / max);
-    g.strokeStyle = '#e3e6eb'; g.fillStyle = '#667085'; g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
+    g.strokeStyle = '#e3e6eb'; g.fillStyle = '#5d6679'; g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
     for (let i = 0; i <= 4; i++) {
       const v = max * i / 4;
       g.beginPath(); g.moveTo(left, y(v)); g.lineTo(width - right, y(v)); g.stroke();
@@ -508,9 +654,9 @@
     g.fillText('-' + Math.round(span) + ' s', left, height - 5);
     g.fillText('now', width - right - 22, height - 5);
     if (threshold !== null && threshold !== undefined) {
-      g.strokeStyle = '#c62828'; g.setLineDash([6, 4]); g.lineWidth = 1.5;
+      g.strokeStyle = '#b91c1c'; g.setLineDash([6, 4]); g.lineWidth = 1.5;
       g.beginPath(); g.moveTo(left, y(threshold)); g.lineTo(width - right, y(threshold)); g.stroke();
-      g.setLineDash([]); g.fillStyle = '#c62828';
+      g.setLineDash([]); g.fillStyle = '#b91c1c';
       g.fillText('threshold ' + +threshold.toFixed(2) + ' ' + unit, left + 6, Math.max(top + 10, y(threshold) - 4));
     }
     g.strokeStyle = '#2f80ed'; g.lineWidth = 2; g.beginPath();
@@ -522,7 +668,7 @@
     }
     g.stroke();
     if (values.length === 0) {
-      g.fillStyle = '#667085';
+      g.fillStyle = '#5d6679';
       g.fillText('no traffic on the new revision yet', left + 10, top + (height - top - bottom) / 2 + 4);
     }
   }
@@ -538,7 +684,7 @@
       ['p99', 'Latency p99', 'ms', seconds(analysis.maxLatencyP99) === null ? null : seconds(analysis.maxLatencyP99) * 1000, 'chart-latency'],
     ];
     const nodes = specs.map(([key, title, unit, threshold, id]) => {
-      const canvas = h('canvas', { 'data-testid': id });
+      const canvas = h('canvas', { 'data-testid': id, role: 'img', 'aria-label': title + ' of r' + d.targetRevision + ' over the last minutes' + (threshold === null ? '' : ', threshold ' + +threshold.toFixed(2) + ' ' + unit) });
       const value = last && last[key] !== null && last[key] !== undefined ? (+last[key].toFixed(2)) + ' ' + unit : '—';
       return { node: h('div', { class: 'chart' }, h('div', { class: 'title' }, h('span', {}, title + ' of r' + d.targetRevision), h('strong', {}, value)), canvas), canvas, key, unit, threshold };
     });
@@ -573,14 +719,14 @@
         h('td', { class: 'small' }, time(r.startedAt)),
         h('td', { class: 'small' }, r.finishedAt ? time(r.finishedAt) : r.expiresAt ? 'expires ' + time(r.expiresAt) : ''),
         h('td', { class: 'small' }, r.answer ? r.answer + (r.answeredBy ? ' by ' + r.answeredBy : '') : ''),
-        h('td', {}, r.output ? h('pre', { class: 'output' }, r.output) : ''),
+        h('td', {}, r.output ? h('pre', { class: 'output', tabindex: '0', 'aria-label': 'Output of the ' + r.stage + ' hook' }, r.output) : ''),
         h('td', {}, r.state === 'AwaitingAction'
           ? h('button', { type: 'button', disabled: !admin, 'data-testid': 'hook-continue', onclick: () => continueDeployment(d.id, r.id) }, 'Continue')
           : null)))));
   }
 
   function eventLog(events) {
-    return h('div', { class: 'events' },
+    return h('div', { class: 'events', tabindex: '0', role: 'region', 'aria-label': 'Event log, newest first' },
       h('table', { 'data-testid': 'events' },
         h('thead', {}, h('tr', {}, ['Time', 'Event', 'Message'].map((t) => h('th', {}, t)))),
         h('tbody', { id: 'event-body' }, events.slice().reverse().map(eventRow))));
@@ -611,7 +757,7 @@
     const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     const deployKind = d.kind === 'Deploy' && d.state !== 'RollingBack';
     const progress = parse(d.progressJson);
-    view.replaceChildren(
+    showView(
       h('div', { class: 'card', 'data-deployment': d.id, 'data-testid': 'deployment' },
         h('div', { class: 'header-line' },
           h('h1', {}, h('span', { class: 'mono' }, d.id)),
@@ -686,7 +832,7 @@
         stale.textContent = 'Backstay is not answering: this page shows what it said at ' + time(state.answeredAt.toISOString()) +
           ' (' + ago(state.answeredAt.toISOString()) + '). Retrying…';
       } else {
-        view.replaceChildren(h('div', { class: 'card error', 'data-testid': 'error' }, err.message));
+        showView(h('div', { class: 'card error', 'data-testid': 'error' }, err.message));
       }
     } finally {
       rendering = false;
@@ -729,7 +875,7 @@
     location.replace('/login');
   });
 
-  window.addEventListener('hashchange', () => { closeMenu(); render(); });
+  window.addEventListener('hashchange', () => { closeMenu(false); render(); });
   dialog.addEventListener('close', () => scheduleRefresh(100));
 
   (async function start() {
