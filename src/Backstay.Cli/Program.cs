@@ -39,6 +39,7 @@ internal static class Program
             ContinueCommand.Create(),
             StopCommand.Create(),
             ResetCommand.Create(),
+            AcknowledgeCommand.Create(),
             ImportCommand.Create(),
             LogsCommand.Create(),
             ValidateCommand.Create(),

@@ -177,6 +177,58 @@ public sealed class ApiDoorsTests(ServerFixture server, ITestOutputHelper output
         (await operatorClient.GetAsync("api/services").Within(30)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
+    [Fact]
+    public async Task Acknowledge_RolledBackRelease_ByAnOperatorUnderItsTokensName_ClearsTheIncidentOnTheOverview()
+    {
+        using var admin = server.Admin();
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        using var viewer = new ApiClient(server.BaseUrl, await CreateTokenAsync(admin, "ackview-" + suffix, "viewer"));
+        using var operatorClient = new ApiClient(server.BaseUrl, await CreateTokenAsync(admin, "ackops-" + suffix, "operator"));
+        var spec = Specs.Canary(Specs.NewService("ack"), pausing: false);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var release = await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v2"))).Id, 60, DeploymentState.Succeeded);
+        var path = $"api/services/{spec.Service}/acknowledge";
+        using (var early = await operatorClient.PostAsync(path, new { note = "nothing yet" }).Within(30))
+        {
+            early.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            (await early.Content.ReadAsStringAsync()).ShouldContain("Nothing to acknowledge");
+        }
+
+        var rollback = await admin.PostJsonAsync<Deployment>($"api/services/{spec.Service}/rollback", new { toRevision = 1 });
+        await admin.WaitForAsync(rollback.Id, 60, DeploymentState.Succeeded);
+        (await ReleaseOnOverviewAsync(admin, spec.Service)).GetProperty("isIncident").GetBoolean().ShouldBeTrue();
+
+        using (var refused = await viewer.PostAsync(path, new { note = "mine" }).Within(30))
+        {
+            refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        }
+
+        foreach (var bad in new object[] { new { note = 5 }, new { note = "x", severity = "high" }, new { note = new string('x', 501) } })
+        {
+            using var response = await operatorClient.PostAsync(path, bad).Within(30);
+            response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, JsonSerializer.Serialize(bad));
+        }
+
+        (await ReleaseOnOverviewAsync(admin, spec.Service)).GetProperty("isIncident").GetBoolean().ShouldBeTrue("a refused acknowledgement changes nothing");
+        var acknowledged = await operatorClient.PostJsonAsync<JsonElement>(path, new { note = "INC-42, bad config" });
+        acknowledged.GetProperty("acknowledged").GetProperty("by").GetString().ShouldBe("api:ackops-" + suffix);
+        acknowledged.GetProperty("state").GetString().ShouldBe("RolledBack");
+
+        var shown = await ReleaseOnOverviewAsync(admin, spec.Service);
+        shown.GetProperty("isIncident").GetBoolean().ShouldBeFalse();
+        shown.GetProperty("state").GetString().ShouldBe("RolledBack", "acknowledged is not succeeded");
+        shown.GetProperty("acknowledged").GetProperty("note").GetString().ShouldBe("INC-42, bad config");
+        var events = await admin.GetJsonAsync<List<DeploymentEvent>>($"api/deployments/{release.Id}/events");
+        events[^1].Type.ShouldBe("Acknowledged");
+        events[^1].Message.ShouldBe($"acknowledged by api:ackops-{suffix}: INC-42, bad config");
+        using var twice = await operatorClient.PostAsync(path, new { }).Within(30);
+        twice.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await twice.Content.ReadAsStringAsync()).ShouldContain("acknowledged already by api:ackops-" + suffix);
+    }
+
+    private static async Task<JsonElement> ReleaseOnOverviewAsync(ApiClient client, string service) =>
+        (await client.GetJsonAsync<List<JsonElement>>("api/overview")).Single(s => s.GetProperty("service").GetProperty("name").GetString() == service).GetProperty("release");
+
     /// <summary>
     /// Hostile bodies, generated with FsCheck from the valid body of each write route: a value of another JSON kind
     /// anywhere, an unknown field anywhere, the text cut short, bytes that are not JSON, deep nesting, huge numbers
@@ -197,6 +249,7 @@ public sealed class ApiDoorsTests(ServerFixture server, ITestOutputHelper output
             ($"api/services/{other.Service}/deployments", JsonSerializer.SerializeToNode(Specs.Request(other, "v1"), ClientJson.Options)!),
             ($"api/services/{spec.Service}/rollback", JsonNode.Parse("{\"toRevision\": 1}")!),
             ($"api/services/{spec.Service}/reset", JsonNode.Parse("{\"mode\": \"Recreate\"}")!),
+            ($"api/services/{spec.Service}/acknowledge", JsonNode.Parse("{\"note\": \"INC-1\"}")!),
             ($"api/deployments/{first.Id}/continue", JsonNode.Parse("{\"hookId\": \"h-1\", \"full\": true}")!),
             ($"api/deployments/{first.Id}/stop", JsonNode.Parse("{\"rollback\": true}")!),
             ("api/tokens", JsonNode.Parse("{\"name\": \"hostile\", \"role\": \"admin\"}")!),

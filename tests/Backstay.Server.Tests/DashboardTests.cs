@@ -148,6 +148,18 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await Assertions.Expect(row.Locator("[data-testid=release]")).ToContainTextAsync("manual rollback to revision 1 requested by api:erin").Within(30);
         await _page.ScreenshotAsync(new() { Path = Artifact("overview-after-rollback.png"), FullPage = true }).Within(30);
 
+        // A person acknowledges it from the row's menu: still "rolled back", no longer an open incident, under their name.
+        await row.Locator("td").First.ClickAsync(new() { Button = MouseButton.Right }).Within(30);
+        await _page.ClickAsync("#menu [data-testid=menu-acknowledge]").Within(30);
+        await Assertions.Expect(_page.Locator("#confirm")).ToBeVisibleAsync().Within(30);
+        await _page.FillAsync("[data-testid=acknowledge-note]", "INC-7, bad config").Within(30);
+        await _page.ClickAsync("#confirm-ok").Within(30);
+        await Assertions.Expect(row.Locator("[data-testid=acknowledged]")).ToContainTextAsync("acknowledged by api:erin", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(row.Locator("[data-testid=acknowledged]")).ToContainTextAsync("INC-7, bad config").Within(30);
+        await Assertions.Expect(row).Not.ToHaveClassAsync(new System.Text.RegularExpressions.Regex("incident")).Within(30);
+        await Assertions.Expect(row.Locator("[data-testid=release-state]")).ToHaveTextAsync("r2 rolled back").Within(30);
+        await _page.ScreenshotAsync(new() { Path = Artifact("overview-acknowledged.png"), FullPage = true }).Within(30);
+
         await _page.GotoAsync($"{server.BaseUrl}#/services/{spec.Service}").Within(30);
         await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("stable").Within(30);
         await Assertions.Expect(_page.Locator("[data-testid=revision-row][data-revision='1']")).ToContainTextAsync("sha256:").Within(30);

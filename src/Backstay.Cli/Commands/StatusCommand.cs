@@ -32,7 +32,7 @@ internal static class StatusCommand
                         ?? active.FirstOrDefault(d => d.Service == s.Name);
                     var recent = await store.ListDeploymentsAsync(s.Name, 20, ct);
                     var last = recent.FirstOrDefault();
-                    var release = ReleaseStatus.Of(recent) is { } r ? ReleaseReport.From(r, TimeProvider.System.GetUtcNow()) : null;
+                    var release = await ReleaseStatus.OfAsync(recent, store.ListEventsAsync, ct) is { } r ? ReleaseReport.From(r, TimeProvider.System.GetUtcNow()) : null;
                     var drift = unreadable.TryGetValue(s.Name, out var gone) ? [gone] : await store.DriftAsync(s.Name, ct);
                     var lastDrift = last is null ? [] : await Reports.DriftOfAsync(store, last, ct);
                     var haproxyRestart = last is null ? null : await Reports.LastHaproxyRestartAsync(store, last.Id, ct);

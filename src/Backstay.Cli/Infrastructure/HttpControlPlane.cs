@@ -37,6 +37,9 @@ internal sealed class HttpControlPlane : IControlPlane
     public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
         SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/reset", new { mode = mode.ToString() }, service, cancellationToken);
 
+    public Task<ReleaseStatus> AcknowledgeAsync(string service, string? note, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<ReleaseStatus>(HttpMethod.Post, $"api/services/{Esc(service)}/acknowledge", new { note }, service, cancellationToken);
+
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<ServiceRecord>>("api/services", cancellationToken)!;
 

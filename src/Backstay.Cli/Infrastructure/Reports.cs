@@ -180,8 +180,9 @@ internal sealed record ApiCallsReport(int Total, IReadOnlyDictionary<string, int
 }
 
 /// <summary>A service's latest release as `status` reports it: what it came to, since when, why, and in words.</summary>
-internal sealed record ReleaseReport(ReleaseState State, int Revision, string DeploymentId, string? Reason, DateTimeOffset At, bool Incident, string Summary)
+internal sealed record ReleaseReport(ReleaseState State, int Revision, string DeploymentId, string? Reason, DateTimeOffset At, bool Incident, string Summary,
+    Acknowledgement? Acknowledged)
 {
     public static ReleaseReport From(ReleaseStatus release, DateTimeOffset now) =>
-        new(release.State, release.Revision, release.DeploymentId, release.Reason, release.At, release.IsIncident, release.Describe(now));
+        new(release.State, release.Revision, release.DeploymentId, release.Reason, release.At, release.IsIncident, release.Describe(now), release.Acknowledged);
 }

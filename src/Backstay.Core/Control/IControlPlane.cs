@@ -35,6 +35,9 @@ public interface IControlPlane : IAsyncDisposable
 
     Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken);
 
+    /// <summary>Acknowledges the service's latest release that went wrong (rolled back or failed), with an optional note.</summary>
+    Task<ReleaseStatus> AcknowledgeAsync(string service, string? note, string requestedBy, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken);
 
     Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken);

@@ -68,6 +68,9 @@ public sealed class InProcessControlPlane(IStateStore store, TimeProvider time, 
     public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
         _requests.ResetAsync(service, mode, requestedBy, cancellationToken);
 
+    public Task<ReleaseStatus> AcknowledgeAsync(string service, string? note, string requestedBy, CancellationToken cancellationToken) =>
+        _requests.AcknowledgeAsync(service, note, requestedBy, cancellationToken);
+
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) => store.ListServicesAsync(cancellationToken);
 
     public Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken) => store.GetServiceAsync(name, cancellationToken);

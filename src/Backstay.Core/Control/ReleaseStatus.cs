@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text.Json;
 using Backstay.Core.Model;
+using Backstay.Core.Ports;
 
 namespace Backstay.Core.Control;
 
@@ -21,8 +23,44 @@ public enum ReleaseState
 /// </summary>
 public sealed record ReleaseStatus(ReleaseState State, int Revision, string DeploymentId, string? Reason, DateTimeOffset At)
 {
-    /// <summary>A release that did not go out as asked: shown in red until a later release succeeds.</summary>
-    public bool IsIncident => State is ReleaseState.RolledBack or ReleaseState.RollbackFailed or ReleaseState.Failed;
+    /// <summary>The type of the event, on the release's own deployment, that records a person's acknowledgement.</summary>
+    public const string AcknowledgedEvent = "Acknowledged";
+
+    /// <summary>Who acknowledged this release's incident, when and why; null while nobody has.</summary>
+    public Acknowledgement? Acknowledged { get; init; }
+
+    /// <summary>A release that did not go out as asked: shown in red until a later release succeeds or a person acknowledges it.</summary>
+    public bool IsIncident => WentWrong && Acknowledged is null;
+
+    /// <summary>Rolled back or failed, acknowledged or not: what may be acknowledged.</summary>
+    public bool WentWrong => State is ReleaseState.RolledBack or ReleaseState.RollbackFailed or ReleaseState.Failed;
+
+    /// <summary>
+    /// The service's latest release as <see cref="Of"/> derives it, with its acknowledgement read from the release
+    /// deployment's events (only when it went wrong: one more read then, none otherwise).
+    /// </summary>
+    public static async Task<ReleaseStatus?> ReadAsync(IStateStore store, string service, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return await OfAsync(await store.ListDeploymentsAsync(service, 20, cancellationToken), store.ListEventsAsync, cancellationToken);
+    }
+
+    /// <param name="newestFirst">The service's deployments, newest first (a few are enough).</param>
+    /// <param name="eventsOf">Reads a deployment's events after a sequence number (the store's or the control plane's).</param>
+    public static async Task<ReleaseStatus?> OfAsync(IReadOnlyList<Deployment> newestFirst,
+        Func<string, long, CancellationToken, Task<IReadOnlyList<DeploymentEvent>>> eventsOf, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(eventsOf);
+        if (Of(newestFirst) is not { WentWrong: true } status)
+        {
+            return Of(newestFirst);
+        }
+
+        var events = await eventsOf(status.DeploymentId, 0, cancellationToken);
+        return events.LastOrDefault(e => e.Type == AcknowledgedEvent && e.At >= status.At) is { } acknowledged
+            ? status with { Acknowledged = Acknowledgement.FromEvent(acknowledged) }
+            : status;
+    }
 
     /// <param name="newestFirst">The service's deployments, newest first (a few are enough).</param>
     public static ReleaseStatus? Of(IReadOnlyList<Deployment> newestFirst)
@@ -67,10 +105,13 @@ public sealed record ReleaseStatus(ReleaseState State, int Revision, string Depl
             ReleaseState.Failed => "failed",
             _ => "stopped",
         };
-        return $"r{Revision} {what} {Ago(now - At)}" + (string.IsNullOrWhiteSpace(Reason) ? "" : $": {Reason.Trim()}");
+        var acknowledged = Acknowledged is { } a
+            ? $" (acknowledged by {a.By} {Ago(now - a.At)}" + (string.IsNullOrWhiteSpace(a.Note) ? ")" : $": {a.Note.Trim()})")
+            : "";
+        return $"r{Revision} {what} {Ago(now - At)}" + (string.IsNullOrWhiteSpace(Reason) ? "" : $": {Reason.Trim()}") + acknowledged;
     }
 
-    private static string Ago(TimeSpan span) => span.TotalSeconds switch
+    internal static string Ago(TimeSpan span) => span.TotalSeconds switch
     {
         < 1 => "just now",
         < 60 => string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalSeconds} s ago"),
@@ -78,4 +119,26 @@ public sealed record ReleaseStatus(ReleaseState State, int Revision, string Depl
         < 172_800 => string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalHours} h ago"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalDays} days ago"),
     };
+}
+
+/// <summary>A person's word that they know about a release that went wrong: it stops being shown as an open incident.</summary>
+public sealed record Acknowledgement(string By, DateTimeOffset At, string? Note)
+{
+    /// <summary>The event that records it on the release's deployment (its data holds who and the note).</summary>
+    public DeploymentEvent ToEvent(string deploymentId) => new()
+    {
+        DeploymentId = deploymentId,
+        At = At,
+        Type = ReleaseStatus.AcknowledgedEvent,
+        Message = $"acknowledged by {By}" + (string.IsNullOrWhiteSpace(Note) ? "" : $": {Note.Trim()}"),
+        DataJson = JsonSerializer.Serialize(new Data(By, Note)),
+    };
+
+    internal static Acknowledgement FromEvent(DeploymentEvent e)
+    {
+        var data = e.DataJson is null ? null : JsonSerializer.Deserialize<Data>(e.DataJson);
+        return new Acknowledgement(data?.By ?? "someone", e.At, data?.Note);
+    }
+
+    private sealed record Data(string By, string? Note);
 }

@@ -1,6 +1,7 @@
 // Over 400 lines on purpose: every request people make of a service (deploy, rollback, continue, stop, reset, import)
 // and the rules that keep two of them from conflicting sit together, so that those rules are read in one place.
 using System.Text.Json;
+using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
@@ -107,8 +108,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
     /// </summary>
     public async Task<Deployment> RollbackAsync(string serviceName, int? toRevision, string requestedBy, CancellationToken cancellationToken)
     {
-        var service = await store.GetServiceAsync(serviceName, cancellationToken)
-            ?? throw new InvalidRequestException($"Unknown service '{serviceName}'. Known services: {await KnownServicesAsync(cancellationToken)}.");
+        var service = await RequireServiceAsync(serviceName, cancellationToken);
         var active = (await store.ListActiveDeploymentsAsync(cancellationToken)).FirstOrDefault(d => d.Service == serviceName);
         if (active is not null)
         {
@@ -250,8 +250,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
     /// </summary>
     public async Task<Deployment> ResetAsync(string serviceName, ResetMode mode, string requestedBy, CancellationToken cancellationToken)
     {
-        var service = await store.GetServiceAsync(serviceName, cancellationToken)
-            ?? throw new InvalidRequestException($"Unknown service '{serviceName}'. Known services: {await KnownServicesAsync(cancellationToken)}.");
+        var service = await RequireServiceAsync(serviceName, cancellationToken);
         await EnsureNoActiveAsync(serviceName, cancellationToken);
         if (mode == ResetMode.Recreate && service.StableRevision is null)
         {
@@ -452,6 +451,37 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
                 .Select(d => d.StableRevision)
                 .FirstOrDefault();
     }
+
+    /// <summary>
+    /// Records that a person knows about the service's latest release having gone wrong (rolled back or failed): it is
+    /// no longer shown as an open incident, and the release's timeline says who, when and why. Nothing on the platform
+    /// changes. Refused when the latest release did not go wrong or was acknowledged already.
+    /// </summary>
+    public async Task<ReleaseStatus> AcknowledgeAsync(string serviceName, string? note, string requestedBy, CancellationToken cancellationToken)
+    {
+        await RequireServiceAsync(serviceName, cancellationToken);
+        var release = await ReleaseStatus.ReadAsync(store, serviceName, cancellationToken)
+            ?? throw new InvalidRequestException($"Nothing to acknowledge: '{serviceName}' has no release yet.");
+        if (!release.WentWrong)
+        {
+            throw new InvalidRequestException(
+                $"Nothing to acknowledge: the latest release of '{serviceName}' (r{release.Revision}, {release.DeploymentId}) {release.State switch { ReleaseState.InProgress => "is in progress", ReleaseState.Stopped => "was stopped", _ => "succeeded" }}.");
+        }
+
+        if (release.Acknowledged is { } earlier)
+        {
+            throw new InvalidRequestException(
+                $"r{release.Revision} of '{serviceName}' was acknowledged already by {earlier.By} at {earlier.At:u}" + (earlier.Note is null ? "." : $": {earlier.Note}."));
+        }
+
+        var acknowledgement = new Acknowledgement(requestedBy, time.GetUtcNow(), string.IsNullOrWhiteSpace(note) ? null : note.Trim());
+        await store.AppendEventAsync(acknowledgement.ToEvent(release.DeploymentId), cancellationToken);
+        return release with { Acknowledged = acknowledgement };
+    }
+
+    private async Task<ServiceRecord> RequireServiceAsync(string serviceName, CancellationToken cancellationToken) =>
+        await store.GetServiceAsync(serviceName, cancellationToken)
+        ?? throw new InvalidRequestException($"Unknown service '{serviceName}'. Known services: {await KnownServicesAsync(cancellationToken)}.");
 
     private async Task<string> KnownServicesAsync(CancellationToken cancellationToken)
     {

@@ -18,6 +18,8 @@ internal sealed record StopBody(bool Rollback = false);
 
 internal sealed record ResetBody(ResetMode? Mode = null);
 
+internal sealed record AcknowledgeBody(string? Note = null);
+
 /// <summary>One service as the dashboard's overview shows it: its record, what runs, what its latest release came to, and what differs.</summary>
 internal sealed record ServiceOverview(
     ServiceRecord Service,
@@ -101,6 +103,22 @@ internal static class ApiEndpoints
                 () => ServiceMissingAsync(plane, name, context.RequestAborted));
         });
 
+        api.MapPost("/services/{name}/acknowledge", async (string name, HttpContext context) =>
+        {
+            var body = await ApiJson.ReadAsync(context.Request, new AcknowledgeBody(), context.RequestAborted);
+            if (body.Note is { Length: > AcknowledgeNoteMax })
+            {
+                throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
+                    $"note is {body.Note.Length} characters; an acknowledgement's note holds at most {AcknowledgeNoteMax} (say where the rest is, e.g. a ticket link).");
+            }
+
+            await RequireServiceAsync(plane, name, context.RequestAborted);
+            var caller = context.Caller();
+            var release = await plane.AcknowledgeAsync(name, body.Note, caller.RequestedBy, context.RequestAborted);
+            ServerLog.WriteAccepted(logger, "acknowledge", caller.RequestedBy, release.DeploymentId, name);
+            return ApiJson.Ok(release);
+        });
+
         api.MapGet("/services/{name}/observation", async (string name, HttpContext context) =>
         {
             await RequireServiceAsync(plane, name, context.RequestAborted);
@@ -177,7 +195,7 @@ internal static class ApiEndpoints
                     service,
                     active.Where(d => d.Service == service.Name).OrderBy(d => d.Kind == DeploymentKind.Rollback ? 0 : 1).FirstOrDefault(),
                     recent.FirstOrDefault(),
-                    ReleaseStatus.Of(recent),
+                    await ReleaseStatus.OfAsync(recent, plane.ListEventsAsync, cancellationToken),
                     await plane.Store.GetObservationAsync(service.Name, cancellationToken),
                     await plane.DriftAsync(service.Name, cancellationToken)));
             }
@@ -248,6 +266,9 @@ internal static class ApiEndpoints
         name.Length is > 0 and <= 256 && !char.IsAsciiDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     /// <summary>Runs an action; a refusal about something that does not exist becomes a 404 with the control plane's own words.</summary>
+    /// <summary>The longest note an acknowledgement keeps: a sentence and a link, not a post-mortem.</summary>
+    internal const int AcknowledgeNoteMax = 500;
+
     private static async Task<IResult> ActAsync(HttpContext context, ILogger logger, string action, Func<Task<Deployment>> act, Func<Task<bool>> missing)
     {
         Deployment deployment;

@@ -301,6 +301,19 @@
     if (deployment) location.hash = '#/deployments/' + enc(deployment.id);
   }
 
+  // An acknowledgement changes nothing on the platform: it says a person knows, so the release stops showing as an open incident.
+  async function acknowledgeRelease(name) {
+    const entry = state.overview.find((o) => o.service.name === name);
+    const r = entry && entry.release;
+    if (!r) return;
+    const note = h('input', { id: 'confirm-note', type: 'text', maxlength: '500', 'data-testid': 'acknowledge-note', placeholder: 'e.g. INC-42, looking into it' });
+    const extra = h('label', {}, 'Note (optional) ', note);
+    if (!(await confirmAction('Acknowledge r' + r.revision + ' of ' + name + '?',
+      'The release stays recorded as ' + (r.state === 'Failed' ? 'failed' : 'rolled back') + '; it stops being shown as an open incident, under your name.',
+      'Acknowledge', false, extra))) return;
+    await run('Acknowledged', () => api('/api/services/' + enc(name) + '/acknowledge', { method: 'POST', body: { note: note.value || null } }));
+  }
+
   async function resetService(name) {
     const adopt = h('input', { type: 'radio', name: 'reset-mode', value: 'Adopt', checked: true, 'data-testid': 'reset-adopt' });
     const recreate = h('input', { type: 'radio', name: 'reset-mode', value: 'Recreate', 'data-testid': 'reset-recreate' });
@@ -421,6 +434,7 @@
       { id: 'continue', label: 'Continue…', disabled: !admin || !active || active.state !== 'Paused', run: () => continueDeployment(active.id) },
       { id: 'stop', label: 'Stop…', disabled: !admin || !active || active.kind !== 'Deploy', run: () => stopDeployment(active.id, false) },
       { id: 'rollback', label: 'Roll back…', disabled: !admin, run: () => rollbackService(name) },
+      { id: 'acknowledge', label: 'Acknowledge incident…', disabled: !admin || !(entry && entry.release && entry.release.isIncident), run: () => acknowledgeRelease(name) },
       { id: 'reset', label: 'Reset…', disabled: state.role !== 'admin' || !!active, run: () => resetService(name) },
     ].filter(Boolean);
   }
@@ -505,17 +519,20 @@
   function release(r) {
     if (!r) return h('span', { class: 'muted' }, 'none yet');
     const words = { InProgress: 'in progress', Succeeded: 'succeeded', RolledBack: 'rolled back', RollbackFailed: 'rollback failed', Failed: 'failed', Stopped: 'stopped' };
-    const kind = r.state === 'Succeeded' ? 'ok' : ['RolledBack', 'RollbackFailed', 'Failed'].includes(r.state) ? 'bad' : 'Pending';
+    // Acknowledged by a person: still what it was (rolled back, failed), no longer an open incident.
+    const kind = r.state === 'Succeeded' ? 'ok' : r.isIncident ? 'bad' : r.acknowledged ? 'warn' : 'Pending';
+    const a = r.acknowledged;
     return h('div', { 'data-deployment': r.deploymentId, 'data-release-state': r.state },
       h('span', { class: 'badge ' + kind, 'data-testid': 'release-state' }, 'r' + r.revision + ' ' + (words[r.state] || r.state)), ' ',
       h('a', { href: '#/deployments/' + enc(r.deploymentId), class: 'small' }, r.deploymentId),
-      h('div', { class: 'small' + (kind === 'bad' ? ' incident-reason' : ' muted'), title: r.at }, ago(r.at) + (r.reason ? ': ' + r.reason : '')));
+      h('div', { class: 'small' + (kind === 'bad' ? ' incident-reason' : ' muted'), title: r.at }, ago(r.at) + (r.reason ? ': ' + r.reason : '')),
+      a ? h('div', { class: 'small muted', 'data-testid': 'acknowledged', title: a.at }, 'acknowledged by ' + a.by + ' ' + ago(a.at) + (a.note ? ': ' + a.note : '')) : null);
   }
 
   function renderOverview() {
     const rows = state.overview.map((o) => {
       const d = o.activeDeployment;
-      const incident = o.release && ['RolledBack', 'RollbackFailed', 'Failed'].includes(o.release.state);
+      const incident = o.release && o.release.isIncident;
       return h('tr', { class: 'row' + (incident ? ' incident' : ''), 'data-service': o.service.name, 'data-testid': 'service-row' },
         h('td', {}, h('a', { href: '#/services/' + enc(o.service.name) }, h('strong', {}, o.service.name))),
         h('td', {}, o.service.platform),
