@@ -292,6 +292,91 @@ public sealed class ApiTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Deployment_PlanAndProgress_AreJsonObjectsNotStrings()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("plan"), pausing: true);
+        var first = await admin.DeployAsync(Specs.Request(spec, "v1"));
+        await admin.WaitForAsync(first.Id, 60, DeploymentState.Succeeded);
+        var second = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await admin.WaitForAsync(second.Id, 60, DeploymentState.Paused);
+
+        // The live figures come with the watchdog's first look at the paused canary.
+        var one = await admin.GetJsonAsync<JsonElement>($"api/deployments/{second.Id}");
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !HasProgress(one) && clock.Elapsed < TimeSpan.FromSeconds(20);)
+        {
+            await Task.Delay(250);
+            one = await admin.GetJsonAsync<JsonElement>($"api/deployments/{second.Id}");
+        }
+
+        var listed = (await admin.GetJsonAsync<JsonElement>("api/deployments?active=true")).EnumerateArray().Single(d => d.GetProperty("id").GetString() == second.Id);
+        var overview = (await admin.GetJsonAsync<JsonElement>("api/overview")).EnumerateArray()
+            .Single(s => s.GetProperty("service").GetProperty("name").GetString() == spec.Service).GetProperty("activeDeployment");
+
+        foreach (var (where, deployment) in new[] { ($"GET api/deployments/{second.Id}", one), ("GET api/deployments?active=true", listed), ("GET api/overview", overview) })
+        {
+            var keys = string.Join(", ", deployment.EnumerateObject().Select(p => p.Name));
+            deployment.TryGetProperty("plan", out var plan).ShouldBeTrue($"{where}: no plan; it has {keys}");
+            plan.ValueKind.ShouldBe(JsonValueKind.Object, where);
+            plan.GetProperty("actions").ValueKind.ShouldBe(JsonValueKind.Array, where);
+            deployment.TryGetProperty("progress", out var progress).ShouldBeTrue($"{where}: no progress; it has {keys}");
+            progress.ValueKind.ShouldBe(JsonValueKind.Object, where);
+            progress.GetProperty("targetWeight").ValueKind.ShouldBe(JsonValueKind.Number, where);
+            deployment.TryGetProperty("planJson", out _).ShouldBeFalse(where);
+            deployment.TryGetProperty("progressJson", out _).ShouldBeFalse(where);
+            JsonInsideStrings(deployment).ShouldBeEmpty($"{where}: strings that hold JSON");
+        }
+
+        // A .NET client reads the objects back into the record, as the CLI does through the API.
+        var read = JsonSerializer.Deserialize<Deployment>(one.GetRawText(), ClientJson.Options)!;
+        Backstay.Core.Engine.DeploymentPlan.FromJson(read.PlanJson).Actions.ShouldNotBeEmpty();
+        Backstay.Core.Engine.DeploymentProgress.Parse(read.ProgressJson).ShouldNotBeNull().TargetDesired.ShouldBe(one.GetProperty("progress").GetProperty("targetDesired").GetInt32());
+        using var continued = await admin.PostAsync($"api/deployments/{second.Id}/continue", new { full = true }).Within(30);
+        continued.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+    }
+
+    private static bool HasProgress(JsonElement deployment) =>
+        (deployment.TryGetProperty("progress", out var p) && p.ValueKind != JsonValueKind.Null)
+        || (deployment.TryGetProperty("progressJson", out var pj) && pj.ValueKind != JsonValueKind.Null);
+
+    /// <summary>The paths of the strings in a document that parse as a JSON object or array.</summary>
+    private static List<string> JsonInsideStrings(JsonElement element, string path = "")
+    {
+        var found = new List<string>();
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                found.AddRange(JsonInsideStrings(property.Value, $"{path}/{property.Name}"));
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                found.AddRange(JsonInsideStrings(item, $"{path}/{i++}"));
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.String && element.GetString()!.Trim() is { Length: > 1 } text && text[0] is '{' or '[')
+        {
+            try
+            {
+                using var inner = JsonDocument.Parse(text);
+                if (inner.RootElement.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                {
+                    found.Add(path);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+
+        return found;
+    }
+
+    [Fact]
     public async Task Healthz_NeedsNoToken()
     {
         using var anonymous = server.Anonymous();

@@ -148,6 +148,7 @@ internal static class DemoCommand
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
+                schemaVersion = Reports.SchemaVersion,
                 deployments = rows.Select(r => new
                 {
                     id = r.Id,

@@ -33,6 +33,7 @@ internal static class ImportCommand
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new
                 {
+                    schemaVersion = Reports.SchemaVersion,
                     service = spec.Service,
                     revisions = imported.Revisions.Where(r => !r.Removed).OrderBy(r => r.Number).Select(r => new { number = r.Number, image = r.Image, commit = r.Provenance.Commit }),
                     stableRevision = imported.StableRevision,

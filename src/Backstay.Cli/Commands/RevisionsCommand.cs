@@ -20,6 +20,7 @@ internal static class RevisionsCommand
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(revisions.Select(r => new
                 {
+                    schemaVersion = Reports.SchemaVersion,
                     service = r.Service,
                     revision = r.Number,
                     image = r.Image,

@@ -121,7 +121,7 @@ internal static class RollbackCommand
 
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { rollbacks = reports }, Reports.Json));
+            Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, rollbacks = reports }, Reports.Json));
         }
         else
         {

@@ -45,7 +45,7 @@ internal static class StatusCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { controllerRunning = running, services = rows }, Reports.Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, controllerRunning = running, services = rows }, Reports.Json));
                 return ExitCodes.Succeeded;
             }
 

@@ -31,7 +31,7 @@ internal static class TokenCommand
             var created = await server.CreateTokenAsync(result.GetValue(name)!, result.GetValue(role)!, cancellationToken);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(created, Reports.Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, name = created.Name, role = created.Role, token = created.Token }, Reports.Json));
             }
             else
             {
@@ -53,7 +53,10 @@ internal static class TokenCommand
             var tokens = await server.ListTokensAsync(cancellationToken);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(tokens, Reports.Json));
+                // The list stays a JSON array, as scripts index it; each element carries schemaVersion (schema/output/token-list.schema.json).
+                Console.Out.WriteLine(JsonSerializer.Serialize(
+                    tokens.Select(t => new { schemaVersion = Reports.SchemaVersion, name = t.Name, role = t.Role, createdAt = t.CreatedAt, createdBy = t.CreatedBy, bootstrap = t.Bootstrap }),
+                    Reports.Json));
                 return ExitCodes.Succeeded;
             }
 
@@ -81,7 +84,15 @@ internal static class TokenCommand
         {
             await using var server = await ServerAsync(result, cancellationToken);
             await server.RevokeTokenAsync(result.GetValue(name)!, cancellationToken);
-            Consoles.Human.MarkupLine(Markup.Escape($"Token '{result.GetValue(name)}' revoked."));
+            if (GlobalOptions.Json(result))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, name = result.GetValue(name), revoked = true }, Reports.Json));
+            }
+            else
+            {
+                Consoles.Human.MarkupLine(Markup.Escape($"Token '{result.GetValue(name)}' revoked."));
+            }
+
             return ExitCodes.Succeeded;
         });
         return command;

@@ -24,7 +24,7 @@ internal static class ValidateCommand
             if (GlobalOptions.Json(result))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(
-                    new { file = path, valid = errors.Count == 0, errorCount = errors.Count, errors = errors.Take(SpecException.MaxShown) }, Reports.Json));
+                    new { schemaVersion = Reports.SchemaVersion, file = path, valid = errors.Count == 0, errorCount = errors.Count, errors = errors.Take(SpecException.MaxShown) }, Reports.Json));
             }
             else if (errors.Count == 0)
             {

@@ -6,6 +6,13 @@ namespace Backstay.Cli.Infrastructure;
 /// <summary>The stable JSON shapes of `--output json`.</summary>
 internal static class Reports
 {
+    /// <summary>
+    /// The `schemaVersion` every `--output json` document carries (schema/output/*.schema.json). Raise it only for an
+    /// incompatible change (a documented field removed, renamed, retyped or given another meaning); new optional fields
+    /// do not raise it, and readers ignore fields they do not know.
+    /// </summary>
+    public const int SchemaVersion = 1;
+
     public static readonly JsonSerializerOptions Json = new(BackstayJson.Options)
     {
         WriteIndented = true,
@@ -153,6 +160,10 @@ internal sealed record DeploymentReport(
     IReadOnlyList<string> Drift,
     IReadOnlyList<EventReport> Events)
 {
+    /// <summary>The version of this document's shape (schema/output/deployment-report.schema.json); first, so a reader sees it first.</summary>
+    [JsonPropertyOrder(-1)]
+    public int SchemaVersion => Reports.SchemaVersion;
+
     /// <summary>The revision that served before: in a rollback, the failed one (which `stableRevision` also names, for older scripts).</summary>
     public int? FromRevision => StableRevision;
 

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Backstay.Core.Model;
 
 /// <summary>The state of a deployment, as DESIGN.md names them.</summary>
@@ -110,12 +113,35 @@ public sealed record Deployment
     public string? RolledBackBy { get; init; }
     public string? Reason { get; init; }
 
-    /// <summary>The plan (strategy steps and analysis settings) this deployment follows, as JSON.</summary>
+    /// <summary>
+    /// The plan (strategy steps and analysis settings) this deployment follows, as JSON text: how the store keeps it.
+    /// Documents (the API, `--output json`) carry it as the object <see cref="Plan"/>, never as a string.
+    /// </summary>
+    [JsonIgnore]
     public string PlanJson { get; init; } = "{}";
+
+    /// <summary>The plan as a JSON object, as documents carry it: <c>"plan": {"spec": ..., "actions": [...]}</c>. It reads and writes <see cref="PlanJson"/>.</summary>
+    public JsonElement Plan
+    {
+        get => JsonElementOf(PlanJson) ?? JsonElementOf("{}")!.Value;
+        init => PlanJson = value.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? "{}" : value.GetRawText();
+    }
+
     public string? Owner { get; init; }
 
-    /// <summary>Latest live figures (traffic split, healthy instances, error rate) as JSON, refreshed while it runs.</summary>
+    /// <summary>
+    /// Latest live figures (traffic split, healthy instances, error rate) as JSON text, refreshed while it runs: how the
+    /// store keeps them. Documents carry them as the object <see cref="Progress"/>.
+    /// </summary>
+    [JsonIgnore]
     public string? ProgressJson { get; init; }
+
+    /// <summary>The live figures as a JSON object (<c>"progress": {"targetWeight": 50, ...}</c>), or null before there are any. It reads and writes <see cref="ProgressJson"/>.</summary>
+    public JsonElement? Progress
+    {
+        get => JsonElementOf(ProgressJson);
+        init => ProgressJson = value is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) } given ? given.GetRawText() : null;
+    }
     public string? RequestedBy { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
@@ -127,6 +153,9 @@ public sealed record Deployment
     public bool IsActive => State.IsActive();
 
     public bool IsFinished => !IsActive;
+
+    private static JsonElement? JsonElementOf(string? json) =>
+        string.IsNullOrWhiteSpace(json) ? null : JsonSerializer.Deserialize<JsonElement>(json);
 }
 
 /// <summary>One entry of a deployment's timeline.</summary>

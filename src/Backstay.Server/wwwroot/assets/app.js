@@ -138,10 +138,6 @@
     if (target) target.focus({ preventScroll: true });
   }
 
-  function parse(json) {
-    try { return json ? JSON.parse(json) : null; } catch { return null; }
-  }
-
   function toast(text, error) {
     const node = h('div', { class: 'toast' + (error ? ' error' : ''), role: 'status', 'data-testid': error ? 'toast-error' : 'toast' }, text);
     document.getElementById('toasts').append(node);
@@ -486,7 +482,7 @@
   // ---------- overview ----------
   function health(o) {
     const d = o.activeDeployment;
-    const progress = d && parse(d.progressJson);
+    const progress = (d && d.progress) || null;
     if (progress) {
       // A deployment's own figures are fresher than the last observation.
       const rows = [];
@@ -627,9 +623,9 @@
 
   // ---------- deployment ----------
   function addSample(d) {
-    const progress = parse(d.progressJson);
+    const progress = (d && d.progress) || null;
     if (!progress) return;
-    const plan = parse(d.planJson) || {};
+    const plan = d.plan || {};
     const windowSeconds = seconds(plan.analysis && plan.analysis.window) || 10;
     const list = state.series.get(d.id) || [];
     const now = Date.now();
@@ -691,7 +687,7 @@
   }
 
   function charts(d) {
-    const plan = parse(d.planJson) || {};
+    const plan = d.plan || {};
     const analysis = plan.analysis || {};
     const points = state.series.get(d.id) || [];
     const last = points.length ? points[points.length - 1] : null;
@@ -710,7 +706,7 @@
   }
 
   function timeline(d, events) {
-    const plan = parse(d.planJson) || {};
+    const plan = d.plan || {};
     const actions = plan.actions || [];
     const started = new Map();
     for (const e of events) if (e.type === 'StepStarted' && e.step !== null && e.step !== undefined) started.set(e.step, e.at);
@@ -773,7 +769,7 @@
     if (!sameRoute('deployment', id)) return;
     const admin = state.role !== 'viewer'; // operator or admin: may continue, stop and roll back
     const deployKind = d.kind === 'Deploy' && d.state !== 'RollingBack';
-    const progress = parse(d.progressJson);
+    const progress = (d && d.progress) || null;
     showView(
       h('div', { class: 'card', 'data-deployment': d.id, 'data-testid': 'deployment' },
         h('div', { class: 'header-line' },
