@@ -369,7 +369,7 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await Assertions.Expect(menu).ToHaveAttributeAsync("role", "menu").Within(30);
         await Assertions.Expect(button).ToHaveAttributeAsync("aria-expanded", "true").Within(30);
         var items = await menu.Locator("[role=menuitem]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.testid)").Within(30);
-        items.ShouldBe(["menu-open", "menu-continue", "menu-stop", "menu-rollback", "menu-reset"]);
+        items.ShouldBe(["menu-open", "menu-continue", "menu-stop", "menu-rollback", "menu-acknowledge", "menu-reset"]);
         await ExpectFocusedAsync("#menu [data-testid=menu-open]");
         await _page.ScreenshotAsync(new() { Path = Artifact("context-menu-keyboard.png") }).Within(30);
         await PressAsync("ArrowDown");
