@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Backstay.Core.Model;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
@@ -90,6 +91,9 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         await Assertions.Expect(_page.Locator("[data-testid=step].current")).ToContainTextAsync("pause until continued").Within(70);
         await Assertions.Expect(_page.Locator("[data-testid=chart-errors]")).ToBeVisibleAsync().Within(70);
         await LoadAsync(spec, TimeSpan.FromSeconds(4));
+        // Fewer requests than the 1,000 the spec's analysis needs: it says so rather than passing or saying nothing.
+        await Assertions.Expect(_page.Locator("[data-testid=deployment] [data-testid=analysis]")).ToContainTextAsync("r2 analysis:", new() { Timeout = Wait }).Within(70);
+        await Assertions.Expect(_page.Locator("[data-testid=deployment] [data-testid=analysis-verdict]")).ToHaveTextAsync("Judging").Within(70);
         await _page.ScreenshotAsync(new() { Path = Artifact("deployment-paused.png"), FullPage = true }).Within(30);
 
         // Cancelling the confirmation does nothing.
@@ -110,6 +114,47 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         var done = await admin.GetJsonAsync<Deployment>($"api/deployments/{paused.Id}");
         done.State.ShouldBe(DeploymentState.Succeeded);
         done.TargetWeight.ShouldBe(100);
+        _consoleErrors.ShouldBeEmpty();
+    }
+
+    /// <summary>Every instance of r2 passes its health checks while r2 fails 30% of its requests: the overview says both.</summary>
+    [Fact]
+    public async Task Overview_CanaryFailingItsRequestsWhileHealthy_ShowsTheFailingAnalysisBesideHealth()
+    {
+        using var admin = server.Admin();
+        var canary = Specs.Canary(Specs.NewService("verdict"), pausing: true);
+        // Judged from 20 requests, and 100 failed looks in a row before a rollback: the failing verdict stays on screen.
+        var spec = canary with { Analysis = canary.Analysis with { MinRequests = 20, ConsecutiveFailures = 100, MaxLatencyP99 = null } };
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var bad = await admin.DeployAsync(Specs.Request(spec, "v2") with { Env = new Dictionary<string, string> { ["GREETING"] = "v2", ["ERROR_RATE"] = "0.3" } });
+        await admin.WaitForAsync(bad.Id, 60, DeploymentState.Paused);
+
+        await LogInAsync("ivan");
+        var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
+        await Assertions.Expect(row.Locator("[data-testid=stable]")).ToHaveTextAsync("r1").Within(70);
+        using var load = new CancellationTokenSource();
+        var loading = LoadAsync(spec, TimeSpan.FromSeconds(60), load.Token);
+        try
+        {
+            await Assertions.Expect(row.Locator("[data-testid=analysis-verdict]")).ToHaveTextAsync("Failing", new() { Timeout = Wait }).Within(70);
+            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("r2 analysis: error rate").Within(70);
+            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("is above the limit of 5%").Within(70);
+            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("of 100 failed looks in a row roll back").Within(70);
+            await Assertions.Expect(row).ToContainTextAsync("r2: 1/1 healthy").Within(70);
+            await _page.ScreenshotAsync(new() { Path = Artifact("overview-analysis-failing.png"), FullPage = true }).Within(30);
+
+            var analysis = (await admin.GetJsonAsync<List<JsonElement>>("api/overview")).Single(s => s.GetProperty("service").GetProperty("name").GetString() == spec.Service)
+                .GetProperty("activeDeployment").GetProperty("progress").GetProperty("analysis");
+            analysis.GetProperty("verdict").GetString().ShouldBe("Fail");
+            analysis.GetProperty("failuresToRollBack").GetInt32().ShouldBe(100);
+        }
+        finally
+        {
+            await load.CancelAsync();
+            await loading;
+        }
+
+        await admin.PostJsonAsync<Deployment>($"api/deployments/{bad.Id}/stop", new { rollback = true });
         _consoleErrors.ShouldBeEmpty();
     }
 
@@ -539,10 +584,11 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         Assertions.Expect(locator).Not.ToHaveAttributeAsync("data-old", "1", new() { Timeout = Wait }).Within(70);
 
     /// <summary>Requests to the service's production listener for a while, so the charts have figures to show; bounded in time and count.</summary>
-    private static async Task LoadAsync(Backstay.Core.Spec.ServiceSpec spec, TimeSpan duration)
+    private static async Task LoadAsync(Backstay.Core.Spec.ServiceSpec spec, TimeSpan duration, CancellationToken cancellationToken = default)
     {
         using var http = new HttpClient { BaseAddress = new Uri("http://" + spec.Platform.Local!.ProductionListener), Timeout = TimeSpan.FromSeconds(2) };
-        using var stop = new CancellationTokenSource(duration);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(duration);
         var sent = 0;
         await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
         {

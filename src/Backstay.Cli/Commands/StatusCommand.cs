@@ -1,5 +1,6 @@
 using System.Globalization;
 using Backstay.Cli.Runtime;
+using Backstay.Core.Analysis;
 using Backstay.Core.Ports;
 using Microsoft.Extensions.Logging;
 
@@ -71,6 +72,22 @@ internal static class StatusCommand
             }
 
             Consoles.Human.Write(table);
+
+            // Beside health, the analysis: every instance may pass its health checks while the revision fails its requests.
+            foreach (var r in rows.Where(r => r.Progress?.Analysis is not null))
+            {
+                var a = r.Progress!.Analysis!;
+                var (word, colour) = a.Verdict switch
+                {
+                    Verdict.Fail => ("failing", "red"),
+                    Verdict.Pass => ("passing", "green"),
+                    _ => ("judging", "blue"),
+                };
+                var toRollBack = a.Verdict == Verdict.Fail ? $" ({a.Failures} of {a.FailuresToRollBack} failed looks in a row roll back)" : "";
+                Consoles.Human.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{Markup.Escape(r.Service)} r{r.TargetRevision} analysis [{colour}]{word}[/]: {Markup.Escape(a.Reason)}{toRollBack}, {(int)Math.Max(0, (TimeProvider.System.GetUtcNow() - a.At).TotalSeconds)} s ago"));
+            }
+
             foreach (var r in rows.Where(r => r.Drift.Count > 0))
             {
                 // A reset waits for the deployment in progress to end; a paused one is stopped (or rolled back) first.

@@ -25,6 +25,7 @@ internal sealed class Watchdog(DeploymentContext context)
 
     private readonly ConsecutiveFailureCounter _background = new(context.Plan.Analysis.ConsecutiveFailures);
     private DeploymentCommand? _pendingAnswer;
+    private AnalysisReading? _analysis;
     private DateTimeOffset _lastProgress;
     private DateTimeOffset _lastAlarmCheck;
     private DateTimeOffset _lastPausedDriftCheck;
@@ -126,7 +127,9 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             metrics = await context.Platform.Signals.GetMetricsAsync(context.Service, context.Target.Number, context.Plan.Analysis.Window, context.TargetTrafficSince, cancellationToken);
             var result = AnalysisEvaluator.Evaluate(context.Plan.Analysis, metrics);
-            if (_background.Record(result))
+            var rollsBack = _background.Record(result);
+            _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow());
+            if (rollsBack)
             {
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
             }
@@ -173,6 +176,7 @@ internal sealed class Watchdog(DeploymentContext context)
             Requests = metrics?.Requests,
             ErrorRate = metrics?.ErrorRate,
             LatencyP99Ms = metrics?.LatencyP99Ms,
+            Analysis = _analysis,
         };
         await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
     }

@@ -479,6 +479,17 @@
     return state.recent.find((d) => d.id === id) || null;
   }
 
+  // The analysis verdict beside health: instances can pass every health check while the revision fails its requests.
+  function analysisReading(d, progress) {
+    const a = progress && progress.analysis;
+    if (!a) return null;
+    const look = { Fail: ['Failing', 'bad'], Pass: ['Passing', 'ok'], Inconclusive: ['Judging', 'Pending'] }[a.verdict] || [a.verdict, ''];
+    const toRollBack = a.verdict === 'Fail' ? ' (' + a.failures + ' of ' + a.failuresToRollBack + ' failed looks in a row roll back)' : '';
+    return h('div', { class: 'small', 'data-testid': 'analysis' },
+      h('span', { class: 'badge ' + look[1], 'data-testid': 'analysis-verdict' }, look[0]),
+      ' r' + d.targetRevision + ' analysis: ' + a.reason + toRollBack + ' · ' + ago(a.at));
+  }
+
   // ---------- overview ----------
   function health(o) {
     const d = o.activeDeployment;
@@ -489,7 +500,8 @@
       if (d.stableRevision !== null && d.stableRevision !== undefined) rows.push([d.stableRevision, progress.stableHealthy, progress.stableDesired]);
       rows.push([d.targetRevision, progress.targetHealthy, progress.targetDesired]);
       return h('div', {}, rows.filter(([, , desired]) => desired > 0).map(([revision, healthy, desired]) =>
-        h('div', { class: 'small' }, badge(healthy >= desired ? 'Healthy' : 'Starting', healthy >= desired ? 'ok' : 'Pending'), ' r' + revision + ': ' + healthy + '/' + desired + ' healthy')));
+        h('div', { class: 'small' }, badge(healthy >= desired ? 'Healthy' : 'Starting', healthy >= desired ? 'ok' : 'Pending'), ' r' + revision + ': ' + healthy + '/' + desired + ' healthy')),
+        analysisReading(d, progress));
     }
     const sets = (o.observation && o.observation.sets) || [];
     if (sets.length === 0) return h('span', { class: 'muted' }, 'not observed yet');
@@ -597,6 +609,7 @@
         h('dl', { class: 'kv' },
           h('dt', {}, 'Stable revision'), h('dd', {}, service.stableRevision ? 'r' + service.stableRevision : '—'),
           h('dt', {}, 'Instances'), h('dd', {}, String(service.desiredCount)),
+          progress && progress.analysis ? [h('dt', {}, isActive(d) ? 'Analysis' : 'Analysis when it ended'), h('dd', {}, analysisReading(d, progress))] : null,
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(observation, service.stableRevision)),
           h('dt', {}, 'In progress'), h('dd', {}, active ? h('a', { href: '#/deployments/' + enc(active.id) }, active.id + ' (' + active.state + ')') : 'none'),
           h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
@@ -784,6 +797,7 @@
           h('dt', {}, isActive(d) ? 'Traffic' : 'Traffic when it ended'), h('dd', { 'data-testid': 'recorded-traffic' }, deploymentSplit(d)),
           h('dt', {}, isActive(d) ? 'Instances' : 'Instances when it ended'), h('dd', { 'data-testid': 'recorded-instances' }, progress ? 'r' + d.targetRevision + ': ' + progress.targetHealthy + '/' + progress.targetDesired + ' healthy' +
             (d.stableRevision ? ' · r' + d.stableRevision + ': ' + progress.stableHealthy + '/' + progress.stableDesired + ' healthy' : '') : '—'),
+          progress && progress.analysis ? [h('dt', {}, isActive(d) ? 'Analysis' : 'Analysis when it ended'), h('dd', {}, analysisReading(d, progress))] : null,
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(state.observation, d.kind === 'Rollback' ? d.targetRevision : d.stableRevision)),
           h('dt', {}, 'Requested by'), h('dd', { 'data-testid': 'requested-by' }, d.requestedBy || '—'),
           h('dt', {}, 'Created'), h('dd', {}, new Date(d.createdAt).toLocaleString() + (d.finishedAt ? ' · finished ' + new Date(d.finishedAt).toLocaleString() : '')),
