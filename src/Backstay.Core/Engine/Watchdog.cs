@@ -125,8 +125,8 @@ internal sealed class Watchdog(DeploymentContext context)
         RevisionMetrics? metrics = null;
         if (context.Stable is not null && context.TargetTrafficSince is not null && context.Deployment.TargetWeight > 0)
         {
-            metrics = await context.Platform.Signals.GetMetricsAsync(context.Service, context.Target.Number, context.Plan.Analysis.Window, context.TargetTrafficSince, cancellationToken);
-            var result = AnalysisEvaluator.Evaluate(context.Plan.Analysis, metrics);
+            var result = await context.JudgeAsync(context.Plan.Analysis, cancellationToken);
+            metrics = result.Metrics;
             var rollsBack = _background.Record(result);
             _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow());
             if (rollsBack)

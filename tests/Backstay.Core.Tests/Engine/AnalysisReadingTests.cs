@@ -1,5 +1,6 @@
 using Backstay.Core.Analysis;
 using Backstay.Core.Engine;
+using Backstay.Core.Model;
 using Backstay.Core.Spec;
 using Backstay.Testing;
 
@@ -60,4 +61,46 @@ public sealed class AnalysisReadingTests
 
     private static AnalysisReading? Reading(EngineHarness harness, string id) =>
         DeploymentProgress.Parse(harness.Store.Deployment(id).ProgressJson)?.Analysis;
+}
+
+/// <summary>Analysis against the stable revision (errorRate.maxIncrease), on the engine with a fake clock and platform.</summary>
+public sealed class BaselineAnalysisEngineTests
+{
+    private const string Web = EngineHarness.ServiceName;
+
+    [Fact]
+    public async Task Deploy_ReleaseAsBadAsItsStable_SucceedsWhereTheAbsoluteLimitAloneWouldJudgeItOnItsOwn()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        var stableProfile = new TrafficProfile { RequestsPerSecond = 300, ErrorRate = 0.04, Seed = 3 };
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, stableProfile));
+
+        var analysis = new AnalysisSpec { MaxErrorRate = null, MaxErrorRateIncrease = new ErrorRateIncrease(0.01, Relative: false) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(TimeSpan.FromSeconds(20)), Specs.Weight(50), Specs.Pause(TimeSpan.FromSeconds(20))), analysis: analysis);
+        var deployment = await harness.DeployAsync(spec, r => harness.Platform.SetTraffic(Web, r, stableProfile with { Seed = 4 }));
+
+        deployment.State.ShouldBe(DeploymentState.Succeeded, deployment.Reason);
+        var reading = DeploymentProgress.Parse(deployment.ProgressJson)?.Analysis.ShouldNotBeNull();
+        reading!.Reason.ShouldContain("against the stable revision's", customMessage: "the comparison was made, and passed");
+        reading.Verdict.ShouldBe(Verdict.Pass);
+    }
+
+    [Fact]
+    public async Task Deploy_ReleaseThreeTimesAsBadAsItsStable_IsRolledBackWithBothRatesInTheReason()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 300, ErrorRate = 0.02, Seed = 5 }));
+
+        // 6% is under the absolute 10% limit: only the comparison with the stable revision's 2% can catch it.
+        var analysis = new AnalysisSpec { MaxErrorRate = 0.10, MaxErrorRateIncrease = new ErrorRateIncrease(2, Relative: true) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(50), Specs.Pause(TimeSpan.FromSeconds(60))), analysis: analysis);
+        var deployment = await harness.DeployAsync(spec, r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 300, ErrorRate = 0.06, Seed = 6 }));
+
+        deployment.State.ShouldBe(DeploymentState.RolledBack);
+        deployment.Reason.ShouldNotBeNull().ShouldContain("worse than the stable revision: error rate");
+        deployment.Reason.ShouldContain("against the stable revision's");
+        deployment.Reason.ShouldContain("allowed 2x");
+    }
 }
