@@ -255,3 +255,31 @@ public sealed record Observation
 
 /// <summary>One revision's instances as observed.</summary>
 public sealed record ObservedSet(int Revision, int Desired, int Running, int Healthy);
+
+/// <summary>
+/// One revision's figures at one evaluation of a running deployment, kept with the deployment so charts show its history
+/// (stable against new) after a reload. Figures are over the analysis window ending at <see cref="At"/>; they are null
+/// while the revision has no production traffic or the platform gives none.
+/// </summary>
+public sealed record SeriesPoint
+{
+    /// <summary>At most this many points are kept per deployment; a store drops those beyond it.</summary>
+    public const int MaxPerDeployment = 20_000;
+
+    public required string DeploymentId { get; init; }
+    public DateTimeOffset At { get; init; }
+    public int Revision { get; init; }
+
+    /// <summary>The revision's production weight (0 to 100) when the point was taken.</summary>
+    public int Weight { get; init; }
+
+    /// <summary>Requests in the analysis window.</summary>
+    public long? Requests { get; init; }
+
+    /// <summary>Failed requests over requests, 0 to 1.</summary>
+    public double? ErrorRate { get; init; }
+    public double? P50Ms { get; init; }
+    public double? P90Ms { get; init; }
+    public double? P95Ms { get; init; }
+    public double? P99Ms { get; init; }
+}
