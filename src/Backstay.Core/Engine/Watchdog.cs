@@ -29,6 +29,9 @@ internal sealed class Watchdog(DeploymentContext context)
     private DateTimeOffset _lastAlarmCheck;
     private DateTimeOffset _lastPausedDriftCheck;
 
+    /// <summary>The chart points of both revisions, recorded at the evaluations this watch makes.</summary>
+    public SeriesRecorder Series { get; } = new(context);
+
     /// <summary>Between steps: a stop or rollback aborts now; a continue is kept for the next pause to act on.</summary>
     public async Task BetweenStepsAsync(CancellationToken cancellationToken) =>
         _pendingAnswer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
@@ -45,7 +48,14 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
             _pendingAnswer = null;
-            return context.Watches ? await WatchAsync(answer, cancellationToken) : answer;
+            if (!context.Watches)
+            {
+                // A rollback is not judged, but its chart goes on: traffic moving back to the stable revision.
+                await Series.RecordAsync(null, cancellationToken);
+                return answer;
+            }
+
+            return await WatchAsync(answer, cancellationToken);
         }
         finally
         {
@@ -128,10 +138,12 @@ internal sealed class Watchdog(DeploymentContext context)
             var result = AnalysisEvaluator.Evaluate(context.Plan.Analysis, metrics);
             if (_background.Record(result))
             {
+                await Series.RecordAsync(metrics, cancellationToken, force: true);
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
             }
         }
 
+        await Series.RecordAsync(metrics, cancellationToken);
         await ReportProgressAsync(set, metrics, cancellationToken);
         return answer;
     }

@@ -266,6 +266,24 @@ public sealed record SeriesPoint
     /// <summary>At most this many points are kept per deployment; a store drops those beyond it.</summary>
     public const int MaxPerDeployment = 20_000;
 
+    /// <summary>Points per revision taken at the full rate before their spacing starts to grow (half an hour at 1 s).</summary>
+    public const int PointsAtFullRate = 1800;
+
+    /// <summary>Points of a revision are never closer together than this, however short the analysis interval.</summary>
+    public static readonly TimeSpan MinimumSpacing = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How far apart the engine takes points: the analysis interval, at least <see cref="MinimumSpacing"/>, and
+    /// growing with the deployment's age (age / <see cref="PointsAtFullRate"/>), so that a deployment paused for a day
+    /// stays well under <see cref="MaxPerDeployment"/>.
+    /// </summary>
+    public static TimeSpan Spacing(TimeSpan interval, TimeSpan age)
+    {
+        var spacing = interval > MinimumSpacing ? interval : MinimumSpacing;
+        var grown = age / PointsAtFullRate;
+        return grown > spacing ? grown : spacing;
+    }
+
     public required string DeploymentId { get; init; }
     public DateTimeOffset At { get; init; }
     public int Revision { get; init; }

@@ -29,6 +29,7 @@ internal static class AnalysisStep
             context.Timings.Analysis.Observe(context.Time.GetElapsedTime(evaluating).TotalSeconds);
             if (counter.Record(result))
             {
+                await context.Watchdog.Series.RecordAsync(metrics, cancellationToken, force: true);
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
             }
 
