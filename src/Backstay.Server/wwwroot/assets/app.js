@@ -768,7 +768,7 @@
     let last = s.points.length ? s.points[s.points.length - 1].t : first;
     if (s.wasActive) last = Math.max(last, Date.now());
     if (failedAt) last = Math.max(last, failedAt);
-    const span = Math.max(last - first, 60000);
+    const span = Math.max(last - first, 10 * (doc.intervalMs || 1000)); // the whole series, at least ten spacings wide
     const x = (t) => left + (width - left - right) * ((t - first) / span);
     const y = (v) => top + (height - top - bottom) * (1 - Math.min(v, max) / max);
     g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
