@@ -529,7 +529,7 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         // Load on both revisions (50/50) for three analysis windows and a margin for a busy machine; points come a second apart.
         var deadline = spec.Analysis.Window * 3 + TimeSpan.FromSeconds(40);
         var load = TrafficLoad.SendAsync(spec, deadline);
-        await LogInAsync("grace");
+        await LogInAsync("olivia");
         await _page.GotoAsync($"{server.BaseUrl}#/deployments/{canary.Id}").Within(30);
         var charts = _page.Locator("[data-testid=charts]");
         var stable = _page.Locator("[data-testid=series-row][data-role=stable]");
