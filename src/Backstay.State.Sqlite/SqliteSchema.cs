@@ -4,7 +4,7 @@ namespace Backstay.State.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Kept in <c>PRAGMA user_version</c>; raise it together with the last line of <see cref="Script"/>.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     public const string Script = """
         CREATE TABLE IF NOT EXISTS services (
@@ -122,7 +122,22 @@ internal static class SqliteSchema
             json TEXT NOT NULL
         );
 
-        PRAGMA user_version = 2;
+        CREATE TABLE IF NOT EXISTS series (
+            deployment_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            weight INTEGER NOT NULL,
+            requests INTEGER NULL,
+            error_rate REAL NULL,
+            p50_ms REAL NULL,
+            p90_ms REAL NULL,
+            p95_ms REAL NULL,
+            p99_ms REAL NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at);
+
+        PRAGMA user_version = 3;
         """;
 
     /// <summary>Brings a version 1 database up to this one (run before <see cref="Script"/>, which cannot add columns).</summary>

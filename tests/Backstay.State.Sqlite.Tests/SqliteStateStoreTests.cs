@@ -1,3 +1,4 @@
+using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Testing;
 using Microsoft.Data.Sqlite;
@@ -44,7 +45,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(2L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(3L);
     }
 
     [Fact]
@@ -69,7 +70,28 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(2L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version2Database_GainsChartSeries()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 2 database had no series table.
+            await ScalarAsync(connection, "DROP TABLE series;");
+            await ScalarAsync(connection, "PRAGMA user_version = 2;");
+        }
+
+        SqliteConnection.ClearAllPools();
+
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
+        (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
     }
 
     [Fact]

@@ -30,6 +30,9 @@ internal sealed class Watchdog(DeploymentContext context)
     private DateTimeOffset _lastAlarmCheck;
     private DateTimeOffset _lastPausedDriftCheck;
 
+    /// <summary>The chart points of both revisions, recorded at the evaluations this watch makes.</summary>
+    public SeriesRecorder Series { get; } = new(context);
+
     /// <summary>Between steps: a stop or rollback aborts now; a continue is kept for the next pause to act on.</summary>
     public async Task BetweenStepsAsync(CancellationToken cancellationToken) =>
         _pendingAnswer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
@@ -46,7 +49,14 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
             _pendingAnswer = null;
-            return context.Watches ? await WatchAsync(answer, cancellationToken) : answer;
+            if (!context.Watches)
+            {
+                // A rollback is not judged, but its chart goes on: traffic moving back to the stable revision.
+                await Series.RecordAsync(null, cancellationToken);
+                return answer;
+            }
+
+            return await WatchAsync(answer, cancellationToken);
         }
         finally
         {
@@ -131,10 +141,12 @@ internal sealed class Watchdog(DeploymentContext context)
             _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow());
             if (rollsBack)
             {
+                await Series.RecordAsync(metrics, cancellationToken, force: true);
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
             }
         }
 
+        await Series.RecordAsync(metrics, cancellationToken);
         await ReportProgressAsync(set, metrics, cancellationToken);
         return answer;
     }

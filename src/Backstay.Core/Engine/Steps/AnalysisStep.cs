@@ -28,6 +28,7 @@ internal static class AnalysisStep
             context.Timings.Analysis.Observe(context.Time.GetElapsedTime(evaluating).TotalSeconds);
             if (counter.Record(result))
             {
+                await context.Watchdog.Series.RecordAsync(result.Metrics, cancellationToken, force: true);
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, result.Metrics.FirstErrorAt);
             }
 
