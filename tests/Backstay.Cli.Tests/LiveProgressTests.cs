@@ -101,6 +101,18 @@ public sealed class LiveProgressTests
     }
 
     [Fact]
+    public void Renderer_TerminalTooNarrowForStepNames_KeepsTheFiguresAndDropsTheName()
+    {
+        var (console, output) = Terminal(width: 80);
+        var renderer = new ProgressRenderer(console, new FixedTime(Start.AddSeconds(5)));
+
+        renderer.Show([], [Running(healthy: 2)]);
+
+        var drawn = output.ToString().Split(Erase)[^1];
+        drawn.ShouldBe("in progress | step 2/3 | traffic r2 10% / r1 90% | healthy r2 2/3, r1 3/3 | 5s");
+    }
+
+    [Fact]
     public void Renderer_NotATerminal_PrintsEventsOnlyWithoutEscapeCodes()
     {
         var output = new StringWriter();

@@ -44,8 +44,16 @@ internal sealed class ProgressRenderer(IAnsiConsole console, TimeProvider? time 
             return;
         }
 
-        var line = LiveLine(snapshot, _time.GetUtcNow(), _plans);
-        var fitted = line is null ? null : Fit(line, console.Profile.Width);
+        var now = _time.GetUtcNow();
+        var width = console.Profile.Width;
+        var line = LiveLine(snapshot, now, _plans, stepNames: true);
+        if (line is not null && line.Length >= width)
+        {
+            // A narrow terminal: the figures matter more than the step's name.
+            line = LiveLine(snapshot, now, _plans, stepNames: false);
+        }
+
+        var fitted = line is null ? null : Fit(line, width);
         if (fitted is null)
         {
             Clear();
@@ -69,9 +77,9 @@ internal sealed class ProgressRenderer(IAnsiConsole console, TimeProvider? time 
     }
 
     /// <summary>The live line of the deployment that moves now (the rollback once there is one), or null when none does.</summary>
-    public static string? LiveLine(IReadOnlyList<Deployment> snapshot, DateTimeOffset now) => LiveLine(snapshot, now, null);
+    public static string? LiveLine(IReadOnlyList<Deployment> snapshot, DateTimeOffset now) => LiveLine(snapshot, now, null, stepNames: true);
 
-    private static string? LiveLine(IReadOnlyList<Deployment> snapshot, DateTimeOffset now, Dictionary<string, IReadOnlyList<PlanAction>?>? plans)
+    private static string? LiveLine(IReadOnlyList<Deployment> snapshot, DateTimeOffset now, Dictionary<string, IReadOnlyList<PlanAction>?>? plans, bool stepNames)
     {
         var d = snapshot.LastOrDefault(d => d.IsActive && d.State != DeploymentState.RollingBack);
         if (d is null)
@@ -83,7 +91,7 @@ internal sealed class ProgressRenderer(IAnsiConsole console, TimeProvider? time 
         if (d.TotalSteps > 0)
         {
             var index = Math.Clamp(d.CurrentStep, 0, d.TotalSteps - 1);
-            var name = Actions(d, plans) is { } actions && index < actions.Count ? " " + actions[index].Describe() : "";
+            var name = stepNames && Actions(d, plans) is { } actions && index < actions.Count ? " " + actions[index].Describe() : "";
             parts.Add($"step {index + 1}/{d.TotalSteps}{name}");
         }
 
