@@ -11,7 +11,7 @@ internal static class StatusCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne };
+        var service = Completions.Services(new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne });
         var command = new Command("status", "Show services and deployments in progress") { service };
         command.SetAction(async (result, cancellationToken) =>
         {

@@ -168,6 +168,30 @@ internal sealed class Watchdog(DeploymentContext context)
         }
     }
 
+    /// <summary>
+    /// Puts a revision's instance counts into the recorded progress at once, before an event states them ("3/3 instances of
+    /// revision 2 healthy", "revision 2 scaled to 3"): progress, read after that event, then never shows older figures than
+    /// the event. Nothing is written while there are no figures yet.
+    /// </summary>
+    /// <param name="healthy">Healthy instances, or null to keep the recorded count.</param>
+    public async Task ReportInstancesAsync(int revision, int? healthy, int desired, CancellationToken cancellationToken)
+    {
+        if (DeploymentProgress.Parse(context.Deployment.ProgressJson) is not { } progress)
+        {
+            return;
+        }
+
+        var updated = revision == context.Target.Number
+            ? progress with { TargetHealthy = healthy ?? progress.TargetHealthy, TargetDesired = desired }
+            : revision == context.Stable?.Number
+                ? progress with { StableHealthy = healthy ?? progress.StableHealthy, StableDesired = desired }
+                : progress;
+        if (updated != progress)
+        {
+            await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(updated, DeploymentProgress.JsonOptions) }, cancellationToken);
+        }
+    }
+
     private async Task ReportProgressAsync(InstanceSet? target, RevisionMetrics? metrics, CancellationToken cancellationToken)
     {
         var now = context.Time.GetUtcNow();
