@@ -129,7 +129,7 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         var bad = await admin.DeployAsync(Specs.Request(spec, "v2") with { Env = new Dictionary<string, string> { ["GREETING"] = "v2", ["ERROR_RATE"] = "0.3" } });
         await admin.WaitForAsync(bad.Id, 60, DeploymentState.Paused);
 
-        await LogInAsync("ivan");
+        await LogInAsync("quentin");
         var row = _page.Locator($"[data-testid=service-row][data-service='{spec.Service}']");
         await Assertions.Expect(row.Locator("[data-testid=stable]")).ToHaveTextAsync("r1").Within(70);
         using var load = new CancellationTokenSource();
@@ -329,9 +329,19 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         _consoleErrors.ShouldBeEmpty();
     }
 
+    /// <summary>Token names taken by this class's tests, which share one server: a name used twice fails the second test.</summary>
+    private static readonly HashSet<string> TakenNames = [];
+
     /// <summary>Logs in with a new operator token named <paramref name="user"/>, which the history then records.</summary>
+
     private async Task LogInAsync(string user)
     {
+        lock (TakenNames)
+        {
+            // Caught here, whatever order the tests run in, rather than as a 400 from api/tokens when they happen to run in this order.
+            TakenNames.Add(user).ShouldBeTrue($"the token name '{user}' is used by another dashboard test on the same server; give this test a name of its own");
+        }
+
         using var admin = server.Admin();
         var created = await admin.PostJsonAsync<System.Text.Json.JsonElement>("api/tokens", new { name = user, role = "operator" });
         var token = created.GetProperty("token").GetString()!;

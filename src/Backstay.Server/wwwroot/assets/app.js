@@ -608,7 +608,6 @@
         h('dl', { class: 'kv' },
           h('dt', {}, 'Stable revision'), h('dd', {}, service.stableRevision ? 'r' + service.stableRevision : '—'),
           h('dt', {}, 'Instances'), h('dd', {}, String(service.desiredCount)),
-          progress && progress.analysis ? [h('dt', {}, isActive(d) ? 'Analysis' : 'Analysis when it ended'), h('dd', {}, analysisReading(d, progress))] : null,
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(observation, service.stableRevision)),
           h('dt', {}, 'In progress'), h('dd', {}, active ? h('a', { href: '#/deployments/' + enc(active.id) }, active.id + ' (' + active.state + ')') : 'none'),
           h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
