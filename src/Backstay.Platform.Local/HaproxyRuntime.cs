@@ -187,6 +187,10 @@ internal sealed class HaproxyRuntime(
     public async Task<IReadOnlyDictionary<int, int>> ReadWeightsAsync(string backend, IReadOnlyDictionary<int, int> revisionBySlot, CancellationToken cancellationToken) =>
         WeightPlanner.FromServers(await client.ShowServersStateAsync(backend, cancellationToken), backend, revisionBySlot);
 
+    /// <summary>What HAProxy holds for every server slot of every backend, in one read.</summary>
+    public Task<IReadOnlyList<ServerStateRow>> ReadAllServersAsync(CancellationToken cancellationToken) =>
+        client.ShowServersStateAsync(null, cancellationToken);
+
     /// <summary>
     /// Forgets retiring processes that are gone and, when HAProxy died, restarts it with back-off and reports the gap.
     /// Skips the pass when another HAProxy operation holds the gate: the next tick comes in 100 ms.

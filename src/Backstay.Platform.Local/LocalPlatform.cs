@@ -302,6 +302,26 @@ public sealed class LocalPlatform : IPlatform, ICompute, ITraffic, ISignals
         return await _haproxy.ReadWeightsAsync(route.Backend(listener), _instances.RevisionBySlot(service), cancellationToken);
     }
 
+    /// <summary>One "show servers state" for every backend, instead of one read per service.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>> GetProductionWeightsAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken)
+    {
+        ThrowIfNotRunning();
+        var weights = new Dictionary<string, IReadOnlyDictionary<int, int>>(StringComparer.Ordinal);
+        var routed = services.Select(s => (Service: s, Route: _routes.Find(s))).Where(r => r.Route is not null).ToList();
+        if (routed.Count == 0 || _haproxy!.Pid is null)
+        {
+            return weights;
+        }
+
+        var rows = await _haproxy.ReadAllServersAsync(cancellationToken);
+        foreach (var (service, route) in routed)
+        {
+            weights[service] = WeightPlanner.FromServers(rows, route!.Backend(Listener.Production), _instances.RevisionBySlot(service));
+        }
+
+        return weights;
+    }
+
     /// <summary>Requests of the revision on the production listener, from HAProxy's per-request log; latency is HAProxy's %Tr (time to the server's response headers).</summary>
     public Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken)
     {

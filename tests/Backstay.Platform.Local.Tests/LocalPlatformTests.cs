@@ -77,6 +77,35 @@ public sealed class LocalPlatformTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetProductionWeightsAsync_TwoServices_OneReadGivesWhatEachServicesOwnReadGives()
+    {
+        var platform = await _sandbox.StartPlatformAsync();
+        var first = _sandbox.Spec(Sandbox.FreePort());
+        var second = _sandbox.Spec(Sandbox.FreePort()) with { Service = _sandbox.Service + "b" };
+        foreach (var spec in new[] { first, second })
+        {
+            await platform.ScaleAsync(spec, _sandbox.Revision(1), 1, CancellationToken.None).Within(30);
+            await platform.ScaleAsync(spec, _sandbox.Revision(2), 1, CancellationToken.None).Within(30);
+        }
+
+        // A server that is not healthy yet counts 0: wait for all four.
+        await Sandbox.WaitUntilAsync(
+            async () => (await Task.WhenAll(new[] { first.Service, second.Service }.Select(s => platform.ListAsync(s, CancellationToken.None))))
+                .SelectMany(sets => sets).Count(set => set.HealthyCount == 1) == 4,
+            30,
+            "one healthy instance of each revision of both services");
+        await platform.SetWeightsAsync(first.Service, Listener.Production, new Dictionary<int, int> { [1] = 70, [2] = 30 }, CancellationToken.None).Within(10);
+        await platform.SetWeightsAsync(second.Service, Listener.Production, new Dictionary<int, int> { [2] = 100 }, CancellationToken.None).Within(10);
+
+        var all = await platform.GetProductionWeightsAsync([first.Service, second.Service, "not-a-service"], CancellationToken.None).Within(10);
+
+        all.Keys.ShouldBe([first.Service, second.Service], ignoreOrder: true);
+        all[first.Service].ShouldBe(await platform.GetWeightsAsync(first.Service, Listener.Production, CancellationToken.None).Within(10));
+        all[second.Service].ShouldBe(await platform.GetWeightsAsync(second.Service, Listener.Production, CancellationToken.None).Within(10));
+        all[first.Service].ShouldBe(new Dictionary<int, int> { [1] = 70, [2] = 30 });
+    }
+
+    [Fact]
     public async Task GetMetricsAsync_ErrorRate_CountsEveryRequestExactly()
     {
         var platform = await _sandbox.StartPlatformAsync();

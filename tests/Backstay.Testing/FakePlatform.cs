@@ -57,6 +57,9 @@ public sealed record WeightOperation(long Sequence, DateTimeOffset At, string Se
 /// </summary>
 public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraffic, ISignals
 {
+    private int _weightReads;
+    private int _batchWeightReads;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Service, int Revision), RevisionState> _revisions = new();
     private readonly Dictionary<(string Service, int Revision), InstanceBehavior> _behaviors = new();
@@ -322,10 +325,25 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
         return Task.CompletedTask;
     }
 
+    /// <summary>Reads of one service's weights (<see cref="GetWeightsAsync"/>).</summary>
+    public int WeightReads => Volatile.Read(ref _weightReads);
+
+    /// <summary>Reads of many services' production weights at once (<see cref="GetProductionWeightsAsync"/>).</summary>
+    public int BatchWeightReads => Volatile.Read(ref _batchWeightReads);
+
     public Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _weightReads);
         return Task.FromResult(WeightsNow(service, listener));
+    }
+
+    public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>> GetProductionWeightsAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _batchWeightReads);
+        return Task.FromResult<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>>(
+            services.ToDictionary(s => s, s => WeightsNow(s, Listener.Production), StringComparer.Ordinal));
     }
 
     public Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken)

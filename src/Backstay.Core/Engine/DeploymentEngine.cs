@@ -234,24 +234,40 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     private readonly ConcurrentDictionary<string, DateTimeOffset> _observedAt = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// One pass: reads every service that is due from the platform, then writes what it saw in one transaction. A
-    /// service the platform cannot read is logged and left for the next pass; the others are still written.
+    /// One pass: reads every service that is due from the platform (the production weights of all of them in one read
+    /// where the load balancer allows), then writes what it saw in one transaction. A service the platform cannot read is
+    /// logged and left for the next pass; the others are still written.
     /// </summary>
     private async Task ObserveAsync(CancellationToken cancellationToken)
     {
-        var seen = new List<Observation>();
-        foreach (var service in await store.ListServicesAsync(cancellationToken))
+        var due = (await store.ListServicesAsync(cancellationToken))
+            .Where(s => platform.Serves(s.Platform)
+                && !(_observedAt.TryGetValue(s.Name, out var at) && time.GetUtcNow() - at < platform.ObservationInterval(s.Platform)))
+            .Select(s => s.Name)
+            .ToList();
+        if (due.Count == 0)
         {
-            if (!platform.Serves(service.Platform)
-                || (_observedAt.TryGetValue(service.Name, out var at) && time.GetUtcNow() - at < platform.ObservationInterval(service.Platform)))
-            {
-                continue;
-            }
+            return;
+        }
 
+        IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>> weights = new Dictionary<string, IReadOnlyDictionary<int, int>>();
+        try
+        {
+            weights = await platform.Traffic.GetProductionWeightsAsync(due, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Each service is then read alone.
+            EngineLog.PassFailed(_logger, ex);
+        }
+
+        var seen = new List<Observation>();
+        foreach (var service in due)
+        {
             try
             {
-                _observedAt[service.Name] = time.GetUtcNow();
-                seen.Add(await Observations.ReadAsync(platform, service.Name, time, cancellationToken));
+                _observedAt[service] = time.GetUtcNow();
+                seen.Add(await Observations.ReadAsync(platform, service, time, weights.GetValueOrDefault(service), cancellationToken));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

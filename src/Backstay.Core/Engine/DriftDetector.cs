@@ -6,12 +6,16 @@ namespace Backstay.Core.Engine;
 /// <summary>Reads what the platform shows for a service.</summary>
 public static class Observations
 {
-    public static async Task<Observation> ReadAsync(IPlatform platform, string service, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<Observation> ReadAsync(IPlatform platform, string service, TimeProvider time, CancellationToken cancellationToken) =>
+        ReadAsync(platform, service, time, productionWeights: null, cancellationToken);
+
+    /// <summary>Reads the service back; <paramref name="productionWeights"/> when the pass has read them already for every service at once.</summary>
+    public static async Task<Observation> ReadAsync(IPlatform platform, string service, TimeProvider time, IReadOnlyDictionary<int, int>? productionWeights, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(platform);
         ArgumentNullException.ThrowIfNull(time);
         var sets = await platform.Compute.ListAsync(service, cancellationToken);
-        var weights = await platform.Traffic.GetWeightsAsync(service, Listener.Production, cancellationToken);
+        var weights = productionWeights ?? await platform.Traffic.GetWeightsAsync(service, Listener.Production, cancellationToken);
         return new Observation
         {
             Service = service,

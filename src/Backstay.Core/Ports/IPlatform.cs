@@ -157,6 +157,14 @@ public interface ITraffic
 
     /// <summary>Reads the weights back from the load balancer.</summary>
     Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the production weights of many services in one read of the load balancer, for the observation pass over every
+    /// service; the services it has no answer for are left out, and a platform that cannot answer at once returns an empty
+    /// map (then each service is read alone).
+    /// </summary>
+    Task<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>> GetProductionWeightsAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>>(new Dictionary<string, IReadOnlyDictionary<int, int>>());
 }
 
 /// <summary>Request figures of one revision over a window of time.</summary>

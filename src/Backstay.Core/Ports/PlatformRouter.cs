@@ -72,6 +72,33 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
     public async Task<IReadOnlyDictionary<int, int>> GetWeightsAsync(string service, Listener listener, CancellationToken cancellationToken) =>
         await (await ForAsync(service, cancellationToken)).Traffic.GetWeightsAsync(service, listener, cancellationToken);
 
+    /// <summary>Asks each platform once for the services it runs.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>>> GetProductionWeightsAsync(IReadOnlyCollection<string> services, CancellationToken cancellationToken)
+    {
+        var byPlatform = new Dictionary<IPlatform, List<string>>();
+        foreach (var service in services)
+        {
+            var platform = await ForAsync(service, cancellationToken);
+            if (!byPlatform.TryGetValue(platform, out var list))
+            {
+                byPlatform[platform] = list = [];
+            }
+
+            list.Add(service);
+        }
+
+        var weights = new Dictionary<string, IReadOnlyDictionary<int, int>>(StringComparer.Ordinal);
+        foreach (var (platform, list) in byPlatform)
+        {
+            foreach (var (service, read) in await platform.Traffic.GetProductionWeightsAsync(list, cancellationToken))
+            {
+                weights[service] = read;
+            }
+        }
+
+        return weights;
+    }
+
     public async Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken) =>
         await (await ForAsync(service, cancellationToken)).Signals.GetMetricsAsync(service, revision, window, since, cancellationToken);
 

@@ -135,6 +135,27 @@ public sealed class DriftTests
         seen.Zip(seen.Skip(1), (a, b) => b - a).ShouldAllBe(gap => gap >= TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task Observe_ThreeServices_ReadsTheirWeightsInOneReadPerPass()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        foreach (var name in new[] { "web", "api", "worker" })
+        {
+            await harness.DeployAsync(Specs.Service() with { Service = name });
+        }
+
+        var (single, batch) = (harness.Platform.WeightReads, harness.Platform.BatchWeightReads);
+        await harness.AdvanceAsync(TimeSpan.FromSeconds(9));
+
+        (harness.Platform.BatchWeightReads - batch).ShouldBeInRange(4, 5, "a pass every 2 s");
+        (harness.Platform.WeightReads - single).ShouldBe(0, "no service read alone while nothing is deployed");
+        foreach (var name in new[] { "web", "api", "worker" })
+        {
+            (await harness.Store.GetObservationAsync(name, CancellationToken.None)).ShouldNotBeNull().ProductionWeights.ShouldBe(new Dictionary<int, int> { [1] = 100 });
+        }
+    }
+
     private static async Task<Deployment> RunWithWeightsMovedByHandAsync(EngineHarness harness, Action? beforeContinue = null)
     {
         await harness.StartEngineAsync();
