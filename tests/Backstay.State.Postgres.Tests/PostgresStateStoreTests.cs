@@ -42,7 +42,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
     [Fact]
     public async Task InitializeAsync_NewDatabase_SetsSchemaVersion()
     {
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(2);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(3);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
 
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(2);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(3);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(2L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(3L);
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(2L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
     }
 
     [Fact]
