@@ -302,7 +302,8 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             return [];
         }
 
-        return DriftDetector.Compare(service, observation);
+        // A previous revision kept warm after a blue/green deployment runs on purpose until its window ends.
+        return DriftDetector.Compare(service, observation, last?.WarmRevision);
     }
 
     private async Task<Deployment> RequireDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
