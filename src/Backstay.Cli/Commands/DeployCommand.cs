@@ -65,6 +65,11 @@ internal static class DeployCommand
         {
             var colour = report.Outcome switch { "Succeeded" => "green", "RolledBack" or "Failed" or "Drift" => "red", "Paused" => "yellow", _ => "default" };
             Consoles.Human.MarkupLine($"[{colour} bold]{report.Outcome}[/]: deployment {report.Id} of {Markup.Escape(report.Service)} revision {report.Revision}{(report.Reason is null ? "" : " — " + Markup.Escape(report.Reason))}");
+            if (report.WarmLine(WarmWindowKeep(deployment)) is { } warm)
+            {
+                Consoles.Human.MarkupLine(Markup.Escape(warm));
+            }
+
             if (report.Outcome == "Paused")
             {
                 Consoles.Human.MarkupLine($"Continue with [bold]backstay continue {report.Id}[/], or roll back with [bold]backstay rollback {Markup.Escape(report.Service)}[/].");
@@ -73,6 +78,12 @@ internal static class DeployCommand
 
         return deployment.State is DeploymentState.Pending or DeploymentState.InProgress ? ExitCodes.Succeeded : Reports.ExitCode(deployment, report.Drift.Count > 0);
     }
+
+    /// <summary>The keepPreviousFor of a deployment's plan, as specs write it; null when it keeps nothing warm.</summary>
+    private static string? WarmWindowKeep(Deployment deployment) =>
+        DeploymentPlan.FromJson(deployment.PlanJson).Actions.OfType<WaitAction>().FirstOrDefault(w => w.Reason == WaitAction.KeepPreviousWarm) is { } keep
+            ? Durations.Format(keep.Duration)
+            : null;
 
     internal static ServiceSpec LoadSpec(string path)
     {

@@ -37,8 +37,8 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     /// <summary>How long this engine's decisions take (for /metrics).</summary>
     public EngineTimings Timings { get; } = new();
 
-    /// <summary>Services whose deployments this engine is running now.</summary>
-    public IReadOnlyCollection<string> RunningServices => _running.Keys.ToList();
+    /// <summary>Services whose deployments this engine is running now (not counting warm windows it waits out).</summary>
+    public IReadOnlyCollection<string> RunningServices => _running.Keys.Where(s => !_warm.ContainsKey(s)).ToList();
 
     /// <summary>Runs until cancelled; one bad deployment or pass is reported and retried, never fatal.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -141,28 +141,39 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
                 continue;
             }
 
-            await TryStartAsync(warm.Service, cancellationToken, token => RunWarmWindowAsync(warm, token));
+            var giveWay = new CancellationTokenSource();
+            if (!await TryStartAsync(warm.Service, cancellationToken, token => RunWarmWindowAsync(warm, giveWay, token), giveWay))
+            {
+                giveWay.Dispose();
+            }
         }
     }
 
     /// <summary>Takes the service's lease and starts the work in the background, registered as the service's runner.</summary>
-    private async Task TryStartAsync(string service, CancellationToken cancellationToken, Func<CancellationToken, Task> work)
+    /// <param name="giveWay">For a warm window: registered with the service, so that a new deployment of it makes the work give way.</param>
+    private async Task<bool> TryStartAsync(string service, CancellationToken cancellationToken, Func<CancellationToken, Task> work, CancellationTokenSource? giveWay = null)
     {
         // Another platform's deployment (a local one in the state directory of an ECS run from the CLI) is not this engine's.
         if (await store.GetServiceAsync(service, cancellationToken) is { } record && !platform.Serves(record.Platform))
         {
-            return;
+            return false;
         }
 
         if (!await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, cancellationToken))
         {
-            return;
+            return false;
+        }
+
+        if (giveWay is not null)
+        {
+            _warm[service] = giveWay;
         }
 
         // Registered before it starts, so a runner that finishes at once cannot leave a stale entry behind.
         var start = new Task<Task>(() => work(cancellationToken));
         _running[service] = start.Unwrap();
         start.Start(TaskScheduler.Default);
+        return true;
     }
 
     private Task RunOneAsync(Deployment deployment, CancellationToken cancellationToken) =>
@@ -173,10 +184,8 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         });
 
     /// <summary>Waits out a deployment's warm window under the service's lease, then retires its previous revision; gives way to a new deployment of the service.</summary>
-    private async Task RunWarmWindowAsync(Deployment deployment, CancellationToken cancellationToken)
+    private async Task RunWarmWindowAsync(Deployment deployment, CancellationTokenSource giveWay, CancellationToken cancellationToken)
     {
-        using var giveWay = new CancellationTokenSource();
-        _warm[deployment.Service] = giveWay;
         try
         {
             await RunLeasedAsync(deployment, cancellationToken, (fencedStore, fencedPlatform, token) =>
@@ -185,6 +194,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         finally
         {
             _warm.TryRemove(new KeyValuePair<string, CancellationTokenSource>(deployment.Service, giveWay));
+            giveWay.Dispose();
         }
     }
 

@@ -17,7 +17,7 @@ namespace Backstay.Core.Engine;
 internal static class WarmWindow
 {
     /// <summary>The reason of the plan's <see cref="WaitAction"/> that opens the window.</summary>
-    public const string WaitReason = "keep previous warm";
+    public const string WaitReason = WaitAction.KeepPreviousWarm;
 
     /// <summary>How often a runner waiting out a window looks at the clock, the commands and the record.</summary>
     public static readonly TimeSpan CheckEvery = TimeSpan.FromMilliseconds(250);

@@ -161,8 +161,7 @@ public sealed record Deployment
     /// <summary>When the warm window of <see cref="WarmUntil"/> ended; null while the previous revision is still kept warm.</summary>
     public DateTimeOffset? WarmEndedAt { get; init; }
 
-    /// <summary>The revision kept warm now: the previous one, while the window is open; null otherwise.</summary>
-    [JsonIgnore]
+    /// <summary>The revision kept warm now: the previous one, while the window is open; null otherwise. Documents carry it (read only).</summary>
     public int? WarmRevision => WarmUntil is not null && WarmEndedAt is null && State == DeploymentState.Succeeded ? StableRevision : null;
 
     public bool IsActive => State.IsActive();
