@@ -68,6 +68,12 @@ internal static class DeployCommand
             if (report.WarmLine(WarmWindowKeep(deployment)) is { } warm)
             {
                 Consoles.Human.MarkupLine(Markup.Escape(warm));
+                if (control is InProcessControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+                {
+                    // ECS with no controller: this process ran the deployment and ends now; nothing else is running to retire it.
+                    Consoles.Human.MarkupLine(Markup.Escape(
+                        $"No `backstay serve` runs for this state directory: the next backstay command that runs {report.Service}'s deployments (deploy, continue, rollback) after that time retires it; a new deployment retires it first."));
+                }
             }
 
             if (report.Outcome == "Paused")

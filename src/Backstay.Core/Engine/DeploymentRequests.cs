@@ -429,6 +429,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
                 TargetWeight = latest.TargetWeight,
                 TestTrafficOnTarget = latest.TestTrafficOnTarget,
                 RollbackOf = latest.RollbackOf,
+                WarmUntil = latest.State == DeploymentState.Succeeded ? latest.WarmUntil : null,
                 PlanJson = plan.ToJson(),
                 RequestedBy = requestedBy,
                 CreatedAt = latest.CreatedAt,

@@ -112,6 +112,7 @@ internal static class WarmWindow
         }
 
         await EndAsync(store, time, logger, open, $"revision {open.WarmRevision} scaled to 0: {why}", cancellationToken, "Retired");
+        await MarkEndedAsync(store, platform, open, logger, cancellationToken);
     }
 
     /// <summary>Ends the window on the record, with an event on the deployment that opened it.</summary>
@@ -121,7 +122,26 @@ internal static class WarmWindow
         EngineLog.DeploymentEvent(logger, open.Id, open.Service, message);
         await store.AppendEventAsync(new DeploymentEvent { DeploymentId = open.Id, At = now, Type = type, Message = message }, cancellationToken);
         var current = await store.GetDeploymentAsync(open.Id, cancellationToken) ?? open;
-        await store.UpdateDeploymentAsync(current with { WarmEndedAt = current.WarmEndedAt ?? now, UpdatedAt = now }, cancellationToken);
+        var ended = current with { WarmEndedAt = current.WarmEndedAt ?? now, UpdatedAt = now };
+        await store.UpdateDeploymentAsync(ended, cancellationToken);
+    }
+
+    /// <summary>Tells the platform the window is over (ECS: the deployment tag, which `backstay import` reads), when this is still the service's latest deployment.</summary>
+    private static async Task MarkEndedAsync(IStateStore store, IPlatform platform, Deployment open, ILogger logger, CancellationToken cancellationToken)
+    {
+        if ((await store.ListDeploymentsAsync(open.Service, 1, cancellationToken)).FirstOrDefault() is not { } latest || latest.Id != open.Id)
+        {
+            return;
+        }
+
+        try
+        {
+            await platform.MarkDeploymentAsync(DeploymentPlan.FromJson(latest.PlanJson).Spec, DeploymentMark.Of(latest), cancellationToken);
+        }
+        catch (PlatformException ex)
+        {
+            EngineLog.MarkFailed(logger, ex, open.Id, open.Service);
+        }
     }
 
     /// <summary>
