@@ -39,7 +39,7 @@ public sealed class WarmWindowEndToEndTests : IDisposable
             """);
         await _cli.StartServeAsync();
         (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
-        var first = InstancePids(1);
+        var first = _cli.InstancePids(1);
         first.Count.ShouldBe(2);
 
         var deploy = await _cli.RunAsync(TimeSpan.FromSeconds(90), "deploy", "--env", "GREETING=v2");
@@ -57,13 +57,13 @@ public sealed class WarmWindowEndToEndTests : IDisposable
         var warmUntil = second.GetProperty("warmUntil").GetDateTimeOffset();
         returnedAt.ShouldBeLessThan(warmUntil, "deploy returns before the window ends");
         (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 2);
-        first.ShouldAllBe(pid => Alive(pid), "the previous revision's instances stay up during the window");
+        first.ShouldAllBe(pid => CliRunner.Alive(pid), "the previous revision's instances stay up during the window");
         var status = await _cli.RunAsync("status", "web");
         status.Stdout.ShouldContain("revision 1 warm until");
         var statusJson = JsonDocument.Parse((await _cli.RunAsync("status", "web", "-o", "json")).Stdout).RootElement.GetProperty("services")[0];
         statusJson.GetProperty("warm").GetProperty("revision").GetInt32().ShouldBe(1);
 
-        await WaitUntilAsync(() => InstancePids(1).Count == 0 && first.All(pid => !Alive(pid)), warmUntil + Margin, "revision 1's instances gone after the window");
+        await WaitUntilAsync(() => _cli.InstancePids(1).Count == 0 && first.All(pid => !CliRunner.Alive(pid)), warmUntil + Margin, "revision 1's instances gone after the window");
 
         DateTimeOffset.UtcNow.ShouldBeGreaterThanOrEqualTo(warmUntil);
         var ended = await LatestAsync();
@@ -73,7 +73,7 @@ public sealed class WarmWindowEndToEndTests : IDisposable
 
         // The next window is ended at once by `continue --full`, named by the service.
         (await _cli.DeployAsync("--env", "GREETING=v3")).Outcome.ShouldBe("Succeeded");
-        var warm = InstancePids(2);
+        var warm = _cli.InstancePids(2);
         warm.Count.ShouldBe(2);
         var third = await LatestAsync();
 
@@ -82,8 +82,8 @@ public sealed class WarmWindowEndToEndTests : IDisposable
         full.ExitCode.ShouldBe(0, full.Stdout + full.Stderr);
         full.Stdout.ShouldContain("Revision 2 retired");
         DateTimeOffset.UtcNow.ShouldBeLessThan(third.GetProperty("warmUntil").GetDateTimeOffset());
-        await WaitUntilAsync(() => warm.All(pid => !Alive(pid)), DateTimeOffset.UtcNow + TimeSpan.FromSeconds(15), "revision 2's processes exiting");
-        InstancePids(2).ShouldBeEmpty();
+        await WaitUntilAsync(() => warm.All(pid => !CliRunner.Alive(pid)), DateTimeOffset.UtcNow + TimeSpan.FromSeconds(15), "revision 2's processes exiting");
+        _cli.InstancePids(2).ShouldBeEmpty();
         (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 3);
     }
 
@@ -103,17 +103,4 @@ public sealed class WarmWindowEndToEndTests : IDisposable
             await Task.Delay(250);
         }
     }
-
-    /// <summary>The pids of the revision's instances as platform.json records them.</summary>
-    private List<int> InstancePids(int revision)
-    {
-        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_cli.StateDirectory, "local", "platform.json"))).RootElement;
-        return state.GetProperty("Services").EnumerateArray()
-            .SelectMany(s => s.GetProperty("Revisions").EnumerateArray())
-            .Where(r => r.GetProperty("Number").GetInt32() == revision)
-            .SelectMany(r => r.GetProperty("Instances").EnumerateArray())
-            .Select(i => i.GetProperty("Pid").GetInt32()).Where(pid => pid > 0).ToList();
-    }
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
 }

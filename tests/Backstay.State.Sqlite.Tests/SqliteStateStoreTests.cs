@@ -73,6 +73,30 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
     }
 
     [Fact]
+    public async Task InitializeAsync_Version2Database_GainsTheWarmWindowColumnsAndKeepsItsDeployments()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 2 deployments table had no warm window columns (nor their index).
+            await ScalarAsync(connection, "DROP INDEX deployments_warm;");
+            await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_until;");
+            await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_ended_at;");
+            await ScalarAsync(connection, "PRAGMA user_version = 2;");
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        var warm = Deployment("d-1", "web", Core.Model.DeploymentState.Succeeded) with { StableRevision = 1, WarmUntil = Start.AddMinutes(5) };
+        await store.CreateDeploymentAsync(warm, Ct);
+        (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
+        (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+    }
+
+    [Fact]
     public async Task InitializeAsync_NewerSchemaVersion_ThrowsNamingVersion()
     {
         await using (var connection = await OpenUnpooledAsync())
