@@ -45,6 +45,7 @@ internal static class Program
             ValidateCommand.Create(),
             LoadCommand.Create(),
             TokenCommand.Create(),
+            CompletionCommand.Create(),
         };
 
         Help.Install(root);

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Backstay.Platform.Local;
@@ -17,8 +18,17 @@ internal sealed record ServerStateRow(string Backend, string Server, int Operati
 }
 
 /// <summary>HAProxy's runtime API on its unix socket, one connection per command line.</summary>
+/// <remarks>
+/// A seamless reload hands the runtime socket's listener to the new process (-x), so for a while both the new and the
+/// retiring process accept on it. A command answered by the retiring one acts on a process that is going away and does
+/// not know the backends the reload added ("No such backend"). So every command line and read is sent behind "show
+/// info", and an answer from another pid than <see cref="Serving"/> is thrown away and the line sent again.
+/// </remarks>
 internal sealed class HaproxyClient(string socketPath, TimeProvider time)
 {
+    // How long a retiring HAProxy may keep answering before a command gives up (it stops accepting on its soft stop).
+    private static readonly TimeSpan AnsweredByServingWithin = TimeSpan.FromSeconds(10);
+
     // Stays well below HAProxy's 16 kB buffer for one command line.
     private const int MaxLineLength = 8000;
 
@@ -29,7 +39,16 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
+    private volatile StrongBox<int>? _serving;
+
     public string SocketPath { get; } = socketPath;
+
+    /// <summary>The pid of the HAProxy that serves (whose answers count), or null before one is known.</summary>
+    public int? Serving
+    {
+        get => _serving?.Value;
+        set => _serving = value is { } pid ? new StrongBox<int>(pid) : null;
+    }
 
     /// <summary>Sends the commands separated by ';' on as few connections as the line length allows (one, normally); throws on an error answer.</summary>
     public async Task<string> ExecuteAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken)
@@ -40,7 +59,7 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
         {
             if (line.Length > 0 && line.Length + command.Length + 1 > MaxLineLength)
             {
-                output.Append(await SendAsync(line.ToString(), cancellationToken));
+                output.Append(await SendToServingAsync(line.ToString(), cancellationToken));
                 line.Clear();
             }
 
@@ -54,7 +73,7 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
 
         if (line.Length > 0)
         {
-            output.Append(await SendAsync(line.ToString(), cancellationToken));
+            output.Append(await SendToServingAsync(line.ToString(), cancellationToken));
         }
 
         var text = output.ToString();
@@ -67,6 +86,56 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
         }
 
         return text;
+    }
+
+    /// <summary>
+    /// Sends the line to the serving HAProxy and returns its answer: behind "show info", again until the pid that
+    /// answers is <see cref="Serving"/> (a retiring process may still accept on the socket for a moment after a reload).
+    /// </summary>
+    public async Task<string> SendToServingAsync(string line, CancellationToken cancellationToken)
+    {
+        if (Serving is not { } serving)
+        {
+            return await SendAsync(line, cancellationToken);
+        }
+
+        var deadline = time.GetTimestamp() + (long)(AnsweredByServingWithin.TotalSeconds * time.TimestampFrequency);
+        var pause = TimeSpan.FromMilliseconds(5);
+        while (true)
+        {
+            var (pid, answer) = SplitInfo(await SendAsync("show info;" + line, cancellationToken));
+            if (pid == serving)
+            {
+                return answer;
+            }
+
+            if (time.GetTimestamp() > deadline)
+            {
+                throw new PlatformException(string.Create(CultureInfo.InvariantCulture,
+                    $"HAProxy's runtime socket {SocketPath} was answered by {(pid is null ? "something that is not HAProxy" : $"pid {pid}")}, not by the serving HAProxy (pid {serving}), for {AnsweredByServingWithin.TotalSeconds:0} s."));
+            }
+
+            await Task.Delay(pause, time, cancellationToken);
+            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 100));
+        }
+    }
+
+    /// <summary>Splits the answer to "show info;…" into the pid "show info" named (null when it named none) and the rest.</summary>
+    internal static (int? Pid, string Answer) SplitInfo(string answer)
+    {
+        var end = answer.IndexOf("\n\n", StringComparison.Ordinal);
+        var info = end < 0 ? answer : answer[..end];
+        var rest = end < 0 ? "" : answer[(end + 2)..];
+        foreach (var line in info.Split('\n'))
+        {
+            if (line.StartsWith("Pid:", StringComparison.Ordinal)
+                && int.TryParse(line.AsSpan(4).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+            {
+                return (pid, rest);
+            }
+        }
+
+        return (null, rest);
     }
 
     public async Task<string> SendAsync(string line, CancellationToken cancellationToken)
@@ -123,7 +192,7 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
 
     public async Task<IReadOnlyList<ServerStateRow>> ShowServersStateAsync(string? backend, CancellationToken cancellationToken)
     {
-        var text = await SendAsync(backend is null ? "show servers state" : "show servers state " + backend, cancellationToken);
+        var text = await SendToServingAsync(backend is null ? "show servers state" : "show servers state " + backend, cancellationToken);
         return ParseServersState(text);
     }
 

@@ -73,7 +73,7 @@ internal static class HaproxyExecutable
         if (replacing is { } old)
         {
             // The new process starts from the old one's server addresses, states and weights, and takes its listening sockets over.
-            var state = await client.SendAsync("show servers state", cancellationToken);
+            var state = await client.SendToServingAsync("show servers state", cancellationToken);
             await File.WriteAllTextAsync(files.ServerStatePath, state, cancellationToken);
             args.AddRange(["-x", files.SocketPath, "-sf", old.ToString(CultureInfo.InvariantCulture)]);
         }

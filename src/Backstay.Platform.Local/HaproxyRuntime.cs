@@ -30,6 +30,17 @@ internal sealed class HaproxyRuntime(
     private readonly HaproxyServers _servers = new(client, routes, instances, requestLog);
     private volatile HaproxyProcess? _process;
 
+    /// <summary>The HAProxy that serves; the runtime API client counts only its answers.</summary>
+    private HaproxyProcess? Serving
+    {
+        get => _process;
+        set
+        {
+            _process = value;
+            client.Serving = value?.Pid;
+        }
+    }
+
     /// <summary>HAProxy processes replaced by a reload that may still be finishing their connections.</summary>
     private ImmutableArray<PersistedProcess> _retiring = [];
 
@@ -70,7 +81,7 @@ internal sealed class HaproxyRuntime(
             {
                 if (await client.TryGetPidAsync(cancellationToken) == recorded.Pid)
                 {
-                    _process = new HaproxyProcess(recorded.Pid, recorded.StartTicks, null);
+                    Serving = new HaproxyProcess(recorded.Pid, recorded.StartTicks, null);
                     raise(new PlatformEvent("", null, null, PlatformEventTypes.HaproxyAdopted,
                         string.Create(CultureInfo.InvariantCulture, $"Adopted the running HAProxy (pid {recorded.Pid}).")));
                     var config = RenderConfig(routes.All.Select(r => r.ToConfig()));
@@ -200,7 +211,7 @@ internal sealed class HaproxyRuntime(
 
             if (current is not null)
             {
-                _process = null;
+                Serving = null;
                 _servers.Forget();
                 current.Process?.Dispose();
                 _retryAt = now;
@@ -252,7 +263,7 @@ internal sealed class HaproxyRuntime(
 
         stops.AddRange(_retiring.Select(r => ProcFs.StopAsync(r.Pid, r.StartTicks, TimeSpan.FromSeconds(2), time)));
         await Task.WhenAll(stops);
-        _process = null;
+        Serving = null;
         ImmutableInterlocked.InterlockedExchange(ref _retiring, []);
     }
 
@@ -279,7 +290,7 @@ internal sealed class HaproxyRuntime(
         }
 
         var started = new HaproxyProcess(launched.Pid, launched.StartTicks, launched.Process);
-        _process = started;
+        Serving = started;
         _seenAliveAt = time.GetUtcNow();
         _exitedAt = null;
         WatchExit(started);

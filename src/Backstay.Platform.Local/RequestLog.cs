@@ -139,6 +139,7 @@ internal sealed class RequestBuffer
             Errors = errors,
             LatencyP50Ms = Percentile(latencies, 0.50),
             LatencyP90Ms = Percentile(latencies, 0.90),
+            LatencyP95Ms = Percentile(latencies, 0.95),
             LatencyP99Ms = Percentile(latencies, 0.99),
             FirstErrorAt = firstError,
         };

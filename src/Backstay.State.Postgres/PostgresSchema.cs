@@ -8,7 +8,7 @@ namespace Backstay.State.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>Kept in the one row of <c>schema_version</c>; raise it together with <see cref="Script"/>.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>Allows one active deployment per service besides those RollingBack, which their rollback deployment finishes.</summary>
     public const string OneActiveDeploymentIndex = "deployments_one_active_per_service";
@@ -147,5 +147,21 @@ internal static class PostgresSchema
             service text NOT NULL PRIMARY KEY,
             json text NOT NULL
         );
+
+        CREATE TABLE IF NOT EXISTS series (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            deployment_id text NOT NULL,
+            at_ticks bigint NOT NULL,
+            revision integer NOT NULL,
+            weight integer NOT NULL,
+            requests bigint NULL,
+            error_rate double precision NULL,
+            p50_ms double precision NULL,
+            p90_ms double precision NULL,
+            p95_ms double precision NULL,
+            p99_ms double precision NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at_ticks, seq);
         """;
 }

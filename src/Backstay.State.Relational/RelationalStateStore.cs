@@ -441,6 +441,57 @@ public abstract class RelationalStateStore : IStateStore
             cancellationToken,
             Text("service", service));
 
+    public async Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        if (points.Count == 0)
+        {
+            return;
+        }
+
+        // One transaction per batch (an evaluation's points of both revisions). The cap is counted, not locked: one
+        // runner writes a deployment's points, so two writers never race for its last places.
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var batch in points.GroupBy(p => p.DeploymentId, StringComparer.Ordinal))
+        {
+            var kept = Convert.ToInt64(
+                await ScalarAsync(connection, "SELECT COUNT(*) FROM series WHERE deployment_id = @deployment_id;", cancellationToken, Text("deployment_id", batch.Key)),
+                CultureInfo.InvariantCulture);
+            foreach (var point in batch.Take((int)Math.Max(0, SeriesPoint.MaxPerDeployment - kept)))
+            {
+                await ExecuteAsync(
+                    connection,
+                    $"INSERT INTO series ({_rows.SeriesColumns}) VALUES ({TableRows.SeriesValues});",
+                    cancellationToken,
+                    _rows.SeriesArgs(point));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public Task<IReadOnlyList<SeriesPoint>> ListSeriesAsync(string deploymentId, DateTimeOffset? after, CancellationToken cancellationToken)
+    {
+        var at = _dialect.TimeColumn("at");
+        return QueryAsync(
+            $"""
+            SELECT {_rows.SeriesColumns} FROM series
+            WHERE deployment_id = @deployment_id AND (@after IS NULL OR {at} > @after)
+            ORDER BY {at}, {_dialect.InsertionOrder};
+            """,
+            _rows.SeriesPoint,
+            cancellationToken,
+            Text("deployment_id", deploymentId),
+            _dialect.Time("after", after));
+    }
+
+    public async Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "DELETE FROM series WHERE deployment_id = @deployment_id;", cancellationToken, Text("deployment_id", deploymentId));
+    }
+
     /// <summary>An open connection from the store's pool.</summary>
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 

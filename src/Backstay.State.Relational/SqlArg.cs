@@ -12,5 +12,7 @@ public readonly record struct SqlArg(string Name, DbType Type, object? Value)
 
     public static SqlArg Long(string name, long? value) => new(name, DbType.Int64, value);
 
+    public static SqlArg Double(string name, double? value) => new(name, DbType.Double, value);
+
     public static SqlArg Bool(string name, bool value) => new(name, DbType.Boolean, value);
 }

@@ -40,6 +40,12 @@ internal sealed class TableRows(StoreDialect dialect)
     public string JournalColumns { get; } =
         $"sequence, deployment_id, step, phase, action, detail_json, {dialect.TimeColumn("at")}";
 
+    public string SeriesColumns { get; } =
+        $"deployment_id, {dialect.TimeColumn("at")}, revision, weight, requests, error_rate, p50_ms, p90_ms, p95_ms, p99_ms";
+
+    /// <summary>The parameters of <see cref="SeriesArgs"/>, in the order of <see cref="SeriesColumns"/>.</summary>
+    public const string SeriesValues = "@deployment_id, @at, @revision, @weight, @requests, @error_rate, @p50_ms, @p90_ms, @p95_ms, @p99_ms";
+
     private static JsonSerializerOptions DocumentJson => BackstayJson.Options;
 
     public SqlArg[] DeploymentArgs(Deployment deployment) =>
@@ -74,6 +80,20 @@ internal sealed class TableRows(StoreDialect dialect)
         Bool("active", deployment.IsActive),
         dialect.Time("warm_until", deployment.WarmUntil),
         dialect.Time("warm_ended_at", deployment.WarmEndedAt),
+    ];
+
+    public SqlArg[] SeriesArgs(SeriesPoint point) =>
+    [
+        Text("deployment_id", point.DeploymentId),
+        dialect.Time("at", point.At),
+        Int("revision", point.Revision),
+        Int("weight", point.Weight),
+        Long("requests", point.Requests),
+        Double("error_rate", point.ErrorRate),
+        Double("p50_ms", point.P50Ms),
+        Double("p90_ms", point.P90Ms),
+        Double("p95_ms", point.P95Ms),
+        Double("p99_ms", point.P99Ms),
     ];
 
     public ServiceRecord Service(DbDataReader reader) => new()
@@ -171,6 +191,20 @@ internal sealed class TableRows(StoreDialect dialect)
         At = dialect.ReadTime(reader, 6),
     };
 
+    public SeriesPoint SeriesPoint(DbDataReader reader) => new()
+    {
+        DeploymentId = reader.GetString(0),
+        At = dialect.ReadTime(reader, 1),
+        Revision = reader.GetInt32(2),
+        Weight = reader.GetInt32(3),
+        Requests = reader.IsDBNull(4) ? null : reader.GetInt64(4),
+        ErrorRate = NullableDouble(reader, 5),
+        P50Ms = NullableDouble(reader, 6),
+        P90Ms = NullableDouble(reader, 7),
+        P95Ms = NullableDouble(reader, 8),
+        P99Ms = NullableDouble(reader, 9),
+    };
+
     /// <summary>A row of one JSON document column (hook runs, observations).</summary>
     public static T Document<T>(DbDataReader reader) => JsonSerializer.Deserialize<T>(reader.GetString(0), DocumentJson)!;
 
@@ -181,6 +215,9 @@ internal sealed class TableRows(StoreDialect dialect)
 
     private static int? NullableInt(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
+
+    private static double? NullableDouble(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
 
     private DateTimeOffset? NullableTime(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : dialect.ReadTime(reader, ordinal);

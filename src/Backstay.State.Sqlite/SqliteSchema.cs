@@ -4,7 +4,7 @@ namespace Backstay.State.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Kept in <c>PRAGMA user_version</c>; raise it together with the last line of <see cref="Script"/>.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     public const string Script = """
         CREATE TABLE IF NOT EXISTS services (
@@ -125,7 +125,22 @@ internal static class SqliteSchema
             json TEXT NOT NULL
         );
 
-        PRAGMA user_version = 3;
+        CREATE TABLE IF NOT EXISTS series (
+            deployment_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            weight INTEGER NOT NULL,
+            requests INTEGER NULL,
+            error_rate REAL NULL,
+            p50_ms REAL NULL,
+            p90_ms REAL NULL,
+            p95_ms REAL NULL,
+            p99_ms REAL NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at);
+
+        PRAGMA user_version = 4;
         """;
 
     /// <summary>Brings a version 1 database up to this one (run before <see cref="Script"/>, which cannot add columns).</summary>
@@ -133,8 +148,8 @@ internal static class SqliteSchema
         ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         """;
 
-    /// <summary>Brings a version 2 database up to this one (run after <see cref="FromVersion1"/> for a version 1 one): the warm window of blue/green.</summary>
-    public const string FromVersion2 = """
+    /// <summary>Brings a version 1, 2 or 3 database up to this one (run after <see cref="FromVersion1"/> for a version 1 one): the warm window of blue/green.</summary>
+    public const string FromVersion3 = """
         ALTER TABLE deployments ADD COLUMN warm_until TEXT NULL;
         ALTER TABLE deployments ADD COLUMN warm_ended_at TEXT NULL;
         """;

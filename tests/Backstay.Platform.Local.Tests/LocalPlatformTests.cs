@@ -399,6 +399,36 @@ public sealed class LocalPlatformTests : IAsyncLifetime
         (await platform.GetWeightsAsync(spec.Service, Listener.Production, CancellationToken.None).Within(10))[1].ShouldBe(100);
     }
 
+    /// <summary>
+    /// After a seamless reload the retiring HAProxy shares the runtime socket's listener for a moment and answers what it
+    /// is asked with "No such backend" (seen under load: first deployments stopped on it). A process plays that retiring
+    /// HAProxy here for as long as the test runs, so most command lines would reach it.
+    /// </summary>
+    [Fact]
+    public async Task SetAndGetWeights_WhileARetiringHaproxyAlsoAnswersTheRuntimeSocket_ActOnTheServingOne()
+    {
+        var platform = await _sandbox.StartPlatformAsync();
+        var port = Sandbox.FreePort();
+        var spec = _sandbox.Spec(port);
+        await platform.ScaleAsync(spec, _sandbox.Revision(1), 1, CancellationToken.None).Within(30);
+        await platform.ScaleAsync(spec, _sandbox.Revision(2), 1, CancellationToken.None).Within(30);
+        await WaitHealthyAsync(platform, 1, 1);
+        await WaitHealthyAsync(platform, 2, 1);
+        using var retiring = _sandbox.Track(Process.Start(new ProcessStartInfo("python3")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "retiring_haproxy.py"), platform.SocketPath },
+            RedirectStandardOutput = true,
+        })!);
+        (await retiring.StandardOutput.ReadLineAsync().Within(10)).ShouldBe("ready");
+
+        foreach (var stable in new[] { 90, 50, 10, 100, 0, 70, 30, 60, 20, 80, 95, 45, 15, 85, 5, 75, 35, 65, 25, 55 })
+        {
+            var weights = new Dictionary<int, int> { [1] = stable, [2] = 100 - stable };
+            await platform.SetWeightsAsync(spec.Service, Listener.Production, weights, CancellationToken.None).Within(30);
+            (await platform.GetWeightsAsync(spec.Service, Listener.Production, CancellationToken.None).Within(30)).ShouldBe(weights);
+        }
+    }
+
     [Fact]
     public async Task Haproxy_Killed_IsRestartedWithTheSameWeights()
     {

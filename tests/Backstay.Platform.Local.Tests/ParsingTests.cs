@@ -142,6 +142,16 @@ public sealed class ParsingTests
         buffer.Summarize(1, TimeSpan.FromDays(1), start.AddDays(1), null).Requests.ShouldBe(1);
     }
 
+    [Theory]
+    [InlineData("Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nFailedResolutions: 0\n\n\nNo such backend.\n\n", 4242, "\nNo such backend.\n\n")]
+    [InlineData("Name: HAProxy\nPid: 17\n\n1\n# be_id be_name\n", 17, "1\n# be_id be_name\n")]
+    [InlineData("Unknown command.\n", null, "")]
+    public void SplitInfo_AnswerBehindShowInfo_NamesThePidAndKeepsOnlyTheCommandsAnswer(string answer, int? pid, string rest)
+    {
+        // The info block's own lines (FailedResolutions) must never be read as an error of the command behind it.
+        HaproxyClient.SplitInfo(answer).ShouldBe((pid, rest));
+    }
+
     [Fact]
     public void ParseServersState_ShowServersStateOutput_ReadsSlotWeightPortAndMaintenance()
     {

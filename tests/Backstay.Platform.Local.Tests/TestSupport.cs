@@ -130,6 +130,13 @@ internal sealed class Sandbox : IAsyncDisposable
         return new HelloProcess(process);
     }
 
+    /// <summary>A process the test started, killed at cleanup.</summary>
+    public Process Track(Process process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, double seconds, string what)
     {
         var stopwatch = Stopwatch.StartNew();

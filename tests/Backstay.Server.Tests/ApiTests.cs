@@ -223,6 +223,14 @@ public sealed class ApiTests(ServerFixture server)
             {
                 eventName = line[7..];
             }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && eventName == "series")
+            {
+                // Chart points of running deployments come on the same stream, without an id.
+                var series = JsonDocument.Parse(line[6..]).RootElement;
+                series.GetProperty("deploymentId").GetString().ShouldNotBeNullOrEmpty();
+                series.GetProperty("points").GetArrayLength().ShouldBeGreaterThan(0);
+                eventName = null;
+            }
             else if (line.StartsWith("data: ", StringComparison.Ordinal))
             {
                 eventName.ShouldBe("deployment");
@@ -239,6 +247,74 @@ public sealed class ApiTests(ServerFixture server)
         received.Select(e => e.Sequence).ShouldBe(received.Select(e => e.Sequence).Order().Distinct());
         var stored = await admin.GetJsonAsync<List<DeploymentEvent>>($"api/deployments/{deployment.Id}/events");
         received.Select(e => e.Sequence).ShouldBe(stored.Where(e => e.Sequence <= received[^1].Sequence).Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task Series_CanaryUnderLoad_HasPointsOfBothRevisionsWithThresholdsAndTheRollbackKeepsThem()
+    {
+        using var viewer = server.Viewer();
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("series"), pausing: true);
+        await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
+        var canary = await admin.DeployAsync(Specs.Request(spec, "v2"));
+        await admin.WaitForAsync(canary.Id, 60, DeploymentState.Paused);
+
+        // Points come a second apart at most; figures over the 5 s window need a few of them with load on both revisions.
+        var deadline = spec.Analysis.Window * 3 + TimeSpan.FromSeconds(30);
+        var load = TrafficLoad.SendAsync(spec, deadline);
+        var series = await viewer.GetJsonAsync<JsonElement>($"api/deployments/{canary.Id}/series");
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !Measured(series, 1) || !Measured(series, 2); await Task.Delay(250))
+        {
+            clock.Elapsed.ShouldBeLessThan(deadline, $"no measured points of both revisions yet: {series}");
+            series = await viewer.GetJsonAsync<JsonElement>($"api/deployments/{canary.Id}/series");
+        }
+
+        series.GetProperty("schemaVersion").GetInt32().ShouldBe(1);
+        series.GetProperty("deploymentId").GetString().ShouldBe(canary.Id);
+        series.GetProperty("fromRevision").GetInt32().ShouldBe(1);
+        series.GetProperty("toRevision").GetInt32().ShouldBe(2);
+        series.GetProperty("stableRevision").GetInt32().ShouldBe(1);
+        series.GetProperty("newRevision").GetInt32().ShouldBe(2);
+        series.GetProperty("windowMs").GetDouble().ShouldBe(spec.Analysis.Window.TotalMilliseconds);
+        series.GetProperty("intervalMs").GetDouble().ShouldBe(1000);
+        series.GetProperty("thresholds").GetProperty("errorRate").GetDouble().ShouldBe(0.05);
+        series.GetProperty("thresholds").GetProperty("latencyP99Ms").GetDouble().ShouldBe(300);
+        series.GetProperty("failedAt").ValueKind.ShouldBe(JsonValueKind.Null);
+        var points = series.GetProperty("points").EnumerateArray().ToList();
+        points.Select(p => p.GetProperty("at").GetDateTimeOffset()).ShouldBeInOrder();
+        var measured = points.First(p => p.GetProperty("revision").GetInt32() == 2 && p.GetProperty("requests") is { ValueKind: JsonValueKind.Number } requests && requests.GetInt64() > 0);
+        measured.GetProperty("weight").GetInt32().ShouldBe(50);
+        foreach (var figure in new[] { "errorRate", "p50Ms", "p95Ms", "p99Ms" })
+        {
+            measured.GetProperty(figure).ValueKind.ShouldBe(JsonValueKind.Number, figure);
+        }
+
+        var cut = points[points.Count / 2].GetProperty("at").GetString()!;
+        var later = await viewer.GetJsonAsync<JsonElement>($"api/deployments/{canary.Id}/series?after={Uri.EscapeDataString(cut)}");
+        later.GetProperty("points").EnumerateArray().ShouldAllBe(p => p.GetProperty("at").GetDateTimeOffset() > DateTimeOffset.Parse(cut, System.Globalization.CultureInfo.InvariantCulture));
+
+        // Rolled back by a person: the failure is marked, and the rollback's page shows the same story with stable kept stable.
+        await admin.PostJsonAsync<Deployment>($"api/deployments/{canary.Id}/stop", new { rollback = true });
+        var rolledBack = await admin.WaitForAsync(canary.Id, 60, DeploymentState.RolledBack);
+        await load;
+        var after = await viewer.GetJsonAsync<JsonElement>($"api/deployments/{canary.Id}/series");
+        after.GetProperty("failedAt").GetDateTimeOffset().ShouldBeGreaterThan(points[0].GetProperty("at").GetDateTimeOffset());
+        var rollback = await viewer.GetJsonAsync<JsonElement>($"api/deployments/{rolledBack.RolledBackBy}/series");
+        rollback.GetProperty("kind").GetString().ShouldBe("Rollback");
+        rollback.GetProperty("stableRevision").GetInt32().ShouldBe(1);
+        rollback.GetProperty("newRevision").GetInt32().ShouldBe(2);
+        rollback.GetProperty("failedAt").GetString().ShouldBe(after.GetProperty("failedAt").GetString());
+        rollback.GetProperty("points").GetArrayLength().ShouldBeGreaterThanOrEqualTo(points.Count);
+
+        using var unknown = await viewer.GetAsync("api/deployments/d-NOSUCHONE/series").Within(10);
+        unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        unknown.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        Error(await unknown.Content.ReadAsStringAsync()).Kind.ShouldBe("notFound");
+        (await viewer.GetAsync($"api/deployments/{canary.Id}/series?after=yesterday").Within(10)).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+
+        static bool Measured(JsonElement series, int revision) =>
+            series.GetProperty("points").EnumerateArray().Any(p => p.GetProperty("revision").GetInt32() == revision
+                && p.GetProperty("requests") is { ValueKind: JsonValueKind.Number } requests && requests.GetInt64() > 0);
     }
 
     [Fact]

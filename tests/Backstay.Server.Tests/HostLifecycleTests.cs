@@ -132,6 +132,9 @@ public sealed class HostLifecycleTests(ServerFixture server) : IAsyncLifetime
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);
         public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken) => inner.SaveObservationsAsync(observations, cancellationToken);
         public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken) => inner.GetObservationAsync(service, cancellationToken);
+        public Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken) => inner.AppendSeriesAsync(points, cancellationToken);
+        public Task<IReadOnlyList<SeriesPoint>> ListSeriesAsync(string deploymentId, DateTimeOffset? after, CancellationToken cancellationToken) => inner.ListSeriesAsync(deploymentId, after, cancellationToken);
+        public Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken) => inner.DeleteSeriesAsync(deploymentId, cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -99,6 +99,35 @@ internal static class Specs
     };
 }
 
+/// <summary>Load on a service's production listener, for tests that need figures (charts, series).</summary>
+internal static class TrafficLoad
+{
+    /// <summary>Requests to the service's production listener for a while, so the charts have figures to show; bounded in time and count.</summary>
+    public static async Task SendAsync(Backstay.Core.Spec.ServiceSpec spec, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri("http://" + spec.Platform.Local!.ProductionListener), Timeout = TimeSpan.FromSeconds(2) };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(duration);
+        var sent = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            while (!stop.IsCancellationRequested && Interlocked.Increment(ref sent) < 4000)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(new Uri("/", UriKind.Relative), stop.Token);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                }
+
+                await Task.Delay(5, CancellationToken.None);
+            }
+        })).Within(duration.TotalSeconds + 10);
+        await Task.Delay(1500);
+    }
+}
+
 /// <summary>Pins builtin:hello to the SHA-256 of hello.dll, as the CLI's resolver does, so revisions carry a digest.</summary>
 internal sealed class TestImageResolver : IImageResolver
 {

@@ -1,3 +1,4 @@
+using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Testing;
 using Microsoft.Data.Sqlite;
@@ -44,7 +45,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]
@@ -69,19 +70,19 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]
-    public async Task InitializeAsync_Version2Database_GainsTheWarmWindowColumnsAndKeepsItsDeployments()
+    public async Task InitializeAsync_Version3Database_GainsTheWarmWindowColumnsAndKeepsItsDeployments()
     {
         await using (var connection = await OpenUnpooledAsync())
         {
-            // A version 2 deployments table had no warm window columns (nor their index).
+            // A version 3 deployments table had no warm window columns (nor their index).
             await ScalarAsync(connection, "DROP INDEX deployments_warm;");
             await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_until;");
             await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_ended_at;");
-            await ScalarAsync(connection, "PRAGMA user_version = 2;");
+            await ScalarAsync(connection, "PRAGMA user_version = 3;");
         }
 
         SqliteConnection.ClearAllPools();
@@ -93,7 +94,28 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
         (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version2Database_GainsChartSeries()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 2 database had no series table.
+            await ScalarAsync(connection, "DROP TABLE series;");
+            await ScalarAsync(connection, "PRAGMA user_version = 2;");
+        }
+
+        SqliteConnection.ClearAllPools();
+
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
+        (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]

@@ -466,6 +466,45 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
+    public Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            foreach (var batch in points.GroupBy(p => p.DeploymentId, StringComparer.Ordinal))
+            {
+                var kept = _data.Series.Count(p => p.DeploymentId == batch.Key);
+                _data.Series.AddRange(batch.Take(Math.Max(0, SeriesPoint.MaxPerDeployment - kept)));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<SeriesPoint>> ListSeriesAsync(string deploymentId, DateTimeOffset? after, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            // OrderBy is stable: points at equal times stay in the order they were added.
+            return Task.FromResult<IReadOnlyList<SeriesPoint>>([.. _data.Series
+                .Where(p => p.DeploymentId == deploymentId && (after is null || p.At > after))
+                .OrderBy(p => p.At)]);
+        }
+    }
+
+    public Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            _data.Series.RemoveAll(p => p.DeploymentId == deploymentId);
+        }
+
+        return Task.CompletedTask;
+    }
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private void ThrowIfConflict(string service, string? ignoredId)
@@ -504,6 +543,7 @@ public sealed class InMemoryStateStore : IStateStore
         public readonly List<DeploymentCommand> Commands = [];
         public readonly List<JournalEntry> Journal = [];
         public readonly List<HookRun> HookRuns = [];
+        public readonly List<SeriesPoint> Series = [];
         public readonly Dictionary<string, Observation> Observations = new(StringComparer.Ordinal);
         public readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt, long Generation)> Leases = new(StringComparer.Ordinal);
         public long EventSequence;

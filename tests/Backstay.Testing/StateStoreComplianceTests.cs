@@ -733,6 +733,64 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task AppendSeriesAsync_PointsOfBothRevisions_ListReturnsEveryFieldOldestFirstAndOnlyThatDeployment()
+    {
+        var stable = Point("d-1", 1, Start.AddSeconds(1)) with { Weight = 90, Requests = 900, ErrorRate = 0.001, P50Ms = 3.5, P90Ms = 9.25, P95Ms = 12, P99Ms = 40.125 };
+        var target = Point("d-1", 2, Start.AddSeconds(1)) with { Weight = 10, Requests = 100, ErrorRate = 0.25, P50Ms = 4, P90Ms = null, P95Ms = null, P99Ms = 80 };
+        var earlier = Point("d-1", 1, Start) with { Weight = 100, Requests = null, ErrorRate = null };
+        var other = Point("d-2", 2, Start);
+
+        // Two batches, the later one first: the store orders by time, and by the order added at equal times.
+        await Store.AppendSeriesAsync([stable, target, other], Ct);
+        await Store.AppendSeriesAsync([earlier], Ct);
+        await Store.AppendSeriesAsync([], Ct);
+
+        (await Store.ListSeriesAsync("d-1", null, Ct)).ShouldBe([earlier, stable, target]);
+        (await Store.ListSeriesAsync("d-2", null, Ct)).ShouldBe([other]);
+        (await Store.ListSeriesAsync("d-3", null, Ct)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ListSeriesAsync_After_ReturnsOnlyLaterPointsToTheTick()
+    {
+        var points = Enumerable.Range(0, 4).Select(i => Point("d-1", 2, Start.AddTicks(i))).ToList();
+        await Store.AppendSeriesAsync(points, Ct);
+
+        (await Store.ListSeriesAsync("d-1", Start.AddTicks(1), Ct)).ShouldBe(points[2..]);
+        (await Store.ListSeriesAsync("d-1", Start.AddTicks(3), Ct)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task AppendSeriesAsync_BeyondTheCap_KeepsTheFirstPointsAndDropsTheRest()
+    {
+        var first = Enumerable.Range(0, SeriesPoint.MaxPerDeployment - 1).Select(i => Point("d-1", 2, Start.AddMilliseconds(i))).ToList();
+        await Store.AppendSeriesAsync(first, Ct);
+        var last = Point("d-1", 1, Start.AddDays(1));
+
+        await Store.AppendSeriesAsync([last, Point("d-1", 2, Start.AddDays(1)), Point("d-2", 2, Start)], Ct);
+        await Store.AppendSeriesAsync([Point("d-1", 1, Start.AddDays(2))], Ct);
+
+        var kept = await Store.ListSeriesAsync("d-1", null, Ct);
+        kept.Count.ShouldBe(SeriesPoint.MaxPerDeployment);
+        kept[^1].ShouldBe(last);
+        (await Store.ListSeriesAsync("d-2", null, Ct)).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task DeleteSeriesAsync_OneDeployment_LeavesOthersAndTheDeployment()
+    {
+        await Store.CreateDeploymentAsync(Deployment("d-1", "web", DeploymentState.Succeeded), Ct);
+        await Store.AppendSeriesAsync([Point("d-1", 1, Start), Point("d-1", 2, Start), Point("d-2", 2, Start)], Ct);
+
+        await Store.DeleteSeriesAsync("d-1", Ct);
+        await Store.DeleteSeriesAsync("d-unknown", Ct);
+
+        (await Store.ListSeriesAsync("d-1", null, Ct)).ShouldBeEmpty();
+        (await Store.ListSeriesAsync("d-2", null, Ct)).Count.ShouldBe(1);
+        (await Store.GetDeploymentAsync("d-1", Ct)).ShouldNotBeNull();
+    }
+
     /// <summary>Runs each piece of work on its own thread, all released at once, so that they overlap.</summary>
     protected static Task<T[]> RunTogetherAsync<T>(params Func<Task<T>>[] work) => Concurrently.RunAsync(Timeout, work);
 
@@ -774,6 +832,20 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
         RollbackOf = undone.Id,
         CreatedAt = Start.AddMinutes(1),
         UpdatedAt = Start.AddMinutes(1),
+    };
+
+    protected static SeriesPoint Point(string deploymentId, int revision, DateTimeOffset at) => new()
+    {
+        DeploymentId = deploymentId,
+        At = at,
+        Revision = revision,
+        Weight = 50,
+        Requests = 10,
+        ErrorRate = 0,
+        P50Ms = 1,
+        P90Ms = 2,
+        P95Ms = 3,
+        P99Ms = 4,
     };
 
     protected static DeploymentEvent Event(string deploymentId, string message) => new()

@@ -8,7 +8,7 @@ internal static class AcknowledgeCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service whose rolled-back or failed release to acknowledge" };
+        var service = Completions.Services(new Argument<string>("service") { Description = "Service whose rolled-back or failed release to acknowledge" });
         var note = new Option<string?>("--note") { Description = "Why, or where it is followed up (a ticket, a channel); at most 500 characters" };
         var command = new Command("acknowledge", "Acknowledge a service's rolled-back or failed release so it is no longer shown as an open incident") { service, note };
         command.Aliases.Add("ack");

@@ -5,7 +5,7 @@ internal static class ContinueCommand
 {
     public static Command Create()
     {
-        var id = new Argument<string>("deployment") { Description = "Id of the paused deployment (or a service: its deployment in progress, or the one keeping its previous revision warm)" };
+        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the paused deployment (or a service: its deployment in progress, or the one keeping its previous revision warm)" }, pausedOnly: true);
         var full = new Option<bool>("--full") { Description = "Skip the remaining pauses, analyses and steps (fast-forward); after a blue/green deployment, end its warm window now" };
         var hook = new Option<string?>("--hook") { Description = "Id of the pause hook to answer (optional when only one waits)" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the answer is recorded" };

@@ -7,7 +7,7 @@ internal static class HistoryCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service" };
+        var service = Completions.Services(new Argument<string>("service") { Description = "Service" });
         var limit = new Option<int>("--limit") { Description = "How many deployments", DefaultValueFactory = _ => 20 };
         var events = new Option<bool>("--events") { Description = "Include each deployment's timeline" };
         var command = new Command("history", "List a service's deployments and rollbacks") { service, limit, events };

@@ -5,7 +5,7 @@ internal static class LogsCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service" };
+        var service = Completions.Services(new Argument<string>("service") { Description = "Service" });
         var instance = new Option<string?>("--instance") { Description = "Only this instance" };
         var revision = new Option<int?>("--revision", "-r") { Description = "Only instances of this revision" };
         var tail = new Option<int>("--tail", "-n") { Description = "Lines per instance", DefaultValueFactory = _ => 50 };

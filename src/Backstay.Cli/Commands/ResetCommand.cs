@@ -5,7 +5,7 @@ internal static class ResetCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service to reset" };
+        var service = Completions.Services(new Argument<string>("service") { Description = "Service to reset" });
         var adopt = new Option<bool>("--adopt") { Description = "Take what runs now as the new baseline (default)" };
         var recreate = new Option<bool>("--recreate") { Description = "Bring back the last good revision at its count with all traffic" };
         var command = new Command("reset", "Re-sync a service's record with its platform after a change by hand") { service, adopt, recreate };

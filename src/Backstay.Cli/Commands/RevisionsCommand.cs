@@ -7,7 +7,7 @@ internal static class RevisionsCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string>("service") { Description = "Service" };
+        var service = Completions.Services(new Argument<string>("service") { Description = "Service" });
         var command = new Command("revisions", "List a service's revisions") { service };
         command.SetAction(async (result, cancellationToken) =>
         {

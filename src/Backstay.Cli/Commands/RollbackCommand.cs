@@ -8,7 +8,7 @@ internal static class RollbackCommand
 {
     public static Command Create()
     {
-        var targets = new Argument<string[]>("targets") { Description = "Services, or a deployment id, to roll back", Arity = ArgumentArity.ZeroOrMore };
+        var targets = Completions.ActiveDeployments(Completions.Services(new Argument<string[]>("targets") { Description = "Services, or a deployment id, to roll back", Arity = ArgumentArity.ZeroOrMore }));
         var to = new Option<int?>("--to") { Description = "Revision to roll back to (default: the previous stable revision); one service only" };
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pick services and a revision among the last ones in a dialog" };
         var last = new Option<int>("--last") { Description = "How many earlier revisions the dialog offers", DefaultValueFactory = _ => 5 };

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Backstay.Cli.Runtime;
+using Backstay.Core.Analysis;
 using Backstay.Core.Ports;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,7 @@ internal static class StatusCommand
 {
     public static Command Create()
     {
-        var service = new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne };
+        var service = Completions.Services(new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne });
         var command = new Command("status", "Show services and deployments in progress") { service };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -73,6 +74,22 @@ internal static class StatusCommand
             }
 
             Consoles.Human.Write(table);
+
+            // Beside health, the analysis: every instance may pass its health checks while the revision fails its requests.
+            foreach (var r in rows.Where(r => r.Progress?.Analysis is not null))
+            {
+                var a = r.Progress!.Analysis!;
+                var (word, colour) = a.Verdict switch
+                {
+                    Verdict.Fail => ("failing", "red"),
+                    Verdict.Pass => ("passing", "green"),
+                    _ => ("judging", "blue"),
+                };
+                var toRollBack = a.Verdict == Verdict.Fail ? $" ({a.Failures} of {a.FailuresToRollBack} failed looks in a row roll back)" : "";
+                Consoles.Human.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{Markup.Escape(r.Service)} r{r.TargetRevision} analysis [{colour}]{word}[/]: {Markup.Escape(a.Reason)}{toRollBack}, {(int)Math.Max(0, (TimeProvider.System.GetUtcNow() - a.At).TotalSeconds)} s ago"));
+            }
+
             foreach (var r in rows.Where(r => r.Drift.Count > 0))
             {
                 // A reset waits for the deployment in progress to end; a paused one is stopped (or rolled back) first.

@@ -5,7 +5,7 @@ internal static class StopCommand
 {
     public static Command Create()
     {
-        var id = new Argument<string>("deployment") { Description = "Id of the deployment in progress" };
+        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the deployment in progress" });
         var rollback = new Option<bool>("--rollback") { Description = "Roll it back instead of leaving it where it is" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the request is recorded" };
         var command = new Command("stop", "Stop a deployment in progress") { id, rollback, noWait };

@@ -1,83 +1,70 @@
-using Backstay.Core.Analysis;
-
 namespace Backstay.Cli.Infrastructure;
 
-/// <summary>Follows a deployment (and the rollback that undoes it) through the store, printing its timeline as it happens.</summary>
-internal sealed class DeploymentWatcher(IControlPlane store, IAnsiConsole? console)
+/// <summary>
+/// Follows a deployment (and the rollback that undoes it) through the store, printing its timeline as it happens and,
+/// on a terminal, a live line of its progress (<see cref="ProgressRenderer"/>).
+/// </summary>
+internal sealed class DeploymentWatcher(IControlPlane store, IAnsiConsole? console, TimeProvider? time = null)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal);
-    private string? _lastProgress;
+    private readonly ProgressRenderer? _renderer = console is null ? null : new ProgressRenderer(console, time);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>Waits until the deployment finishes, or pauses when stopOnPause; returns it as it stands then.</summary>
     public async Task<Deployment> WaitAsync(string id, bool stopOnPause, CancellationToken cancellationToken)
     {
-        while (true)
+        var followed = new List<string> { id };
+        try
         {
-            var deployment = await store.GetDeploymentAsync(id, cancellationToken)
-                ?? throw new CliException($"Deployment {id} disappeared from the store.", ExitCodes.Error);
-            Deployment? rollback = deployment.RolledBackBy is { } rb ? await store.GetDeploymentAsync(rb, cancellationToken) : null;
-            await PrintAsync(rollback is null ? [deployment] : [deployment, rollback], cancellationToken);
-            if (deployment.IsFinished && (rollback is null || rollback.IsFinished))
+            while (true)
             {
-                return deployment;
-            }
+                // Events first, then the deployments: the live line drawn from these deployments is never older than
+                // an event printed with it (the engine records figures before the events that state them).
+                var fresh = await ReadEventsAsync(followed, cancellationToken);
+                var deployment = await store.GetDeploymentAsync(id, cancellationToken)
+                    ?? throw new CliException($"Deployment {id} disappeared from the store.", ExitCodes.Error);
+                Deployment? rollback = deployment.RolledBackBy is { } rb ? await store.GetDeploymentAsync(rb, cancellationToken) : null;
+                _renderer?.Show(fresh, rollback is null ? [deployment] : [deployment, rollback]);
+                if (rollback is not null && !followed.Contains(rollback.Id))
+                {
+                    // A rollback appeared: read its events (and the deployments again after them) before anything ends.
+                    followed.Add(rollback.Id);
+                    continue;
+                }
 
-            if (stopOnPause && deployment.State == DeploymentState.Paused)
-            {
-                return deployment;
-            }
+                if (deployment.IsFinished && (rollback is null || rollback.IsFinished))
+                {
+                    return deployment;
+                }
 
-            await Task.Delay(PollInterval, cancellationToken);
+                if (stopOnPause && deployment.State == DeploymentState.Paused)
+                {
+                    return deployment;
+                }
+
+                await Task.Delay(PollInterval, _time, cancellationToken);
+            }
+        }
+        finally
+        {
+            _renderer?.Clear();
         }
     }
 
-    private async Task PrintAsync(IReadOnlyList<Deployment> deployments, CancellationToken cancellationToken)
+    private async Task<List<DeploymentEvent>> ReadEventsAsync(IEnumerable<string> ids, CancellationToken cancellationToken)
     {
         var fresh = new List<DeploymentEvent>();
-        foreach (var deployment in deployments)
+        foreach (var deploymentId in ids)
         {
-            var events = await store.ListEventsAsync(deployment.Id, _seen.GetValueOrDefault(deployment.Id), cancellationToken);
+            var events = await store.ListEventsAsync(deploymentId, _seen.GetValueOrDefault(deploymentId), cancellationToken);
             if (events.Count > 0)
             {
-                _seen[deployment.Id] = events[^1].Sequence;
+                _seen[deploymentId] = events[^1].Sequence;
                 fresh.AddRange(events);
             }
         }
 
-        foreach (var e in fresh.OrderBy(e => e.At).ThenBy(e => e.Sequence))
-        {
-            console?.MarkupLine($"[grey]{e.At.ToLocalTime():HH:mm:ss.fff}[/] [bold]{Markup.Escape(e.DeploymentId)}[/] {Colour(e.Type)}{Markup.Escape(e.Message)}[/]");
-        }
-
-        var active = deployments.LastOrDefault(d => d.IsActive && d.State != DeploymentState.RollingBack);
-        if (console is not null && active is not null && DeploymentProgress.Parse(active.ProgressJson) is { } p)
-        {
-            var line = FormatProgress(active, p);
-            if (line != _lastProgress)
-            {
-                _lastProgress = line;
-                console.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
-            }
-        }
+        return fresh;
     }
-
-    public static string FormatProgress(Deployment d, DeploymentProgress p)
-    {
-        var split = d.StableRevision is { } s && d.StableRevision != d.TargetRevision
-            ? $"r{d.TargetRevision} {d.TargetWeight}% / r{s} {100 - d.TargetWeight}%"
-            : $"r{d.TargetRevision} {d.TargetWeight}%";
-        var health = $"healthy r{d.TargetRevision} {p.TargetHealthy}/{p.TargetDesired}" + (d.StableRevision is { } st ? $", r{st} {p.StableHealthy}/{p.StableDesired}" : "");
-        var errors = p.ErrorRate is { } rate ? $" | error rate {AnalysisEvaluator.Percent(rate)} of {p.Requests} req" : "";
-        var latency = p.LatencyP99Ms is { } l ? $" | p99 {l:0} ms" : "";
-        return $"  step {Math.Min(d.CurrentStep + 1, d.TotalSteps)}/{d.TotalSteps} | traffic {split} | {health}{errors}{latency}";
-    }
-
-    private static string Colour(string type) => type switch
-    {
-        "Failed" or "RollingBack" or "RollbackStarted" => "[red]",
-        "Safe" or "Succeeded" or "RollbackSucceeded" or "RolledBack" or "AnalysisPassed" => "[green]",
-        "Paused" => "[yellow]",
-        _ => "[default]",
-    };
 }

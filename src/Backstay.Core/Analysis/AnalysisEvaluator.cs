@@ -14,7 +14,11 @@ public enum Verdict
 }
 
 /// <summary>One evaluation's outcome with a human-readable reason.</summary>
-public sealed record AnalysisResult(Verdict Verdict, string Reason, RevisionMetrics Metrics);
+public sealed record AnalysisResult(Verdict Verdict, string Reason, RevisionMetrics Metrics)
+{
+    /// <summary>The comparison with the stable revision, when the spec asks for one.</summary>
+    public ErrorRateComparison? Comparison { get; init; }
+}
 
 /// <summary>
 /// Judges a revision's figures against an <see cref="AnalysisSpec"/>. The error rate only fails a revision
@@ -26,14 +30,35 @@ public static class AnalysisEvaluator
 {
     private const double Z = 1.96;
 
-    public static AnalysisResult Evaluate(AnalysisSpec spec, RevisionMetrics metrics)
+    public static AnalysisResult Evaluate(AnalysisSpec spec, RevisionMetrics metrics) => Evaluate(spec, metrics, baseline: null);
+
+    /// <summary>
+    /// Judges the new revision's figures; with <paramref name="baseline"/> (the stable revision over the same window) and
+    /// <see cref="AnalysisSpec.MaxErrorRateIncrease"/>, also against the stable revision. The comparison needs no minimum
+    /// sample: its interval is too wide to fail anything until the evidence is there, at any number of looks.
+    /// </summary>
+    public static AnalysisResult Evaluate(AnalysisSpec spec, RevisionMetrics metrics, RevisionMetrics? baseline)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(metrics);
+        var comparison = spec.MaxErrorRateIncrease is { } allowed && baseline is not null
+            ? BaselineComparison.Compare(metrics, baseline, allowed, spec.Confidence)
+            : null;
+        var result = Judge(spec, metrics, comparison);
+        return comparison is null ? result : result with { Comparison = comparison };
+    }
+
+    private static AnalysisResult Judge(AnalysisSpec spec, RevisionMetrics metrics, ErrorRateComparison? comparison)
+    {
+        if (comparison is { Worse: true })
+        {
+            return new AnalysisResult(Verdict.Fail, $"worse than the stable revision: {comparison.Describe()}", metrics);
+        }
+
         if (metrics.Requests < spec.MinRequests)
         {
             return new AnalysisResult(Verdict.Inconclusive,
-                $"{metrics.Requests} of the {spec.MinRequests} requests needed to judge", metrics);
+                $"{metrics.Requests} of the {spec.MinRequests} requests needed to judge" + (comparison is null ? "" : $"; {comparison.Describe()}"), metrics);
         }
 
         if (spec.MaxErrorRate is { } maxErrorRate)
@@ -60,7 +85,7 @@ public static class AnalysisEvaluator
         }
 
         return new AnalysisResult(Verdict.Pass,
-            $"error rate {Percent(metrics.ErrorRate)} over {metrics.Requests} requests", metrics);
+            comparison is null ? $"error rate {Percent(metrics.ErrorRate)} over {metrics.Requests} requests" : comparison.Describe(), metrics);
     }
 
     /// <summary>Lower bound of the 95% Wilson score interval of a proportion.</summary>

@@ -1,5 +1,7 @@
+using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
 using Microsoft.Extensions.Logging;
 
 namespace Backstay.Core.Engine;
@@ -62,6 +64,19 @@ internal sealed class DeploymentContext
 
     /// <summary>Only a deployment of a new revision is judged; rollbacks and resets restore what was known good.</summary>
     public bool Watches => Deployment.Kind == DeploymentKind.Deploy;
+
+    /// <summary>
+    /// Reads the target's production figures since it got traffic and judges them; when the spec compares with the stable
+    /// revision, the stable revision's figures over the same window too.
+    /// </summary>
+    public async Task<AnalysisResult> JudgeAsync(AnalysisSpec spec, CancellationToken cancellationToken)
+    {
+        var metrics = await Platform.Signals.GetMetricsAsync(Service, Target.Number, spec.Window, TargetTrafficSince, cancellationToken);
+        var baseline = spec.MaxErrorRateIncrease is not null && Stable is { } stable
+            ? await Platform.Signals.GetMetricsAsync(Service, stable.Number, spec.Window, TargetTrafficSince, cancellationToken)
+            : null;
+        return AnalysisEvaluator.Evaluate(spec, metrics, baseline);
+    }
 
     public async Task<InstanceSet?> GetSetAsync(int revision, CancellationToken cancellationToken) =>
         (await Platform.Compute.ListAsync(Service, cancellationToken)).FirstOrDefault(s => s.Revision == revision);

@@ -31,6 +31,9 @@ internal static partial class EngineLog
     [LoggerMessage(7, LogLevel.Warning, "Deployment {DeploymentId} of {Service}: could not record where it stands on the platform; a process with an empty store cannot import it until the next step records it")]
     public static partial void MarkFailed(ILogger logger, Exception exception, string deploymentId, string service);
 
+    [LoggerMessage(11, LogLevel.Warning, "Deployment {DeploymentId} of {Service}: could not record a chart point; the chart has a gap there")]
+    public static partial void SeriesFailed(ILogger logger, Exception exception, string deploymentId, string service);
+
     [LoggerMessage(8, LogLevel.Critical, "The loop recording what the platform shows died; drift is no longer observed in the background")]
     public static partial void ObserverDied(ILogger logger, Exception exception);
 }

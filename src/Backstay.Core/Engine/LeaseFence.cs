@@ -229,6 +229,15 @@ public sealed class LeaseFence(IStateStore store, string key, string owner, long
 
         public Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken) => inner.GetObservationAsync(service, cancellationToken);
 
+        public Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken) =>
+            FencedAsync(() => inner.AppendSeriesAsync(points, cancellationToken), cancellationToken);
+
+        public Task<IReadOnlyList<SeriesPoint>> ListSeriesAsync(string deploymentId, DateTimeOffset? after, CancellationToken cancellationToken) =>
+            inner.ListSeriesAsync(deploymentId, after, cancellationToken);
+
+        public Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken) =>
+            FencedAsync(() => inner.DeleteSeriesAsync(deploymentId, cancellationToken), cancellationToken);
+
         // The engine owns the store.
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

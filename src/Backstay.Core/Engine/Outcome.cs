@@ -242,7 +242,10 @@ internal static class Outcome
     private static Task UndoneEventAsync(DeploymentContext context, string undoneId, DateTimeOffset at, string type, string message, CancellationToken cancellationToken) =>
         context.Store.AppendEventAsync(new DeploymentEvent { DeploymentId = undoneId, At = at, Type = type, Message = message }, cancellationToken);
 
-    /// <summary>Removes the revisions beyond the spec's retention, except any that still runs.</summary>
+    /// <summary>How many of a service's latest deployments retention looks through for chart series to delete.</summary>
+    private const int DeploymentsScannedForSeries = 10_000;
+
+    /// <summary>Removes the revisions beyond the spec's retention (and the chart series of their deployments), except any that still runs.</summary>
     private static async Task ApplyRetentionAsync(DeploymentContext context, CancellationToken cancellationToken)
     {
         var running = (await context.Platform.Compute.ListAsync(context.Service, cancellationToken))
@@ -267,6 +270,12 @@ internal static class Outcome
 
         if (removed.Count > 0)
         {
+            // A deployment's chart series is kept as long as the revision it brought: it goes when retention lets that go.
+            foreach (var gone in (await context.Store.ListDeploymentsAsync(context.Service, DeploymentsScannedForSeries, cancellationToken)).Where(d => removed.Contains(d.TargetRevision)))
+            {
+                await context.Store.DeleteSeriesAsync(gone.Id, cancellationToken);
+            }
+
             await context.Record.EventAsync("RevisionsRemoved", $"retention removed revision(s) {string.Join(", ", removed)} (keeping {context.Plan.Spec.Retention.KeepPrevious} previous)", cancellationToken);
         }
     }

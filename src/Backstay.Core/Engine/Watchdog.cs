@@ -25,9 +25,13 @@ internal sealed class Watchdog(DeploymentContext context)
 
     private readonly ConsecutiveFailureCounter _background = new(context.Plan.Analysis.ConsecutiveFailures);
     private DeploymentCommand? _pendingAnswer;
+    private AnalysisReading? _analysis;
     private DateTimeOffset _lastProgress;
     private DateTimeOffset _lastAlarmCheck;
     private DateTimeOffset _lastPausedDriftCheck;
+
+    /// <summary>The chart points of both revisions, recorded at the evaluations this watch makes.</summary>
+    public SeriesRecorder Series { get; } = new(context);
 
     /// <summary>Between steps: a stop or rollback aborts now; a continue is kept for the next pause to act on.</summary>
     public async Task BetweenStepsAsync(CancellationToken cancellationToken) =>
@@ -45,7 +49,14 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             var answer = await HandleCommandsAsync(cancellationToken) ?? _pendingAnswer;
             _pendingAnswer = null;
-            return context.Watches ? await WatchAsync(answer, cancellationToken) : answer;
+            if (!context.Watches)
+            {
+                // A rollback is not judged, but its chart goes on: traffic moving back to the stable revision.
+                await Series.RecordAsync(null, cancellationToken);
+                return answer;
+            }
+
+            return await WatchAsync(answer, cancellationToken);
         }
         finally
         {
@@ -124,14 +135,18 @@ internal sealed class Watchdog(DeploymentContext context)
         RevisionMetrics? metrics = null;
         if (context.Stable is not null && context.TargetTrafficSince is not null && context.Deployment.TargetWeight > 0)
         {
-            metrics = await context.Platform.Signals.GetMetricsAsync(context.Service, context.Target.Number, context.Plan.Analysis.Window, context.TargetTrafficSince, cancellationToken);
-            var result = AnalysisEvaluator.Evaluate(context.Plan.Analysis, metrics);
-            if (_background.Record(result))
+            var result = await context.JudgeAsync(context.Plan.Analysis, cancellationToken);
+            metrics = result.Metrics;
+            var rollsBack = _background.Record(result);
+            _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow());
+            if (rollsBack)
             {
+                await Series.RecordAsync(metrics, cancellationToken, force: true);
                 throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
             }
         }
 
+        await Series.RecordAsync(metrics, cancellationToken);
         await ReportProgressAsync(set, metrics, cancellationToken);
         return answer;
     }
@@ -150,6 +165,30 @@ internal sealed class Watchdog(DeploymentContext context)
         if (firing is not null)
         {
             throw new StepAbortedException($"alarm {firing.Name} went to ALARM{Wording.Detail(firing.Reason)}", Trigger.AutomaticRollback);
+        }
+    }
+
+    /// <summary>
+    /// Puts a revision's instance counts into the recorded progress at once, before an event states them ("3/3 instances of
+    /// revision 2 healthy", "revision 2 scaled to 3"): progress, read after that event, then never shows older figures than
+    /// the event. Nothing is written while there are no figures yet.
+    /// </summary>
+    /// <param name="healthy">Healthy instances, or null to keep the recorded count.</param>
+    public async Task ReportInstancesAsync(int revision, int? healthy, int desired, CancellationToken cancellationToken)
+    {
+        if (DeploymentProgress.Parse(context.Deployment.ProgressJson) is not { } progress)
+        {
+            return;
+        }
+
+        var updated = revision == context.Target.Number
+            ? progress with { TargetHealthy = healthy ?? progress.TargetHealthy, TargetDesired = desired }
+            : revision == context.Stable?.Number
+                ? progress with { StableHealthy = healthy ?? progress.StableHealthy, StableDesired = desired }
+                : progress;
+        if (updated != progress)
+        {
+            await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(updated, DeploymentProgress.JsonOptions) }, cancellationToken);
         }
     }
 
@@ -173,6 +212,7 @@ internal sealed class Watchdog(DeploymentContext context)
             Requests = metrics?.Requests,
             ErrorRate = metrics?.ErrorRate,
             LatencyP99Ms = metrics?.LatencyP99Ms,
+            Analysis = _analysis,
         };
         await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
     }

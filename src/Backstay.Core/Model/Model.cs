@@ -269,3 +269,49 @@ public sealed record Observation
 
 /// <summary>One revision's instances as observed.</summary>
 public sealed record ObservedSet(int Revision, int Desired, int Running, int Healthy);
+
+/// <summary>
+/// One revision's figures at one evaluation of a running deployment, kept with the deployment so charts show its history
+/// (stable against new) after a reload. Figures are over the analysis window ending at <see cref="At"/>; they are null
+/// while the revision has no production traffic or the platform gives none.
+/// </summary>
+public sealed record SeriesPoint
+{
+    /// <summary>At most this many points are kept per deployment; a store drops those beyond it.</summary>
+    public const int MaxPerDeployment = 20_000;
+
+    /// <summary>Points per revision taken at the full rate before their spacing starts to grow (half an hour at 1 s).</summary>
+    public const int PointsAtFullRate = 1800;
+
+    /// <summary>Points of a revision are never closer together than this, however short the analysis interval.</summary>
+    public static readonly TimeSpan MinimumSpacing = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How far apart the engine takes points: the analysis interval, at least <see cref="MinimumSpacing"/>, and
+    /// growing with the deployment's age (age / <see cref="PointsAtFullRate"/>), so that a deployment paused for a day
+    /// stays well under <see cref="MaxPerDeployment"/>.
+    /// </summary>
+    public static TimeSpan Spacing(TimeSpan interval, TimeSpan age)
+    {
+        var spacing = interval > MinimumSpacing ? interval : MinimumSpacing;
+        var grown = age / PointsAtFullRate;
+        return grown > spacing ? grown : spacing;
+    }
+
+    public required string DeploymentId { get; init; }
+    public DateTimeOffset At { get; init; }
+    public int Revision { get; init; }
+
+    /// <summary>The revision's production weight (0 to 100) when the point was taken.</summary>
+    public int Weight { get; init; }
+
+    /// <summary>Requests in the analysis window.</summary>
+    public long? Requests { get; init; }
+
+    /// <summary>Failed requests over requests, 0 to 1.</summary>
+    public double? ErrorRate { get; init; }
+    public double? P50Ms { get; init; }
+    public double? P90Ms { get; init; }
+    public double? P95Ms { get; init; }
+    public double? P99Ms { get; init; }
+}

@@ -168,6 +168,9 @@ public sealed record RevisionMetrics
     public long Errors { get; init; }
     public double? LatencyP50Ms { get; init; }
     public double? LatencyP90Ms { get; init; }
+
+    /// <summary>Null where the platform does not give it (ECS: CloudWatch is asked for p50, p90 and p99).</summary>
+    public double? LatencyP95Ms { get; init; }
     public double? LatencyP99Ms { get; init; }
 
     /// <summary>When the revision served its first error in the window, if it did.</summary>

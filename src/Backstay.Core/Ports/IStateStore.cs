@@ -88,6 +88,18 @@ public interface IStateStore : IAsyncDisposable
     Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken);
 
     Task<Observation?> GetObservationAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds chart points in one transaction. A deployment keeps at most <see cref="SeriesPoint.MaxPerDeployment"/>
+    /// points: those beyond are dropped, never an older one replaced.
+    /// </summary>
+    Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken);
+
+    /// <summary>A deployment's chart points taken after <paramref name="after"/> (all when null), oldest first, in the order added at equal times.</summary>
+    Task<IReadOnlyList<SeriesPoint>> ListSeriesAsync(string deploymentId, DateTimeOffset? after, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a deployment's chart points (retention let its revision go); nothing else of it.</summary>
+    Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken);
 }
 
 /// <summary>Thrown when a service already has an active deployment.</summary>

@@ -230,6 +230,15 @@ public sealed record AnalysisSpec
     /// <summary>Highest acceptable error rate (0..1), or null to not judge errors.</summary>
     public double? MaxErrorRate { get; init; } = 0.05;
 
+    /// <summary>
+    /// How much higher than the stable revision's error rate, over the same window, the new revision's may be
+    /// (<c>errorRate.maxIncrease</c>: <c>+1%</c> or <c>2x</c>); null to judge the new revision on its own.
+    /// </summary>
+    public ErrorRateIncrease? MaxErrorRateIncrease { get; init; }
+
+    /// <summary>Confidence of the comparison with the stable revision, held across all its looks (0.95: at most 5% false rollbacks).</summary>
+    public double Confidence { get; init; } = 0.95;
+
     public TimeSpan? MaxLatencyP99 { get; init; }
 
     public TimeSpan? MaxLatencyP90 { get; init; }

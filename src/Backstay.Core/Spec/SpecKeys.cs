@@ -43,9 +43,11 @@ internal static class SpecKeys
     public static readonly IReadOnlyList<string> Phased = ["phases", "pauseBetween"];
 
     public static readonly IReadOnlyList<string> Analysis =
-        ["window", "minRequests", "errorRate", "latencyP99", "latencyP90", "consecutiveFailures", "interval"];
+        ["window", "minRequests", "errorRate", "latencyP99", "latencyP90", "consecutiveFailures", "interval", "confidence"];
 
     public static readonly IReadOnlyList<string> Threshold = ["max"];
+
+    public static readonly IReadOnlyList<string> ErrorRateThreshold = ["max", "maxIncrease"];
 
     /// <summary>Lifecycle stages, in the order a deployment passes them.</summary>
     public static readonly IReadOnlyList<string> HookStages =

@@ -240,11 +240,54 @@ internal sealed partial class SpecReader
             Window = map.Duration("window", defaults.Window),
             MinRequests = map.Int("minRequests", defaults.MinRequests, 0, int.MaxValue),
             MaxErrorRate = ReadThreshold(map, "errorRate", defaults.MaxErrorRate, "1%", ReadFraction),
+            MaxErrorRateIncrease = ReadErrorRateIncrease(map, defaults.MaxErrorRateIncrease),
+            Confidence = map.Get("confidence") is { } confidence ? ReadConfidence(confidence, map.PathOf("confidence")) ?? defaults.Confidence : defaults.Confidence,
             MaxLatencyP99 = ReadThreshold(map, "latencyP99", defaults.MaxLatencyP99, "300ms", ReadLatency),
             MaxLatencyP90 = ReadThreshold(map, "latencyP90", defaults.MaxLatencyP90, "200ms", ReadLatency),
             ConsecutiveFailures = map.Int("consecutiveFailures", defaults.ConsecutiveFailures, 1, 100),
             Interval = map.Duration("interval", defaults.Interval),
         };
+    }
+
+    /// <summary>Reads `errorRate: { maxIncrease: +1% }` or `2x`: how much worse than the stable revision the new one may be.</summary>
+    private ErrorRateIncrease? ReadErrorRateIncrease(SpecMap analysis, ErrorRateIncrease? fallback)
+    {
+        // The errorRate mapping's keys were checked when its `max` was read; only the value is read here.
+        if (analysis.Get("errorRate") is not YamlMappingNode errorRate
+            || errorRate.Children.FirstOrDefault(c => c.Key is YamlScalarNode { Value: "maxIncrease" }).Value is not { } node)
+        {
+            return fallback;
+        }
+
+        if (IsNull(node))
+        {
+            return null;
+        }
+
+        if (node is YamlScalarNode { Value: { } text } && ErrorRateIncrease.TryParse(text) is { } increase)
+        {
+            return increase;
+        }
+
+        Report(node, analysis.PathOf("errorRate") + ".maxIncrease",
+            $"must be an increase over the stable revision's error rate: `+1%` (percentage points, above 0) or `2x` (a factor, at least 1), got {Describe(node)}");
+        return fallback;
+    }
+
+    private double? ReadConfidence(YamlNode node, string path)
+    {
+        if (ReadFraction(node, path) is not { } confidence)
+        {
+            return null;
+        }
+
+        if (confidence is < 0.5 or > 0.9999)
+        {
+            Report(node, path, $"must be between 50% and 99.99% (95% allows at most 5% false rollbacks), got {Describe(node)}");
+            return null;
+        }
+
+        return confidence;
     }
 
     private TimeSpan? ReadLatency(YamlNode node, string path) => ReadDuration(node, path, allowZero: false);
@@ -264,19 +307,32 @@ internal sealed partial class SpecReader
         }
 
         var path = analysis.PathOf(key);
-        if (ReadMap(node, path, SpecKeys.Threshold, $"`{{ max: {example} }}` (or null to not judge it)") is not { } map)
+        var keys = key == "errorRate" ? SpecKeys.ErrorRateThreshold : SpecKeys.Threshold;
+        if (ReadMap(node, path, keys, $"`{{ max: {example} }}` (or null to not judge it)") is not { } map)
         {
             return fallback;
         }
 
         if (map.Get("max") is not { } max)
         {
+            // `errorRate: { maxIncrease: 2x }` compares with the stable revision and keeps the absolute limit's default.
+            if (map.Has("maxIncrease"))
+            {
+                return fallback;
+            }
+
             if (!map.HasUnknownKeys)
             {
                 Report(node, map.PathOf("max"), $"is required; write e.g. `{key}: {{ max: {example} }}`, or `{key}: null` to not judge it");
             }
 
             return fallback;
+        }
+
+        // `errorRate: { max: null, maxIncrease: 2x }`: judged against the stable revision only, with no absolute limit.
+        if (IsNull(max) && map.Has("maxIncrease"))
+        {
+            return null;
         }
 
         return readMax(max, map.PathOf("max")) ?? fallback;

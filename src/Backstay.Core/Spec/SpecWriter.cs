@@ -134,11 +134,20 @@ internal static class SpecWriter
     private static YamlNode? Analysis(AnalysisSpec? analysis) => analysis is null ? null : Map(
         ("window", Duration(analysis.Window)),
         ("minRequests", Int(analysis.MinRequests)),
-        ("errorRate", analysis.MaxErrorRate is { } rate ? Map(("max", Plain(rate.ToString("0.###################", CultureInfo.InvariantCulture)))) : Null()),
+        ("errorRate", ErrorRate(analysis)),
         ("latencyP99", analysis.MaxLatencyP99 is { } p99 ? Map(("max", Duration(p99))) : Null()),
         ("latencyP90", analysis.MaxLatencyP90 is { } p90 ? Map(("max", Duration(p90))) : Null()),
         ("consecutiveFailures", Int(analysis.ConsecutiveFailures)),
-        ("interval", Duration(analysis.Interval)));
+        ("interval", Duration(analysis.Interval)),
+        ("confidence", Plain(analysis.Confidence.ToString("0.###################", CultureInfo.InvariantCulture))));
+
+    private static YamlNode ErrorRate(AnalysisSpec analysis)
+    {
+        YamlNode max = analysis.MaxErrorRate is { } rate ? Plain(rate.ToString("0.###################", CultureInfo.InvariantCulture)) : Null();
+        return analysis.MaxErrorRateIncrease is { } increase
+            ? Map(("max", max), ("maxIncrease", Plain(increase.ToString())))
+            : analysis.MaxErrorRate is null ? Null() : Map(("max", max));
+    }
 
     private static YamlNode? Hooks(IReadOnlyDictionary<string, IReadOnlyList<HookSpec>>? hooks)
     {

@@ -154,6 +154,8 @@ internal static class ApiEndpoints
             return ApiJson.Ok(await plane.ListEventsAsync(id, after, context.RequestAborted));
         });
 
+        SeriesEndpoints.Map(api, plane);
+
         api.MapGet("/deployments/{id}/hooks", async (string id, HttpContext context) =>
         {
             await RequireDeploymentAsync(plane, id, context.RequestAborted);

@@ -9,10 +9,20 @@ namespace Backstay.Server.Observability;
 /// <summary>
 /// GET /api/events: Server-Sent Events of deployment events. The store is polled (every 200 ms) for active
 /// deployments and those finished in the last minute; each new event goes out once as `event: deployment` with its
-/// sequence as the id. A comment every 15 s keeps proxies from closing an idle stream.
+/// sequence as the id. Every second the new chart points of active deployments go out as `event: series` (no id, so
+/// they leave Last-Event-ID alone). A comment every 15 s keeps proxies from closing an idle stream.
 /// </summary>
-internal sealed class EventStream(IControlPlane plane, TimeProvider time, IHostApplicationLifetime lifetime)
+internal sealed class EventStream(InProcessControlPlane plane, TimeProvider time, IHostApplicationLifetime lifetime)
 {
+    /// <summary>How often the chart points of active deployments are looked for: the engine takes them a second apart at most.</summary>
+    public static readonly TimeSpan SeriesInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// On connect, points from this far back go out for deployments already running, so a page that read the series
+    /// route just before misses none (the page drops those it has).
+    /// </summary>
+    public static readonly TimeSpan SeriesOverlap = TimeSpan.FromSeconds(5);
+
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
     public static readonly TimeSpan RecentlyFinished = TimeSpan.FromMinutes(1);
@@ -32,6 +42,8 @@ internal sealed class EventStream(IControlPlane plane, TimeProvider time, IHostA
         context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        var seriesSeen = new Dictionary<string, DateTimeOffset?>(StringComparer.Ordinal);
+        var lastSeries = DateTimeOffset.MinValue;
         var first = true;
         var lastWrite = time.GetUtcNow();
         try
@@ -67,8 +79,14 @@ internal sealed class EventStream(IControlPlane plane, TimeProvider time, IHostA
                     seen[deployment.Id] = events.Count > 0 ? events[^1].Sequence : after;
                 }
 
-                first = false;
                 var now = time.GetUtcNow();
+                if (now - lastSeries >= SeriesInterval)
+                {
+                    lastSeries = now;
+                    await AppendSeriesAsync(text, watched, seriesSeen, first, now, cancellationToken);
+                }
+
+                first = false;
                 if (text.Length == 0 && now - lastWrite >= HeartbeatInterval)
                 {
                     text.Append(": heartbeat\n\n");
@@ -84,6 +102,11 @@ internal sealed class EventStream(IControlPlane plane, TimeProvider time, IHostA
                 foreach (var gone in seen.Keys.Where(id => watched.All(d => d.Id != id)).ToList())
                 {
                     seen.Remove(gone);
+                }
+
+                foreach (var gone in seriesSeen.Keys.Where(id => watched.All(d => d.Id != id || !d.IsActive)).ToList())
+                {
+                    seriesSeen.Remove(gone);
                 }
             }
             while (await timer.WaitForNextTickAsync(cancellationToken));
@@ -102,6 +125,35 @@ internal sealed class EventStream(IControlPlane plane, TimeProvider time, IHostA
         ArgumentNullException.ThrowIfNull(e);
         return string.Create(CultureInfo.InvariantCulture,
             $"id: {e.Sequence}\nevent: deployment\ndata: {JsonSerializer.Serialize(e, ApiJson.Options)}\n\n");
+    }
+
+    /// <summary>One SSE message of a deployment's new chart points, as the series route gives them.</summary>
+    public static string FormatSeries(string deploymentId, IReadOnlyList<SeriesPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var data = JsonSerializer.Serialize(new { deploymentId, points = points.Select(SeriesPointView.Of) }, ApiJson.Options);
+        return $"event: series\ndata: {data}\n\n";
+    }
+
+    /// <summary>The points each active deployment took since the last look; a deployment found on connect starts a little in the past.</summary>
+    private async Task AppendSeriesAsync(StringBuilder text, List<Deployment> watched, Dictionary<string, DateTimeOffset?> seen, bool first, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var deployment in watched.Where(d => d.IsActive))
+        {
+            if (!seen.TryGetValue(deployment.Id, out var after))
+            {
+                after = first ? now - SeriesOverlap : null;
+            }
+
+            var points = await plane.Store.ListSeriesAsync(deployment.Id, after, cancellationToken);
+            if (points.Count > 0)
+            {
+                text.Append(FormatSeries(deployment.Id, points));
+                after = points[^1].At;
+            }
+
+            seen[deployment.Id] = after;
+        }
     }
 
     private async Task<List<Deployment>> WatchedAsync(CancellationToken cancellationToken)

@@ -105,6 +105,51 @@ public sealed class DeploymentEngineStrategyTests
         (firstWeight.At - firstScale.At).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(2));
     }
 
+    /// <summary>
+    /// A follower (the CLI's live line) reads the timeline, then the deployment's progress: the progress must already
+    /// hold the counts an instance event states, never older ones ("3/3 instances of revision 2 healthy" and then
+    /// "healthy r2 0/3").
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task RunAsync_InstanceEvents_AreNeverAheadOfTheRecordedProgress(string strategy)
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(instances: 3), prepare: r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
+        var compared = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var behind = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        harness.Store.OnEventAppended = e =>
+        {
+            var stated = System.Text.RegularExpressions.Regex.Match(e.Message, @"^(\d+)/(\d+) instances of revision (\d+) healthy$");
+            var deployment = harness.Store.Deployment(e.DeploymentId);
+            if (e.Type != "InstancesHealthy" || !stated.Success || DeploymentProgress.Parse(deployment.ProgressJson) is not { } progress)
+            {
+                return;
+            }
+
+            var (healthy, desired, revision) = (int.Parse(stated.Groups[1].Value), int.Parse(stated.Groups[2].Value), int.Parse(stated.Groups[3].Value));
+            var recorded = revision == deployment.TargetRevision ? (progress.TargetHealthy, progress.TargetDesired)
+                : revision == deployment.StableRevision ? (progress.StableHealthy, progress.StableDesired) : (healthy, desired);
+            compared.Enqueue(e.Message);
+            if (recorded != (healthy, desired))
+            {
+                behind.Enqueue($"'{e.Message}' while progress said {recorded.Item1}/{recorded.Item2}");
+            }
+        };
+
+        var deployment = await harness.DeployAsync(Specs.Service(StrategyOf(strategy), instances: 3, testListener: TestListener), prepare: r =>
+        {
+            // Instances that take a while to start: progress is recorded while the step waits for them.
+            harness.Platform.SetTraffic(Web, r, new TrafficProfile());
+            harness.Platform.SetBehavior(Web, r, InstanceBehavior.After(TimeSpan.FromSeconds(2)));
+        });
+
+        deployment.State.ShouldBe(DeploymentState.Succeeded, deployment.Reason);
+        compared.ShouldNotBeEmpty("some instance event came while progress was recorded");
+        behind.ShouldBeEmpty();
+    }
+
     private static StrategySpec StrategyOf(string strategy) => strategy switch
     {
         "blueGreen" => Specs.BlueGreen(bake: TimeSpan.FromSeconds(1), keepPreviousFor: TimeSpan.FromSeconds(2)),

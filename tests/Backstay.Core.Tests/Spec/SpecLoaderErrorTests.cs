@@ -315,6 +315,37 @@ public class SpecLoaderErrorTests
     }
 
     [Theory]
+    [InlineData("1%")]
+    [InlineData("0.5x")]
+    [InlineData("double")]
+    public void Validate_BadMaxIncrease_SaysWhichFormsAreAccepted(string written)
+    {
+        var error = SingleError($$"""
+            service: hello
+            platform: { local: {} }
+            task: { image: builtin:hello }
+            analysis: { errorRate: { maxIncrease: {{written}} } }
+            """);
+
+        error.Key.ShouldBe("analysis.errorRate.maxIncrease");
+        error.Message.ShouldContain("`+1%` (percentage points, above 0) or `2x` (a factor, at least 1)");
+    }
+
+    [Fact]
+    public void Validate_ConfidenceOutOfRange_NamesTheKey()
+    {
+        var error = SingleError("""
+            service: hello
+            platform: { local: {} }
+            task: { image: builtin:hello }
+            analysis: { confidence: 30% }
+            """);
+
+        error.Key.ShouldBe("analysis.confidence");
+        error.Message.ShouldContain("between 50% and 99.99%");
+    }
+
+    [Theory]
     [InlineData("five")]
     [InlineData("0%")]
     [InlineData("150%")]

@@ -210,6 +210,21 @@ public class SpecLoaderParseTests
         spec.Analysis.MaxErrorRate!.Value.ShouldBe(expected, tolerance: 1e-12);
     }
 
+    [Theory]
+    [InlineData("{ max: 5%, maxIncrease: +1% }", 0.05, 0.01, false)]
+    [InlineData("{ maxIncrease: 2x }", 0.05, 2.0, true)]
+    [InlineData("{ max: null, maxIncrease: 1.5x }", null, 1.5, true)]
+    public void Parse_ErrorRateMaxIncrease_ComparesWithTheStableRevisionAndKeepsOrDropsTheAbsoluteLimit(string written, double? max, double value, bool relative)
+    {
+        var spec = SpecLoader.Parse(Minimal + $"\nanalysis: {{ errorRate: {written}, confidence: 99% }}", "backstay.yaml");
+
+        spec.Analysis.MaxErrorRate.ShouldBe(max);
+        spec.Analysis.MaxErrorRateIncrease.ShouldBe(new ErrorRateIncrease(value, relative));
+        spec.Analysis.Confidence.ShouldBe(0.99, 1e-12);
+        var again = SpecLoader.Parse(SpecWriter.Write(spec), "backstay.yaml");
+        again.Analysis.ShouldBe(spec.Analysis);
+    }
+
     [Fact]
     public void Parse_EcsBlueGreen_MapsLoadBalancerAndAlarms()
     {

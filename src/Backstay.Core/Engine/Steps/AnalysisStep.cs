@@ -24,16 +24,18 @@ internal static class AnalysisStep
             }
 
             var evaluating = context.Time.GetTimestamp();
-            var metrics = await context.Platform.Signals.GetMetricsAsync(context.Service, context.Target.Number, spec.Window, context.TargetTrafficSince, cancellationToken);
-            var result = AnalysisEvaluator.Evaluate(spec, metrics);
+            var result = await context.JudgeAsync(spec, cancellationToken);
             context.Timings.Analysis.Observe(context.Time.GetElapsedTime(evaluating).TotalSeconds);
             if (counter.Record(result))
             {
-                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
+                await context.Watchdog.Series.RecordAsync(result.Metrics, cancellationToken, force: true);
+                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, result.Metrics.FirstErrorAt);
             }
 
+            // Against the stable revision the decision is sequential: once the interval says the new revision is within
+            // what is allowed, waiting out the window adds nothing.
             var elapsed = context.Time.GetUtcNow() - started;
-            if (elapsed >= spec.Window && result.Verdict == Verdict.Pass)
+            if ((elapsed >= spec.Window || result.Comparison is { WithinAllowed: true }) && result.Verdict == Verdict.Pass)
             {
                 await context.Record.EventAsync("AnalysisPassed", $"analysis passed: {result.Reason}", cancellationToken);
                 return;

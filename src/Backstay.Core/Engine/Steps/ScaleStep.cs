@@ -16,6 +16,7 @@ internal static class ScaleStep
 
         var spec = context.Plan.Spec;
         await context.Platform.Compute.ScaleAsync(spec, revision, scale.Count, cancellationToken);
+        await context.Watchdog.ReportInstancesAsync(revision.Number, healthy: null, scale.Count, cancellationToken);
         await context.Record.EventAsync("Scaled", $"revision {revision.Number} scaled to {scale.Count}", cancellationToken);
         if (!scale.WaitHealthy || scale.Count == 0)
         {
@@ -28,6 +29,7 @@ internal static class ScaleStep
             var set = await context.GetSetAsync(revision.Number, cancellationToken);
             if (set is not null && set.HealthyCount >= (healthyEnough ?? scale.Count))
             {
+                await context.Watchdog.ReportInstancesAsync(revision.Number, set.HealthyCount, scale.Count, cancellationToken);
                 await context.Record.EventAsync("InstancesHealthy", $"{set.HealthyCount}/{scale.Count} instances of revision {revision.Number} healthy", cancellationToken);
                 return;
             }

@@ -1,7 +1,7 @@
 'use strict';
 // The Backstay dashboard: plain DOM, no framework, no build step. Everything it shows comes from /api with the
-// session cookie; live updates come from /api/events (Server-Sent Events) and, for the charts, from polling the
-// deployment's live figures every second.
+// session cookie; live updates come from /api/events (Server-Sent Events: deployment events, and the chart points of
+// running deployments), the charts' history from the deployment's series route.
 (function () {
   const view = document.getElementById('view');
   const menu = document.getElementById('menu');
@@ -13,7 +13,7 @@
     route: null,
     overview: [],
     recent: [],
-    series: new Map(), // deployment id -> [{t, rps, errorRate, p99, weight}]
+    series: new Map(), // deployment id -> {doc (the series route's answer), points: [{t, at, revision, ...}], keys}
     deployment: null,
     events: [],
     hooks: [],
@@ -22,7 +22,6 @@
     pollTimer: null,
   };
   const ACTIVE = ['Pending', 'InProgress', 'Paused', 'RollingBack'];
-  const SERIES_SECONDS = 180;
 
   // ---------- helpers ----------
   function h(tag, attrs, ...children) {
@@ -479,6 +478,17 @@
     return state.recent.find((d) => d.id === id) || null;
   }
 
+  // The analysis verdict beside health: instances can pass every health check while the revision fails its requests.
+  function analysisReading(d, progress) {
+    const a = progress && progress.analysis;
+    if (!a) return null;
+    const look = { Fail: ['Failing', 'bad'], Pass: ['Passing', 'ok'], Inconclusive: ['Judging', 'Pending'] }[a.verdict] || [a.verdict, ''];
+    const toRollBack = a.verdict === 'Fail' ? ' (' + a.failures + ' of ' + a.failuresToRollBack + ' failed looks in a row roll back)' : '';
+    return h('div', { class: 'small', 'data-testid': 'analysis' },
+      h('span', { class: 'badge ' + look[1], 'data-testid': 'analysis-verdict' }, look[0]),
+      ' r' + d.targetRevision + ' analysis: ' + a.reason + toRollBack + ' · ' + ago(a.at));
+  }
+
   // ---------- overview ----------
   function health(o) {
     const d = o.activeDeployment;
@@ -489,7 +499,8 @@
       if (d.stableRevision !== null && d.stableRevision !== undefined) rows.push([d.stableRevision, progress.stableHealthy, progress.stableDesired]);
       rows.push([d.targetRevision, progress.targetHealthy, progress.targetDesired]);
       return h('div', {}, rows.filter(([, , desired]) => desired > 0).map(([revision, healthy, desired]) =>
-        h('div', { class: 'small' }, badge(healthy >= desired ? 'Healthy' : 'Starting', healthy >= desired ? 'ok' : 'Pending'), ' r' + revision + ': ' + healthy + '/' + desired + ' healthy')));
+        h('div', { class: 'small' }, badge(healthy >= desired ? 'Healthy' : 'Starting', healthy >= desired ? 'ok' : 'Pending'), ' r' + revision + ': ' + healthy + '/' + desired + ' healthy')),
+        analysisReading(d, progress));
     }
     const sets = (o.observation && o.observation.sets) || [];
     if (sets.length === 0) return h('span', { class: 'muted' }, 'not observed yet');
@@ -604,6 +615,7 @@
         h('dl', { class: 'kv' },
           h('dt', {}, 'Stable revision'), h('dd', {}, service.stableRevision ? 'r' + service.stableRevision : '—'),
           h('dt', {}, 'Instances'), h('dd', {}, String(service.desiredCount)),
+          progress && progress.analysis ? [h('dt', {}, isActive(d) ? 'Analysis' : 'Analysis when it ended'), h('dd', {}, analysisReading(d, progress))] : null,
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(observation, service.stableRevision)),
           h('dt', {}, 'In progress'), h('dd', {}, active ? h('a', { href: '#/deployments/' + enc(active.id) }, active.id + ' (' + active.state + ')') : 'none'),
           h('dt', {}, 'Drift'), h('dd', { class: drift.length ? 'drift' : 'muted' }, drift.length ? drift.join('; ') : 'none')),
@@ -629,25 +641,131 @@
   }
 
   // ---------- deployment ----------
-  function addSample(d) {
-    const progress = (d && d.progress) || null;
-    if (!progress) return;
-    const plan = d.plan || {};
-    const windowSeconds = seconds(plan.analysis && plan.analysis.window) || 10;
-    const list = state.series.get(d.id) || [];
-    const now = Date.now();
-    list.push({
-      t: now,
-      rps: progress.requests === null || progress.requests === undefined ? null : progress.requests / windowSeconds,
-      errorRate: progress.errorRate === null || progress.errorRate === undefined ? null : progress.errorRate * 100,
-      p99: progress.latencyP99Ms === null || progress.latencyP99Ms === undefined ? null : progress.latencyP99Ms,
-      weight: progress.targetWeight,
-    });
-    while (list.length && list[0].t < now - SERIES_SECONDS * 1000) list.shift();
-    state.series.set(d.id, list);
+  // Chart series come from the server (GET /api/deployments/{id}/series): both revisions' points since the deployment
+  // began, kept for as long as its revision is. Live points arrive as `series` messages on /api/events and are merged
+  // in; a slower re-read (every 5 s while it runs) covers a dropped stream. A deployment that was rolled back carries on
+  // with its rollback's points, and a rollback starts with the deployment's, so the colours follow the meaning
+  // (stable / new), never the role a deployment gives a revision.
+  const SERIES_REFRESH_MS = 5000;
+  const GAP_SPACINGS = 3; // no line across more than three spacings without a point: an outage stays a gap
+  const POINTS_AT_FULL_RATE = 1800; // SeriesPoint.PointsAtFullRate: the spacing grows with the deployment's age
+  const COLORS = { stable: '#5b6b86', new: '#2f80ed', threshold: '#b91c1c', mark: '#92400e', grid: '#e3e6eb', text: '#5d6679' };
+  let drawn = []; // the charts on screen: {canvas, spec}
+
+  const ms = (iso) => new Date(iso).getTime();
+  const present = (v) => v !== null && v !== undefined;
+
+  function seriesIds(s) {
+    return [s.doc.deploymentId, s.rollbackOf, s.rolledBackBy].filter(Boolean);
   }
 
-  function drawChart(canvas, points, key, unit, threshold) {
+  function mergePoints(s, points) {
+    let added = false;
+    for (const p of points) {
+      const key = p.revision + '|' + p.at;
+      if (s.keys.has(key)) continue;
+      s.keys.add(key);
+      s.points.push(Object.assign({}, p, { t: ms(p.at) }));
+      added = true;
+    }
+    if (added) s.points.sort((a, b) => a.t - b.t);
+    return added;
+  }
+
+  async function syncSeries(d) {
+    const related = [d.rollbackOf, d.rolledBackBy].filter(Boolean).join(',');
+    let s = state.series.get(d.id);
+    const stale = s && Date.now() - s.fetched > SERIES_REFRESH_MS && (isActive(d) || s.wasActive);
+    if (s && s.related === related && !stale) return s;
+    const incremental = s && s.related === related && s.points.length > 0;
+    const path = '/api/deployments/' + enc(d.id) + '/series' + (incremental ? '?after=' + enc(s.points[s.points.length - 1].at) : '');
+    const doc = await api(path);
+    if (!incremental) s = { keys: new Set(), points: [] };
+    s.doc = doc;
+    s.related = related;
+    s.rollbackOf = d.rollbackOf;
+    s.rolledBackBy = d.rolledBackBy;
+    s.wasActive = isActive(d);
+    s.fetched = Date.now();
+    mergePoints(s, doc.points);
+    state.series.set(d.id, s);
+    return s;
+  }
+
+  function onSeriesMessage(m) {
+    for (const s of state.series.values()) {
+      if (seriesIds(s).includes(m.deploymentId) && mergePoints(s, m.points)) requestAnimationFrame(redrawCharts);
+    }
+  }
+
+  // How far apart the engine takes points at time t (SeriesPoint.Spacing): a gap is more than GAP_SPACINGS of them.
+  function gapAfter(doc, t) {
+    const age = Math.max(0, t - ms(doc.startedAt));
+    return GAP_SPACINGS * Math.max(doc.intervalMs, age / POINTS_AT_FULL_RATE);
+  }
+
+  // The points of one revision cut into runs with no gap inside; null values end a run too.
+  function runs(s, revision, value) {
+    const out = [];
+    let run = [];
+    let last = null;
+    for (const p of s.points) {
+      if (p.revision !== revision) continue;
+      const v = value(p);
+      if (last !== null && p.t - last > gapAfter(s.doc, p.t)) { if (run.length) out.push(run); run = []; }
+      last = p.t;
+      if (!present(v)) { if (run.length) out.push(run); run = []; continue; }
+      run.push([p.t, v]);
+    }
+    if (run.length) out.push(run);
+    return out;
+  }
+
+  // Stretches where neither revision has a point for longer than a gap: the controller or the platform was away.
+  function outages(s) {
+    const out = [];
+    for (let i = 1; i < s.points.length; i++) {
+      const a = s.points[i - 1].t; const b = s.points[i].t;
+      if (b - a > gapAfter(s.doc, b)) out.push([a, b]);
+    }
+    return out;
+  }
+
+  // The moments the new revision's production weight changed, with the weight it went to.
+  function weightChanges(s) {
+    const out = [];
+    let last = null;
+    for (const p of s.points) {
+      if (p.revision !== s.doc.newRevision) continue;
+      if (last !== null && p.weight !== last) out.push([p.t, p.weight]);
+      last = p.weight;
+    }
+    return out;
+  }
+
+  function chartSpecs(doc) {
+    const windowSeconds = (doc.windowMs || 10000) / 1000;
+    const th = doc.thresholds || {};
+    return [
+      { id: 'chart-rps', title: 'Request rate', unit: 'req/s', value: (p) => present(p.requests) ? p.requests / windowSeconds : null, threshold: null },
+      { id: 'chart-errors', title: 'Error rate', unit: '%', value: (p) => present(p.errorRate) ? p.errorRate * 100 : null, threshold: present(th.errorRate) ? th.errorRate * 100 : null, thresholdName: 'maximum error rate' },
+      { id: 'chart-latency', title: 'Latency p99 (thin: p50)', unit: 'ms', value: (p) => p.p99Ms, thin: (p) => p.p50Ms, threshold: present(th.latencyP99Ms) ? th.latencyP99Ms : null, thresholdName: 'maximum p99' },
+      { id: 'chart-weight', title: 'Production weight', unit: '%', value: (p) => p.weight, threshold: null, step: true, max: 100 },
+    ];
+  }
+
+  const fmt = (v) => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+  function lastValue(s, revision, value) {
+    for (let i = s.points.length - 1; i >= 0; i--) {
+      const p = s.points[i];
+      if (p.revision === revision && present(value(p))) return value(p);
+    }
+    return null;
+  }
+
+  function drawChart(canvas, s, spec) {
+    const doc = s.doc;
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth || 300;
     const height = canvas.clientHeight || 170;
@@ -656,60 +774,151 @@
     const g = canvas.getContext('2d');
     g.scale(ratio, ratio);
     g.clearRect(0, 0, width, height);
-    const left = 44; const right = 8; const top = 10; const bottom = 20;
-    const values = points.map((p) => p[key]).filter((v) => v !== null && v !== undefined);
-    let max = Math.max(threshold || 0, ...values, 0);
-    max = max <= 0 ? 1 : max * 1.15;
-    const now = Date.now();
-    // The x axis grows with the series, from one minute up to SERIES_SECONDS.
-    const span = Math.min(SERIES_SECONDS, Math.max(60, points.length ? (now - points[0].t) / 1000 : 0));
-    const x = (t) => left + (width - left - right) * (1 - (now - t) / (span * 1000));
-    const y = (v) => top + (height - top - bottom) * (1 - v / max);
-    g.strokeStyle = '#e3e6eb'; g.fillStyle = '#5d6679'; g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
+    const left = 44; const right = 8; const top = 12; const bottom = 20;
+    const revisions = [['stable', doc.stableRevision], ['new', doc.newRevision]].filter(([, r]) => present(r));
+    const values = [];
+    for (const p of s.points) {
+      const v = spec.value(p); if (present(v)) values.push(v);
+      if (spec.thin) { const w = spec.thin(p); if (present(w)) values.push(w); }
+    }
+    let max = spec.max || Math.max(spec.threshold || 0, ...values, 0) * 1.15;
+    if (max <= 0) max = 1;
+    const failedAt = doc.failedAt ? ms(doc.failedAt) : null;
+    const first = s.points.length ? s.points[0].t : ms(doc.startedAt);
+    let last = s.points.length ? s.points[s.points.length - 1].t : first;
+    if (s.wasActive) last = Math.max(last, Date.now());
+    if (failedAt) last = Math.max(last, failedAt);
+    const span = Math.max(last - first, 10 * (doc.intervalMs || 1000)); // the whole series, at least ten spacings wide
+    const x = (t) => left + (width - left - right) * ((t - first) / span);
+    const y = (v) => top + (height - top - bottom) * (1 - Math.min(v, max) / max);
+    g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
+    for (const [a, b] of outages(s)) {
+      g.fillStyle = '#eef0f3';
+      g.fillRect(x(a), top, Math.max(1, x(b) - x(a)), height - top - bottom);
+      g.fillStyle = COLORS.text;
+      if (x(b) - x(a) > 40) g.fillText('no data', x(a) + 4, height - bottom - 4);
+    }
+    g.strokeStyle = COLORS.grid; g.fillStyle = COLORS.text;
     for (let i = 0; i <= 4; i++) {
       const v = max * i / 4;
       g.beginPath(); g.moveTo(left, y(v)); g.lineTo(width - right, y(v)); g.stroke();
-      g.fillText(v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2), 4, y(v) + 4);
+      g.fillText(fmt(v), 4, y(v) + 4);
     }
-    g.fillText('-' + Math.round(span) + ' s', left, height - 5);
-    g.fillText('now', width - right - 22, height - 5);
-    if (threshold !== null && threshold !== undefined) {
-      g.strokeStyle = '#b91c1c'; g.setLineDash([6, 4]); g.lineWidth = 1.5;
-      g.beginPath(); g.moveTo(left, y(threshold)); g.lineTo(width - right, y(threshold)); g.stroke();
-      g.setLineDash([]); g.fillStyle = '#b91c1c';
-      g.fillText('threshold ' + +threshold.toFixed(2) + ' ' + unit, left + 6, Math.max(top + 10, y(threshold) - 4));
+    g.fillText(time(new Date(first).toISOString()), left, height - 5);
+    const end = time(new Date(first + span).toISOString());
+    g.fillText(end, width - right - g.measureText(end).width, height - 5);
+    g.setLineDash([2, 3]); g.strokeStyle = COLORS.mark; g.fillStyle = COLORS.mark;
+    for (const [t, w] of weightChanges(s)) {
+      g.beginPath(); g.moveTo(x(t), top); g.lineTo(x(t), height - bottom); g.stroke();
+      g.fillText('→' + w + '%', Math.min(x(t) + 2, width - right - 30), top + 9);
     }
-    g.strokeStyle = '#2f80ed'; g.lineWidth = 2; g.beginPath();
-    let drawing = false;
-    for (const p of points) {
-      const v = p[key];
-      if (v === null || v === undefined) { drawing = false; continue; }
-      if (!drawing) { g.moveTo(x(p.t), y(v)); drawing = true; } else g.lineTo(x(p.t), y(v));
+    g.setLineDash([]);
+    if (failedAt) {
+      g.strokeStyle = COLORS.threshold; g.fillStyle = COLORS.threshold; g.lineWidth = 2;
+      g.beginPath(); g.moveTo(x(failedAt), top); g.lineTo(x(failedAt), height - bottom); g.stroke();
+      g.fillText('failed', Math.max(left, Math.min(x(failedAt) - 34, width - right - 34)), top + 22);
+      g.lineWidth = 1;
     }
-    g.stroke();
+    if (present(spec.threshold)) {
+      g.strokeStyle = COLORS.threshold; g.setLineDash([6, 4]); g.lineWidth = 1.5;
+      g.beginPath(); g.moveTo(left, y(spec.threshold)); g.lineTo(width - right, y(spec.threshold)); g.stroke();
+      g.setLineDash([]); g.fillStyle = COLORS.threshold;
+      g.fillText('threshold ' + +spec.threshold.toFixed(2) + ' ' + spec.unit, left + 6, Math.max(top + 10, y(spec.threshold) - 4));
+    }
+    const line = (run, color, widthPx, alpha) => {
+      g.strokeStyle = color; g.fillStyle = color; g.lineWidth = widthPx; g.globalAlpha = alpha;
+      if (run.length === 1) { g.beginPath(); g.arc(x(run[0][0]), y(run[0][1]), 2, 0, 2 * Math.PI); g.fill(); }
+      g.beginPath();
+      run.forEach(([t, v], i) => {
+        if (i === 0) { g.moveTo(x(t), y(v)); return; }
+        if (spec.step) g.lineTo(x(t), y(run[i - 1][1]));
+        g.lineTo(x(t), y(v));
+      });
+      g.stroke(); g.globalAlpha = 1;
+    };
+    for (const [role, revision] of revisions) {
+      const color = COLORS[role];
+      if (spec.thin) for (const run of runs(s, revision, spec.thin)) line(run, color, 1, 0.6);
+      for (const run of runs(s, revision, spec.value)) line(run, color, role === 'new' ? 2.25 : 1.75, 1);
+    }
     if (values.length === 0) {
-      g.fillStyle = '#5d6679';
-      g.fillText('no traffic on the new revision yet', left + 10, top + (height - top - bottom) / 2 + 4);
+      g.fillStyle = COLORS.text;
+      g.fillText(s.points.length ? 'no traffic to measure yet' : 'no figures recorded yet', left + 10, top + (height - top - bottom) / 2 + 4);
     }
   }
 
-  function charts(d) {
-    const plan = d.plan || {};
-    const analysis = plan.analysis || {};
-    const points = state.series.get(d.id) || [];
-    const last = points.length ? points[points.length - 1] : null;
-    const specs = [
-      ['rps', 'Request rate', 'req/s', null, 'chart-rps'],
-      ['errorRate', 'Error rate', '%', analysis.maxErrorRate === null || analysis.maxErrorRate === undefined ? null : analysis.maxErrorRate * 100, 'chart-errors'],
-      ['p99', 'Latency p99', 'ms', seconds(analysis.maxLatencyP99) === null ? null : seconds(analysis.maxLatencyP99) * 1000, 'chart-latency'],
-    ];
-    const nodes = specs.map(([key, title, unit, threshold, id]) => {
-      const canvas = h('canvas', { 'data-testid': id, role: 'img', 'aria-label': title + ' of r' + d.targetRevision + ' over the last minutes' + (threshold === null ? '' : ', threshold ' + +threshold.toFixed(2) + ' ' + unit) });
-      const value = last && last[key] !== null && last[key] !== undefined ? (+last[key].toFixed(2)) + ' ' + unit : '—';
-      return { node: h('div', { class: 'chart' }, h('div', { class: 'title' }, h('span', {}, title + ' of r' + d.targetRevision), h('strong', {}, value)), canvas), canvas, key, unit, threshold };
+  function redrawCharts() {
+    drawn = drawn.filter((c) => c.canvas.isConnected);
+    for (const c of drawn) {
+      const s = state.series.get(c.deploymentId);
+      if (!s) continue;
+      drawChart(c.canvas, s, c.spec);
+      c.canvas.setAttribute('aria-label', chartSummary(s, c.spec));
+      const value = c.canvas.parentNode.querySelector('[data-testid=chart-value]');
+      if (value) value.textContent = latestText(s, c.spec);
+    }
+  }
+
+  function latestText(s, spec) {
+    const doc = s.doc;
+    return [['stable', doc.stableRevision], ['new', doc.newRevision]].filter(([, r]) => present(r))
+      .map(([, r]) => { const v = lastValue(s, r, spec.value); return 'r' + r + ' ' + (present(v) ? fmt(v) + ' ' + spec.unit : '—'); }).join(' · ');
+  }
+
+  // The text alternative of a chart: what it shows, its latest figures, threshold, weight changes, failure and gaps.
+  function chartSummary(s, spec) {
+    const doc = s.doc;
+    const parts = [spec.title + ' of stable r' + doc.stableRevision + (present(doc.newRevision) ? ' and new r' + doc.newRevision : '')];
+    if (s.points.length) parts.push(s.points.length + ' points from ' + time(s.points[0].at) + ' to ' + time(s.points[s.points.length - 1].at));
+    else parts.push('no points recorded yet');
+    parts.push('latest ' + latestText(s, spec));
+    if (present(spec.threshold)) parts.push(spec.thresholdName + ' ' + +spec.threshold.toFixed(2) + ' ' + spec.unit);
+    const changes = weightChanges(s);
+    if (changes.length) parts.push('new revision weight changed to ' + changes.map(([t, w]) => w + '% at ' + time(new Date(t).toISOString())).join(', '));
+    if (doc.failedAt) parts.push('failed at ' + time(doc.failedAt));
+    const gaps = outages(s).length;
+    if (gaps) parts.push(gaps + ' gap' + (gaps > 1 ? 's' : '') + ' without data');
+    return parts.join('; ') + '.';
+  }
+
+  // The figures as a table too: the latest point of each revision, weight changes and the failure.
+  function seriesTable(s) {
+    const doc = s.doc;
+    const rows = [['stable', doc.stableRevision], ['new', doc.newRevision]].filter(([, r]) => present(r)).map(([role, r]) => {
+      let p = null; let n = 0;
+      for (const q of s.points) if (q.revision === r) { n++; p = q; }
+      const cell = (v, unit, scale) => h('td', {}, present(v) ? fmt(v * (scale || 1)) + (unit ? ' ' + unit : '') : '—');
+      return h('tr', { 'data-testid': 'series-row', 'data-role': role },
+        h('th', { scope: 'row' }, role + ' r' + r), h('td', {}, String(n)), h('td', {}, p ? time(p.at) : '—'),
+        cell(p && p.weight, '%'), cell(p && p.requests), cell(p && p.errorRate, '%', 100),
+        cell(p && p.p50Ms, 'ms'), cell(p && p.p95Ms, 'ms'), cell(p && p.p99Ms, 'ms'));
     });
-    requestAnimationFrame(() => nodes.forEach((c) => drawChart(c.canvas, points, c.key, c.unit, c.threshold)));
-    return h('div', { class: 'charts' }, nodes.map((c) => c.node));
+    const changes = weightChanges(s);
+    return h('details', { class: 'series-table' }, h('summary', {}, 'Figures as a table'),
+      h('table', { 'data-testid': 'series-table' },
+        h('caption', { class: 'small muted' }, 'Latest point of each revision (figures over the analysis window)'),
+        h('thead', {}, h('tr', {}, ['Revision', 'Points', 'Latest', 'Weight', 'Requests', 'Error rate', 'p50', 'p95', 'p99'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, rows)),
+      h('p', { class: 'small' }, changes.length ? 'Weight of the new revision: ' + changes.map(([t, w]) => w + '% at ' + time(new Date(t).toISOString())).join(', ') + '.' : 'No weight change recorded.',
+        doc.failedAt ? ' Failed at ' + time(doc.failedAt) + '.' : ''));
+  }
+
+  function charts(d) {
+    const s = state.series.get(d.id);
+    if (!s) return h('p', { class: 'empty' }, 'No figures.');
+    const doc = s.doc;
+    const legend = h('div', { class: 'legend chart-legend', 'data-testid': 'chart-legend' },
+      h('span', { class: 'swatch s' }), ' stable r' + doc.stableRevision,
+      present(doc.newRevision) ? [' ', h('span', { class: 'swatch t' }), ' new r' + doc.newRevision] : null,
+      ' · ', h('span', { class: 'swatch threshold' }), ' threshold · ', h('span', { class: 'swatch mark' }), ' weight change',
+      doc.failedAt ? [' · ', h('span', { class: 'swatch failed' }), ' failed ' + time(doc.failedAt)] : null);
+    const nodes = chartSpecs(doc).map((spec) => {
+      const canvas = h('canvas', { 'data-testid': spec.id, role: 'img', 'aria-label': chartSummary(s, spec) });
+      return { node: h('div', { class: 'chart' }, h('div', { class: 'title' }, h('span', {}, spec.title), h('strong', { 'data-testid': 'chart-value' }, latestText(s, spec))), canvas), canvas, spec };
+    });
+    drawn = nodes.map((c) => ({ canvas: c.canvas, spec: c.spec, deploymentId: d.id }));
+    requestAnimationFrame(redrawCharts);
+    return h('div', { 'data-testid': 'charts', 'data-points': String(s.points.length) }, legend, h('div', { class: 'charts' }, nodes.map((c) => c.node)), seriesTable(s));
   }
 
   function timeline(d, events) {
@@ -767,7 +976,7 @@
     state.events.sort((a, b) => a.sequence - b.sequence);
     state.deployment = d;
     state.hooks = hooks;
-    addSample(d);
+    await syncSeries(d);
     return d;
   }
 
@@ -791,6 +1000,7 @@
           h('dt', {}, isActive(d) ? 'Traffic' : 'Traffic when it ended'), h('dd', { 'data-testid': 'recorded-traffic' }, deploymentSplit(d)),
           h('dt', {}, isActive(d) ? 'Instances' : 'Instances when it ended'), h('dd', { 'data-testid': 'recorded-instances' }, progress ? 'r' + d.targetRevision + ': ' + progress.targetHealthy + '/' + progress.targetDesired + ' healthy' +
             (d.stableRevision ? ' · r' + d.stableRevision + ': ' + progress.stableHealthy + '/' + progress.stableDesired + ' healthy' : '') : '—'),
+          progress && progress.analysis ? [h('dt', {}, isActive(d) ? 'Analysis' : 'Analysis when it ended'), h('dd', {}, analysisReading(d, progress))] : null,
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(state.observation, d.kind === 'Rollback' ? d.targetRevision : d.stableRevision)),
           h('dt', {}, 'Requested by'), h('dd', { 'data-testid': 'requested-by' }, d.requestedBy || '—'),
           h('dt', {}, 'Created'), h('dd', {}, new Date(d.createdAt).toLocaleString() + (d.finishedAt ? ' · finished ' + new Date(d.finishedAt).toLocaleString() : '')),
@@ -802,8 +1012,8 @@
           h('button', { type: 'button', 'data-testid': 'action-stop', disabled: !admin || !isActive(d) || !deployKind, onclick: () => stopDeployment(d.id, false) }, 'Stop'),
           h('button', { type: 'button', 'data-testid': 'action-stop-rollback', disabled: !admin || !isActive(d) || !deployKind, onclick: () => stopDeployment(d.id, true) }, 'Stop and roll back'),
           h('button', { type: 'button', 'data-testid': 'action-rollback', disabled: !admin, onclick: () => rollbackService(d.service) }, 'Roll back ' + d.service + '…'))),
-      h('div', { class: 'card' }, h('h2', {}, 'Live figures of the new revision'), charts(d),
-        h('p', { class: 'small muted' }, 'Sampled every second while this page is open; request rate is requests in the analysis window over its length. Dashed red: the analysis threshold.')),
+      h('div', { class: 'card' }, h('h2', {}, 'Figures: stable against new'), charts(d),
+        h('p', { class: 'small muted' }, 'Recorded by the controller at each evaluation (at most one point per revision a second) for as long as the revision is kept; figures over the analysis window, request rate is requests in the window over its length. Dashed red: the analysis threshold; dotted: a change of the new revision\'s weight; red: the failure verdict; grey: no data (no line is drawn across it).')),
       h('div', { class: 'grid' },
         h('div', { class: 'card' }, h('h2', {}, 'Steps'), timeline(d, state.events)),
         h('div', { class: 'card' }, h('h2', {}, 'Hooks'), hooksTable(d, state.hooks))),
@@ -865,7 +1075,7 @@
     state.refreshTimer = setTimeout(render, delay === undefined ? 250 : delay);
   }
 
-  // The charts need a sample every second whatever happens; the rest is refreshed by events, and every 5 s anyway.
+  // An open, active deployment's header is re-read every second; chart points come with the event stream.
   setInterval(() => {
     if (dialog.open || !menu.hidden) return;
     const route = currentRoute();
@@ -877,6 +1087,7 @@
     const source = new EventSource('/api/events', { withCredentials: true });
     source.addEventListener('open', () => { live.dataset.state = 'live'; live.textContent = 'live'; });
     source.addEventListener('error', () => { live.dataset.state = 'down'; live.textContent = 'reconnecting…'; });
+    source.addEventListener('series', (message) => onSeriesMessage(JSON.parse(message.data)));
     source.addEventListener('deployment', (message) => {
       const e = JSON.parse(message.data);
       live.dataset.last = String(e.sequence);
