@@ -8,7 +8,7 @@ namespace Backstay.State.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>Kept in the one row of <c>schema_version</c>; raise it together with <see cref="Script"/>.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>Allows one active deployment per service besides those RollingBack, which their rollback deployment finishes.</summary>
     public const string OneActiveDeploymentIndex = "deployments_one_active_per_service";
@@ -82,7 +82,11 @@ internal static class PostgresSchema
             CONSTRAINT {DeploymentsPrimaryKey} PRIMARY KEY (id)
         );
 
+        ALTER TABLE deployments ADD COLUMN IF NOT EXISTS warm_until_ticks bigint NULL;
+        ALTER TABLE deployments ADD COLUMN IF NOT EXISTS warm_ended_at_ticks bigint NULL;
+
         CREATE INDEX IF NOT EXISTS deployments_by_service ON deployments (service, created_at_ticks, seq);
+        CREATE INDEX IF NOT EXISTS deployments_warm ON deployments (service) WHERE warm_until_ticks IS NOT NULL AND warm_ended_at_ticks IS NULL;
         CREATE INDEX IF NOT EXISTS deployments_active ON deployments (created_at_ticks, seq) WHERE active;
         CREATE UNIQUE INDEX IF NOT EXISTS {OneActiveDeploymentIndex} ON deployments (service)
             WHERE active AND state <> 'RollingBack';

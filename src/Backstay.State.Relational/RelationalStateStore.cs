@@ -218,6 +218,16 @@ public abstract class RelationalStateStore : IStateStore
             _rows.Deployment,
             cancellationToken);
 
+    public Task<IReadOnlyList<Deployment>> ListWarmDeploymentsAsync(CancellationToken cancellationToken) =>
+        QueryAsync(
+            $"""
+            SELECT {_rows.DeploymentColumns} FROM deployments
+            WHERE {_dialect.TimeColumn("warm_until")} IS NOT NULL AND {_dialect.TimeColumn("warm_ended_at")} IS NULL AND state = 'Succeeded'
+            ORDER BY {_dialect.TimeColumn("created_at")}, {_dialect.InsertionOrder};
+            """,
+            _rows.Deployment,
+            cancellationToken);
+
     public async Task<DeploymentEvent> AppendEventAsync(DeploymentEvent deploymentEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(deploymentEvent);

@@ -22,13 +22,14 @@ internal sealed class TableRows(StoreDialect dialect)
         "id, service, kind, trigger, strategy, stable_revision, target_revision, state, current_step, step_phase, "
         + "total_steps, stable_count_before, target_weight, test_traffic_on_target, rollback_of, rolled_back_by, "
         + $"reason, plan_json, owner, progress_json, requested_by, {dialect.TimeColumn("created_at")}, "
-        + $"{dialect.TimeColumn("updated_at")}, {dialect.TimeColumn("finished_at")}, {dialect.TimeColumn("safe_at")}, active";
+        + $"{dialect.TimeColumn("updated_at")}, {dialect.TimeColumn("finished_at")}, {dialect.TimeColumn("safe_at")}, active, "
+        + $"{dialect.TimeColumn("warm_until")}, {dialect.TimeColumn("warm_ended_at")}";
 
     /// <summary>The parameters of <see cref="DeploymentArgs"/>, in the order of <see cref="DeploymentColumns"/>.</summary>
     public string DeploymentValues { get; } =
         "@id, @service, @kind, @trigger, @strategy, @stable_revision, @target_revision, @state, @current_step, @step_phase, "
         + "@total_steps, @stable_count_before, @target_weight, @test_traffic_on_target, @rollback_of, @rolled_back_by, "
-        + "@reason, @plan_json, @owner, @progress_json, @requested_by, @created_at, @updated_at, @finished_at, @safe_at, @active";
+        + "@reason, @plan_json, @owner, @progress_json, @requested_by, @created_at, @updated_at, @finished_at, @safe_at, @active, @warm_until, @warm_ended_at";
 
     public string EventColumns { get; } =
         $"sequence, deployment_id, {dialect.TimeColumn("at")}, type, message, step, data_json";
@@ -77,6 +78,8 @@ internal sealed class TableRows(StoreDialect dialect)
 
         // Stored so the conflict check (and PostgreSQL's one-active index) follows the model's own definition of active.
         Bool("active", deployment.IsActive),
+        dialect.Time("warm_until", deployment.WarmUntil),
+        dialect.Time("warm_ended_at", deployment.WarmEndedAt),
     ];
 
     public SqlArg[] SeriesArgs(SeriesPoint point) =>
@@ -152,6 +155,8 @@ internal sealed class TableRows(StoreDialect dialect)
         UpdatedAt = dialect.ReadTime(reader, 22),
         FinishedAt = NullableTime(reader, 23),
         SafeAt = NullableTime(reader, 24),
+        WarmUntil = NullableTime(reader, 26),
+        WarmEndedAt = NullableTime(reader, 27),
     };
 
     public DeploymentEvent Event(DbDataReader reader) => new()

@@ -4,7 +4,7 @@ namespace Backstay.State.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Kept in <c>PRAGMA user_version</c>; raise it together with the last line of <see cref="Script"/>.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     public const string Script = """
         CREATE TABLE IF NOT EXISTS services (
@@ -61,11 +61,14 @@ internal static class SqliteSchema
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             finished_at TEXT NULL,
-            safe_at TEXT NULL
+            safe_at TEXT NULL,
+            warm_until TEXT NULL,
+            warm_ended_at TEXT NULL
         );
 
         CREATE INDEX IF NOT EXISTS deployments_by_service ON deployments (service, created_at);
         CREATE INDEX IF NOT EXISTS deployments_active ON deployments (active, service);
+        CREATE INDEX IF NOT EXISTS deployments_warm ON deployments (service) WHERE warm_until IS NOT NULL AND warm_ended_at IS NULL;
 
         CREATE TABLE IF NOT EXISTS events (
             sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,11 +140,17 @@ internal static class SqliteSchema
 
         CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at);
 
-        PRAGMA user_version = 3;
+        PRAGMA user_version = 4;
         """;
 
     /// <summary>Brings a version 1 database up to this one (run before <see cref="Script"/>, which cannot add columns).</summary>
     public const string FromVersion1 = """
         ALTER TABLE leases ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+        """;
+
+    /// <summary>Brings a version 1, 2 or 3 database up to this one (run after <see cref="FromVersion1"/> for a version 1 one): the warm window of blue/green.</summary>
+    public const string FromVersion3 = """
+        ALTER TABLE deployments ADD COLUMN warm_until TEXT NULL;
+        ALTER TABLE deployments ADD COLUMN warm_ended_at TEXT NULL;
         """;
 }

@@ -63,6 +63,13 @@ public sealed class SqliteStateStore : RelationalStateStore
             await ExecuteAsync(connection, SqliteSchema.FromVersion1, cancellationToken);
         }
 
+        // A version 1, 2 or 3 deployments table has no warm window columns; SQLite cannot add a column "if not exists".
+        if (version is >= 1 and <= 3 && Convert.ToInt64(await ScalarAsync(connection,
+                "SELECT count(*) FROM pragma_table_info('deployments') WHERE name = 'warm_until';", cancellationToken), CultureInfo.InvariantCulture) == 0)
+        {
+            await ExecuteAsync(connection, SqliteSchema.FromVersion3, cancellationToken);
+        }
+
         await ExecuteAsync(connection, SqliteSchema.Script, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }

@@ -233,6 +233,19 @@ public sealed class CliRunner : IDisposable
         }
     }
 
+    /// <summary>The pids of the local revision's instances as platform.json records them.</summary>
+    public List<int> InstancePids(int revision)
+    {
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(StateDirectory, "local", "platform.json"))).RootElement;
+        return state.GetProperty("Services").EnumerateArray()
+            .SelectMany(s => s.GetProperty("Revisions").EnumerateArray())
+            .Where(r => r.GetProperty("Number").GetInt32() == revision)
+            .SelectMany(r => r.GetProperty("Instances").EnumerateArray())
+            .Select(i => i.GetProperty("Pid").GetInt32()).Where(pid => pid > 0).ToList();
+    }
+
+    public static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
+
     public string WriteFile(string name, string content)
     {
         var path = Path.Combine(WorkDirectory, name);

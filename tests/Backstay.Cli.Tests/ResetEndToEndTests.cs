@@ -42,7 +42,7 @@ public sealed class ResetEndToEndTests : IDisposable
         await _cli.StartServeAsync();
         (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
         (await _cli.DeployAsync("--env", "GREETING=v2")).Outcome.ShouldBe("Succeeded");
-        var running = InstancePids(2);
+        var running = _cli.InstancePids(2);
         running.Count.ShouldBe(2);
         await SetAllWeightsToZeroByHandAsync();
 
@@ -54,8 +54,8 @@ public sealed class ResetEndToEndTests : IDisposable
         var reason = report.GetProperty("reason").GetString()!;
         reason.ShouldContain("nothing serves production traffic");
         reason.ShouldContain("backstay reset web --recreate");
-        running.ShouldAllBe(pid => Alive(pid), "adopt stops no healthy instance of the stable revision");
-        InstancePids(2).ShouldBe(running, ignoreOrder: true);
+        running.ShouldAllBe(pid => CliRunner.Alive(pid), "adopt stops no healthy instance of the stable revision");
+        _cli.InstancePids(2).ShouldBe(running, ignoreOrder: true);
         (await StableRevisionAsync()).ShouldBe(2, "adopt keeps the last good revision on record");
         (await ServerWeightsAsync()).ShouldAllBe(w => w == 0, "a refused adopt changes nothing in HAProxy");
 
@@ -63,7 +63,7 @@ public sealed class ResetEndToEndTests : IDisposable
 
         recreate.ExitCode.ShouldBe(0, recreate.Stdout + recreate.Stderr);
         await ShouldServeOnlyAsync(2);
-        InstancePids(2).Count.ShouldBe(2);
+        _cli.InstancePids(2).Count.ShouldBe(2);
         var rollback = await _cli.RunAsync(TimeSpan.FromSeconds(90), "rollback", "web", "--to", "1", "-o", "json");
         rollback.ExitCode.ShouldBe(0, rollback.Stdout + rollback.Stderr);
         await ShouldServeOnlyAsync(1);
@@ -94,7 +94,7 @@ public sealed class ResetEndToEndTests : IDisposable
         var serve = await _cli.StartServeAsync();
         (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
         await SetAllWeightsToZeroByHandAsync();
-        var killed = InstancePids(1);
+        var killed = _cli.InstancePids(1);
         foreach (var pid in killed)
         {
             using var kill = Process.Start("kill", ["-9", pid.ToString(CultureInfo.InvariantCulture)]);
@@ -103,12 +103,11 @@ public sealed class ResetEndToEndTests : IDisposable
 
         // Once the platform has restarted both, they take 10 checks a second apart to become healthy: the reset waits for that.
         var clock = Stopwatch.StartNew();
-        while (InstancePids(1) is var now && (now.Count < 2 || now.Intersect(killed).Any()))
+        while (_cli.InstancePids(1) is var now && (now.Count < 2 || now.Intersect(killed).Any()))
         {
             clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60), "the platform did not restart the killed instances");
             await Task.Delay(100);
         }
-
 
         var waiting = _cli.RunAsync(TimeSpan.FromSeconds(120), "reset", "web", "--recreate", "-o", "json");
         var reset = await WaitForResetInProgressAsync();
@@ -197,19 +196,6 @@ public sealed class ResetEndToEndTests : IDisposable
 
         return text.ToString();
     }
-
-    /// <summary>The pids of the revision's instances as platform.json records them.</summary>
-    private List<int> InstancePids(int revision)
-    {
-        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_cli.StateDirectory, "local", "platform.json"))).RootElement;
-        return state.GetProperty("Services").EnumerateArray()
-            .SelectMany(s => s.GetProperty("Revisions").EnumerateArray())
-            .Where(r => r.GetProperty("Number").GetInt32() == revision)
-            .SelectMany(r => r.GetProperty("Instances").EnumerateArray())
-            .Select(i => i.GetProperty("Pid").GetInt32()).Where(pid => pid > 0).ToList();
-    }
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
 
     private async Task<int?> StableRevisionAsync()
     {

@@ -24,7 +24,7 @@ public sealed class CliAgainstMotoTests : IDisposable
     {
         using var world = await MotoWorld.CreateAsync("cli");
         await using var agent = new MotoTaskSetAgent(world);
-        _cli.WriteSpec(world, "blueGreen: { testTraffic: true, bake: 1s, keepPreviousFor: 1s }");
+        _cli.WriteSpec(world, "blueGreen: { testTraffic: true, bake: 1s, keepPreviousFor: 0s }");
 
         var first = await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.27", "--output", "json");
 

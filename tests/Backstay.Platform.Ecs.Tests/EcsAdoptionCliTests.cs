@@ -104,7 +104,7 @@ public sealed class EcsAdoptionCliTests : IClassFixture<CompletingMotoServer>, I
             Service = world.Service,
             PrimaryTaskSet = set.TaskSet!.TaskSetArn!,
         }, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout);
-        cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
+        cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 0s }");
 
         var deployed = await cli.RunAsync("deploy", "--image", NewImage, "--output", "json");
 

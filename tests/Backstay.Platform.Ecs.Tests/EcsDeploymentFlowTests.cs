@@ -65,6 +65,40 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BlueGreen_KeepPreviousFor_SucceedsWithTheNewTaskSetPrimaryAndDeletesTheOldOneWhenTheWindowEnds()
+    {
+        var keepFor = TimeSpan.FromSeconds(15);
+        await using var flow = await EcsFlow.StartAsync("bgwarm");
+        var spec = flow.World.Spec(new StrategySpec { BlueGreen = new BlueGreenSpec { TestTraffic = true, Bake = TimeSpan.FromSeconds(1), KeepPreviousFor = keepFor } });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+
+        var started = await flow.StartDeploymentAsync(spec, V2);
+        var succeeded = await flow.WaitForAsync(started.Id, d => d.IsFinished, "blue/green succeeding");
+
+        succeeded.State.ShouldBe(DeploymentState.Succeeded, succeeded.Reason);
+        succeeded.WarmRevision.ShouldBe(1);
+        var warmUntil = succeeded.WarmUntil.ShouldNotBeNull();
+        var sets = (await flow.World.DescribeServiceAsync())!.TaskSets!;
+        DateTimeOffset.UtcNow.ShouldBeLessThan(warmUntil, "read while the window lasts");
+        sets.Single(t => t.ExternalId == "backstay:revision:2").Status.ShouldBe("PRIMARY", "the new task set is primary when the deployment succeeds");
+        var warm = sets.Single(t => t.ExternalId == "backstay:revision:1");
+        warm.Status.ShouldBe("ACTIVE");
+        warm.Scale!.Value.ShouldBe(100, "the previous task set stays warm at full size");
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 0, [flow.World.Green] = 100 });
+        Tags.Find((await flow.World.DescribeServiceAsync())!.Tags, Tags.Deployment).ShouldNotBeNull().ShouldContain(" warm=");
+
+        var ended = await flow.WaitForAsync(started.Id, d => d.WarmEndedAt is not null, "the warm window ending", keepFor + TimeSpan.FromSeconds(45));
+
+        ended.WarmEndedAt!.Value.ShouldBeGreaterThanOrEqualTo(warmUntil);
+        var service = (await flow.World.DescribeServiceAsync())!;
+        service.TaskSets!.Where(t => t.Status != "DRAINING").ShouldHaveSingleItem().ExternalId.ShouldBe("backstay:revision:2");
+        service.TaskSets!.Single(t => t.ExternalId == "backstay:revision:2").Status.ShouldBe("PRIMARY");
+        Tags.Find(service.Tags, Tags.Deployment).ShouldNotBeNull().ShouldNotContain(" warm=");
+        (await flow.EventsAsync(started.Id)).Select(e => e.Type).ShouldContain("Retired");
+        Report(flow, "blue/green with keepPreviousFor 15s");
+    }
+
+    [Fact]
     public async Task Canary_Healthy_StepsThroughItsWeightsAndEndsOnTheOtherTargetGroup()
     {
         await using var flow = await EcsFlow.StartAsync("canaryok");

@@ -101,7 +101,7 @@ public sealed class EcsImportCliTests : IDisposable
     {
         using var world = await MotoWorld.CreateAsync("impdep");
         await using var agent = new MotoTaskSetAgent(world);
-        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
+        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 0s }");
         (await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.27", "--output", "json")).ExitCode.ShouldBe(0);
         (await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.28", "--output", "json")).ExitCode.ShouldBe(0);
 
@@ -137,7 +137,7 @@ public sealed class EcsImportCliTests : IDisposable
     {
         using var world = await MotoWorld.CreateAsync("impdup");
         await using var agent = new MotoTaskSetAgent(world);
-        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
+        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 0s }");
         (await _cli.RunAsync("deploy", "--image", "public.ecr.aws/nginx/nginx:1.27")).ExitCode.ShouldBe(0);
 
         var again = await _cli.RunAsync("import");

@@ -11,7 +11,7 @@ namespace Backstay.Platform.Ecs.Tests;
 [Collection(MotoCollection.Name)]
 public sealed class EcsLifecycleCliTests : IDisposable
 {
-    private const string BlueGreen = "blueGreen: { testTraffic: true, bake: 1s, keepPreviousFor: 1s }";
+    private const string BlueGreen = "blueGreen: { testTraffic: true, bake: 1s, keepPreviousFor: 0s }";
     private const string PauseBeforeTraffic = "  BeforeAllowTraffic: [ { pause: { timeout: 1h, onTimeout: rollback } } ]";
 
     private readonly EcsCli _cli = new();

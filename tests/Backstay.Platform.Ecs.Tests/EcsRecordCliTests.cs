@@ -13,7 +13,7 @@ namespace Backstay.Platform.Ecs.Tests;
 [Collection(MotoCollection.Name)]
 public sealed class EcsRecordCliTests : IDisposable
 {
-    private const string BlueGreen = "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }";
+    private const string BlueGreen = "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 0s }";
     private const string PausingCanary = "canary: { steps: [ { setWeight: 20 }, { pause: {} }, { setWeight: 100 } ] }";
 
     private readonly EcsCli _cli = new();

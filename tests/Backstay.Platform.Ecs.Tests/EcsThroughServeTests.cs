@@ -20,7 +20,7 @@ public sealed class EcsThroughServeTests : IDisposable
     {
         using var world = await MotoWorld.CreateAsync("serve");
         await using var agent = new MotoTaskSetAgent(world);
-        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 1s }");
+        _cli.WriteSpec(world, "blueGreen: { testTraffic: false, bake: 1s, keepPreviousFor: 0s }");
         await using var serve = await ServeProcess.StartAsync(_cli);
         try
         {

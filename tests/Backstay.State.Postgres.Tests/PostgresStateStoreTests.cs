@@ -42,7 +42,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
     [Fact]
     public async Task InitializeAsync_NewDatabase_SetsSchemaVersion()
     {
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(3);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
     }
 
     [Fact]
@@ -58,7 +58,26 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
 
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(3);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version3Database_GainsTheWarmWindowColumnsAndKeepsItsDeployments()
+    {
+        // A version 3 deployments table had no warm window columns (nor their index).
+        await ScalarAsync("DROP INDEX deployments_warm;");
+        await ScalarAsync("ALTER TABLE deployments DROP COLUMN warm_until_ticks;");
+        await ScalarAsync("ALTER TABLE deployments DROP COLUMN warm_ended_at_ticks;");
+        await ScalarAsync("UPDATE schema_version SET version = 3;");
+
+        await using var store = new PostgresStateStore(_connectionString!, Time);
+        await store.InitializeAsync(Ct);
+
+        var warm = Deployment("d-1", "web", DeploymentState.Succeeded) with { StableRevision = 1, WarmUntil = Start.AddMinutes(5) };
+        await store.CreateDeploymentAsync(warm, Ct);
+        (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
+        (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
     }
 
     [Fact]
@@ -73,7 +92,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
 
         await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
         (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(3);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]
@@ -70,7 +70,31 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version3Database_GainsTheWarmWindowColumnsAndKeepsItsDeployments()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 3 deployments table had no warm window columns (nor their index).
+            await ScalarAsync(connection, "DROP INDEX deployments_warm;");
+            await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_until;");
+            await ScalarAsync(connection, "ALTER TABLE deployments DROP COLUMN warm_ended_at;");
+            await ScalarAsync(connection, "PRAGMA user_version = 3;");
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        var warm = Deployment("d-1", "web", Core.Model.DeploymentState.Succeeded) with { StableRevision = 1, WarmUntil = Start.AddMinutes(5) };
+        await store.CreateDeploymentAsync(warm, Ct);
+        (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
+        (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]
@@ -91,7 +115,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
         (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(3L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
     }
 
     [Fact]

@@ -263,6 +263,20 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
+    public Task<IReadOnlyList<Deployment>> ListWarmDeploymentsAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            return Task.FromResult<IReadOnlyList<Deployment>>([
+                .. _data.Deployments.Select((d, i) => (d, i))
+                    .Where(x => x.d.WarmRevision is not null)
+                    .OrderBy(x => x.d.CreatedAt).ThenBy(x => x.i)
+                    .Select(x => x.d),
+            ]);
+        }
+    }
+
     public Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

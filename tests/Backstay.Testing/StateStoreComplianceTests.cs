@@ -215,6 +215,8 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
             UpdatedAt = Start.AddSeconds(1),
             FinishedAt = Start.AddSeconds(2),
             SafeAt = new DateTimeOffset(2025, 3, 1, 14, 0, 3, TimeSpan.FromHours(2)).AddTicks(7),
+            WarmUntil = Start.AddMinutes(5).AddTicks(3),
+            WarmEndedAt = Start.AddMinutes(4),
         };
 
         await Store.CreateDeploymentAsync(deployment, Ct);
@@ -440,6 +442,24 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
         var active = await Store.ListActiveDeploymentsAsync(Ct);
 
         active.Select(d => d.Id).ShouldBe(["d-3", "d-4", "d-1"]);
+    }
+
+    [Fact]
+    public async Task ListWarmDeploymentsAsync_WindowsOpenAndEnded_ReturnsOnlySucceededWithAnOpenWindowOldestFirstWithTheirTimes()
+    {
+        var until = Start.AddMinutes(5).AddTicks(1);
+        await Store.CreateDeploymentAsync(Deployment("d-1", "a", DeploymentState.Succeeded, Start.AddMinutes(2)) with { StableRevision = 1, WarmUntil = until }, Ct);
+        await Store.CreateDeploymentAsync(Deployment("d-2", "b", DeploymentState.Succeeded, Start) with { StableRevision = 1, WarmUntil = until }, Ct);
+        await Store.CreateDeploymentAsync(Deployment("d-3", "c", DeploymentState.Succeeded, Start) with { StableRevision = 1, WarmUntil = until, WarmEndedAt = Start.AddMinutes(1) }, Ct);
+        await Store.CreateDeploymentAsync(Deployment("d-4", "d", DeploymentState.Succeeded, Start) with { StableRevision = 1 }, Ct);
+        await Store.CreateDeploymentAsync(Deployment("d-5", "e", DeploymentState.InProgress, Start) with { StableRevision = 1, WarmUntil = until }, Ct);
+
+        var warm = await Store.ListWarmDeploymentsAsync(Ct);
+
+        warm.Select(d => d.Id).ShouldBe(["d-2", "d-1"]);
+        warm[0].WarmUntil.ShouldBe(until);
+        warm[0].WarmRevision.ShouldBe(1);
+        (await Store.GetDeploymentAsync("d-3", Ct))!.WarmEndedAt.ShouldBe(Start.AddMinutes(1));
     }
 
     [Fact]

@@ -65,6 +65,17 @@ internal static class DeployCommand
         {
             var colour = report.Outcome switch { "Succeeded" => "green", "RolledBack" or "Failed" or "Drift" => "red", "Paused" => "yellow", _ => "default" };
             Consoles.Human.MarkupLine($"[{colour} bold]{report.Outcome}[/]: deployment {report.Id} of {Markup.Escape(report.Service)} revision {report.Revision}{(report.Reason is null ? "" : " — " + Markup.Escape(report.Reason))}");
+            if (report.WarmLine(WarmWindowKeep(deployment)) is { } warm)
+            {
+                Consoles.Human.MarkupLine(Markup.Escape(warm));
+                if (control is InProcessControlPlane && !await control.ControllerRunningAsync(cancellationToken))
+                {
+                    // ECS with no controller: this process ran the deployment and ends now; nothing else is running to retire it.
+                    Consoles.Human.MarkupLine(Markup.Escape(
+                        $"No `backstay serve` runs for this state directory: the next backstay command that runs {report.Service}'s deployments (deploy, continue, rollback) after that time retires it; a new deployment retires it first."));
+                }
+            }
+
             if (report.Outcome == "Paused")
             {
                 Consoles.Human.MarkupLine($"Continue with [bold]backstay continue {report.Id}[/], or roll back with [bold]backstay rollback {Markup.Escape(report.Service)}[/].");
@@ -73,6 +84,12 @@ internal static class DeployCommand
 
         return deployment.State is DeploymentState.Pending or DeploymentState.InProgress ? ExitCodes.Succeeded : Reports.ExitCode(deployment, report.Drift.Count > 0);
     }
+
+    /// <summary>The keepPreviousFor of a deployment's plan, as specs write it; null when it keeps nothing warm.</summary>
+    private static string? WarmWindowKeep(Deployment deployment) =>
+        DeploymentPlan.FromJson(deployment.PlanJson).Actions.OfType<WaitAction>().FirstOrDefault(w => w.Reason == WaitAction.KeepPreviousWarm) is { } keep
+            ? Durations.Format(keep.Duration)
+            : null;
 
     internal static ServiceSpec LoadSpec(string path)
     {

@@ -37,10 +37,12 @@ internal static class StatusCommand
                     var drift = unreadable.TryGetValue(s.Name, out var gone) ? [gone] : await store.DriftAsync(s.Name, ct);
                     var lastDrift = last is null ? [] : await Reports.DriftOfAsync(store, last, ct);
                     var haproxyRestart = last is null ? null : await Reports.LastHaproxyRestartAsync(store, last.Id, ct);
+                    var warm = recent.FirstOrDefault(d => d.WarmRevision is not null) is { WarmRevision: { } w, WarmUntil: { } until } keeping
+                        ? new WarmReport(w, until, keeping.Id) : null;
                     found[i] = new ServiceStatus(s.Name, s.Platform, s.StableRevision, s.DesiredCount, deployment?.Id, deployment?.State.ToString(),
                         deployment is null ? null : $"{Math.Min(deployment.CurrentStep + 1, deployment.TotalSteps)}/{deployment.TotalSteps}",
                         deployment?.TargetRevision, deployment?.TargetWeight, DeploymentProgress.Parse(deployment?.ProgressJson),
-                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), release, drift, haproxyRestart);
+                        last?.Id, last is null ? null : Reports.Outcome(last, lastDrift.Count > 0), release, drift, haproxyRestart, warm);
                 });
             var rows = found.ToList();
 
@@ -96,6 +98,11 @@ internal static class StatusCommand
                       $"`backstay stop {r.DeploymentId}` then `backstay reset {r.Service}`, or `backstay rollback {r.Service}`."
                     : DriftDetector.Describe(r.Service, r.Drift);
                 Consoles.Human.MarkupLine($"[red]{Markup.Escape(message)}[/]");
+            }
+
+            foreach (var r in rows.Where(r => r.Warm is not null))
+            {
+                Consoles.Human.MarkupLine($"{Markup.Escape(r.Service)}: revision {r.Warm!.Revision} warm until {r.Warm.Until.ToLocalTime():HH:mm:ss} (deployment {r.Warm.DeploymentId}; `backstay continue --full {r.Warm.DeploymentId}` ends it now)");
             }
 
             foreach (var r in rows.Where(r => r.HaproxyRestart is not null))
@@ -175,5 +182,8 @@ internal static class StatusCommand
 
     private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
         string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
-        ReleaseReport? Release, IReadOnlyList<string> Drift, EventReport? HaproxyRestart);
+        ReleaseReport? Release, IReadOnlyList<string> Drift, EventReport? HaproxyRestart, WarmReport? Warm);
+
+    /// <summary>The previous revision a blue/green deployment keeps running, without traffic, until the engine retires it.</summary>
+    private sealed record WarmReport(int Revision, DateTimeOffset Until, string DeploymentId);
 }

@@ -140,6 +140,43 @@ internal sealed class Execution : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After `continue --full` on a deployment keeping its previous revision warm: waits until the engine (the
+    /// controller's, or one run here) has retired it, two minutes at most; returns the deployment as last read.
+    /// </summary>
+    public async Task<Deployment> WaitWarmEndedAsync(string deploymentId, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var loop = _runtime?.Engine.RunAsync(stop.Token);
+        try
+        {
+            var deadline = TimeProvider.System.GetUtcNow().AddMinutes(2);
+            while (true)
+            {
+                var deployment = await _control.GetDeploymentAsync(deploymentId, cancellationToken)
+                    ?? throw new CliException($"Deployment {deploymentId} is no longer on record.");
+                if (deployment.WarmRevision is null || TimeProvider.System.GetUtcNow() >= deadline)
+                {
+                    return deployment;
+                }
+
+                await Task.Delay(200, cancellationToken);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            if (loop is not null)
+            {
+                await loop;
+                if (await _control.GetDeploymentAsync(deploymentId, CancellationToken.None) is { } deployment)
+                {
+                    await _runtime!.Store.ReleaseLeaseAsync(DeploymentEngine.LeaseKey(deployment.Service), Owner, CancellationToken.None);
+                }
+            }
+        }
+    }
+
     /// <summary>Lets the engine take the answer to a pause before watching for the next one (10 s at most).</summary>
     private async Task LeavePauseAsync(string deploymentId, bool leavingPause, CancellationToken cancellationToken)
     {

@@ -127,7 +127,12 @@ internal static class Reports
         var drift = await DriftOfAsync(store, d, cancellationToken);
         return new DeploymentReport(d.Id, d.Service, d.Kind.ToString(), d.TargetRevision, d.StableRevision, d.Strategy, Outcome(d, drift.Count > 0), d.State.ToString(),
             d.Trigger.ToString(), d.Reason, d.RollbackOf, d.RolledBackBy, d.CurrentStep, d.TotalSteps, d.TargetWeight,
-            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, apiCalls, drift, events);
+            d.CreatedAt, d.FinishedAt, tts, firstErrorAt, d.SafeAt, d.RequestedBy, apiCalls, drift, events)
+        {
+            WarmRevision = d.WarmRevision,
+            WarmUntil = d.WarmUntil,
+            WarmEndedAt = d.WarmEndedAt,
+        };
     }
 }
 
@@ -169,6 +174,20 @@ internal sealed record DeploymentReport(
 
     /// <summary>The revision this deployment brings to production: in a rollback, the one it restores.</summary>
     public int ToRevision => Revision;
+
+    /// <summary>Blue/green with keepPreviousFor: the previous revision while it is still kept warm (running, without traffic), else null.</summary>
+    public int? WarmRevision { get; init; }
+
+    /// <summary>Until when the previous revision is kept warm (null when the deployment kept nothing warm).</summary>
+    public DateTimeOffset? WarmUntil { get; init; }
+
+    /// <summary>When the warm window ended (the previous revision retired, or taken over by a rollback); null while it lasts.</summary>
+    public DateTimeOffset? WarmEndedAt { get; init; }
+
+    /// <summary>The human line for a deployment that succeeded with its previous revision warm, or null.</summary>
+    public string? WarmLine(string? keepFor) => WarmRevision is { } warm && WarmUntil is { } until
+        ? $"revision {warm} stays warm until {until.ToLocalTime():HH:mm:ss}{(keepFor is null ? "" : $" (keepPreviousFor {keepFor})")}; `backstay continue --full {Id}` ends it now"
+        : null;
 }
 
 /// <summary>The AWS API calls one CLI process sent while it ran a deployment (every attempt, retries included), by "service:Operation".</summary>

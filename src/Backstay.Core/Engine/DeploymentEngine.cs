@@ -31,11 +31,14 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly ConcurrentDictionary<string, Task> _running = new();
 
+    /// <summary>Services whose warm window runs here, with the way to make its runner give way to a new deployment.</summary>
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _warm = new();
+
     /// <summary>How long this engine's decisions take (for /metrics).</summary>
     public EngineTimings Timings { get; } = new();
 
-    /// <summary>Services whose deployments this engine is running now.</summary>
-    public IReadOnlyCollection<string> RunningServices => _running.Keys.ToList();
+    /// <summary>Services whose deployments this engine is running now (not counting warm windows it waits out).</summary>
+    public IReadOnlyCollection<string> RunningServices => _running.Keys.Where(s => !_warm.ContainsKey(s)).ToList();
 
     /// <summary>Runs until cancelled; one bad deployment or pass is reported and retried, never fatal.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -98,7 +101,10 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         Timings.Observe.Observe(time.GetElapsedTime(started).TotalSeconds);
     }
 
-    /// <summary>Starts a runner for every active deployment whose service is free and not already running here.</summary>
+    /// <summary>
+    /// Starts a runner for every active deployment whose service is free and not already running here, and a warm window
+    /// runner for every blue/green deployment whose previous revision is still kept warm (<see cref="WarmWindow"/>).
+    /// </summary>
     public async Task PassAsync(CancellationToken cancellationToken)
     {
         var active = await store.ListActiveDeploymentsAsync(cancellationToken);
@@ -107,33 +113,99 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
             // A RollingBack deployment is finished by its rollback deployment, which is the one to run.
             var next = group.FirstOrDefault(d => d.Kind == DeploymentKind.Rollback && d.State != DeploymentState.RollingBack)
                 ?? group.FirstOrDefault(d => d.State != DeploymentState.RollingBack);
+            if (next is not null && _warm.TryGetValue(group.Key, out var waiting))
+            {
+                // A deployment of a service whose warm window runs here: the window's runner gives way, and the deployment ends the window as it starts.
+                try
+                {
+                    await waiting.CancelAsync();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // It ended meanwhile.
+                }
+            }
+
             if (next is null || _running.ContainsKey(group.Key))
             {
                 continue;
             }
 
-            // Another platform's deployment (a local one in the state directory of an ECS run from the CLI) is not this engine's.
-            if (await store.GetServiceAsync(group.Key, cancellationToken) is { } record && !platform.Serves(record.Platform))
+            await TryStartAsync(group.Key, cancellationToken, token => RunOneAsync(next, token));
+        }
+
+        foreach (var warm in await store.ListWarmDeploymentsAsync(cancellationToken))
+        {
+            if (_running.ContainsKey(warm.Service) || active.Any(d => d.Service == warm.Service))
             {
                 continue;
             }
 
-            if (!await store.TryAcquireLeaseAsync(LeaseKey(group.Key), options.Owner, options.LeaseTtl, cancellationToken))
+            var giveWay = new CancellationTokenSource();
+            if (!await TryStartAsync(warm.Service, cancellationToken, token => RunWarmWindowAsync(warm, giveWay, token), giveWay))
             {
-                continue;
+                giveWay.Dispose();
             }
-
-            // Registered before it starts, so a runner that finishes at once cannot leave a stale entry behind.
-            var start = new Task<Task>(() => RunOneAsync(next, cancellationToken));
-            _running[group.Key] = start.Unwrap();
-            start.Start(TaskScheduler.Default);
         }
     }
 
-    private async Task RunOneAsync(Deployment deployment, CancellationToken cancellationToken)
+    /// <summary>Takes the service's lease and starts the work in the background, registered as the service's runner.</summary>
+    /// <param name="giveWay">For a warm window: registered with the service, so that a new deployment of it makes the work give way.</param>
+    private async Task<bool> TryStartAsync(string service, CancellationToken cancellationToken, Func<CancellationToken, Task> work, CancellationTokenSource? giveWay = null)
     {
-        // Cancelled when the process stops, or when the lease is lost: then the new owner runs the deployment.
-        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Another platform's deployment (a local one in the state directory of an ECS run from the CLI) is not this engine's.
+        if (await store.GetServiceAsync(service, cancellationToken) is { } record && !platform.Serves(record.Platform))
+        {
+            return false;
+        }
+
+        if (!await store.TryAcquireLeaseAsync(LeaseKey(service), options.Owner, options.LeaseTtl, cancellationToken))
+        {
+            return false;
+        }
+
+        if (giveWay is not null)
+        {
+            _warm[service] = giveWay;
+        }
+
+        // Registered before it starts, so a runner that finishes at once cannot leave a stale entry behind.
+        var start = new Task<Task>(() => work(cancellationToken));
+        _running[service] = start.Unwrap();
+        start.Start(TaskScheduler.Default);
+        return true;
+    }
+
+    private Task RunOneAsync(Deployment deployment, CancellationToken cancellationToken) =>
+        RunLeasedAsync(deployment, cancellationToken, async (fencedStore, fencedPlatform, token) =>
+        {
+            var owned = deployment with { Owner = options.Owner };
+            await new DeploymentRunner(fencedStore, fencedPlatform, time, _logger, owned, Timings).RunAsync(token);
+        });
+
+    /// <summary>Waits out a deployment's warm window under the service's lease, then retires its previous revision; gives way to a new deployment of the service.</summary>
+    private async Task RunWarmWindowAsync(Deployment deployment, CancellationTokenSource giveWay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunLeasedAsync(deployment, cancellationToken, (fencedStore, fencedPlatform, token) =>
+                WarmWindow.WaitThenRetireAsync(fencedStore, fencedPlatform, time, _logger, deployment.Id, token), giveWay.Token);
+        }
+        finally
+        {
+            _warm.TryRemove(new KeyValuePair<string, CancellationTokenSource>(deployment.Service, giveWay));
+            giveWay.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs work for a service under its lease, renewed while it runs, with every write fenced by it; releases the lease
+    /// at the end unless the process stops or the lease was lost.
+    /// </summary>
+    private async Task RunLeasedAsync(Deployment deployment, CancellationToken cancellationToken, Func<IStateStore, IPlatform, CancellationToken, Task> work, CancellationToken giveWay = default)
+    {
+        // Cancelled when the process stops, or when the lease is lost: then the new owner runs the deployment (or when the work gives way).
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, giveWay);
         var fence = await LeaseFence.TakeAsync(store, LeaseKey(deployment.Service), options.Owner, cancellationToken);
         if (fence is null)
         {
@@ -149,8 +221,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
         try
         {
             // Every write the runner makes, to the platform and to the store, first checks that this engine still holds the lease.
-            var owned = deployment with { Owner = options.Owner };
-            await new DeploymentRunner(fence.Guard(store), fence.Guard(platform), time, _logger, owned, Timings).RunAsync(running.Token);
+            await work(fence.Guard(store), fence.Guard(platform), running.Token);
         }
         catch (LeaseLostException ex)
         {

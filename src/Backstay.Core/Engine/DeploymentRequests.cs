@@ -193,6 +193,25 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
     public async Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken)
     {
         var deployment = await RequireDeploymentAsync(deploymentId, cancellationToken);
+        if (deployment.WarmRevision is { } warm && hookId is null)
+        {
+            // A blue/green deployment that succeeded with its previous revision kept warm: `continue --full` ends the window now.
+            if (!full)
+            {
+                throw new InvalidRequestException(
+                    $"Deployment {deploymentId} succeeded; revision {warm} stays warm until {WarmWindow.Clock(deployment.WarmUntil!.Value)}. `backstay continue --full {deploymentId}` retires it now.");
+            }
+
+            await store.EnqueueCommandAsync(new DeploymentCommand
+            {
+                DeploymentId = deploymentId,
+                Kind = CommandKind.ContinueFull,
+                RequestedBy = requestedBy,
+                At = time.GetUtcNow(),
+            }, cancellationToken);
+            return deployment;
+        }
+
         if (deployment.State != DeploymentState.Paused && !(full && deployment.State == DeploymentState.InProgress))
         {
             throw new InvalidRequestException($"Deployment {deploymentId} is {deployment.State}{(deployment.IsFinished && deployment.Reason is { } why ? $" ({why})" : "")}, not Paused; there is nothing to continue.");
@@ -302,7 +321,8 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             return [];
         }
 
-        return DriftDetector.Compare(service, observation);
+        // A previous revision kept warm after a blue/green deployment runs on purpose until its window ends.
+        return DriftDetector.Compare(service, observation, last?.WarmRevision);
     }
 
     private async Task<Deployment> RequireDeploymentAsync(string deploymentId, CancellationToken cancellationToken) =>
@@ -409,6 +429,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
                 TargetWeight = latest.TargetWeight,
                 TestTrafficOnTarget = latest.TestTrafficOnTarget,
                 RollbackOf = latest.RollbackOf,
+                WarmUntil = latest.State == DeploymentState.Succeeded ? latest.WarmUntil : null,
                 PlanJson = plan.ToJson(),
                 RequestedBy = requestedBy,
                 CreatedAt = latest.CreatedAt,

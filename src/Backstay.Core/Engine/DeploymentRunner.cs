@@ -19,6 +19,7 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
         var context = _context;
         if (context.Deployment.Kind == DeploymentKind.Reset && context.Plan.Actions.Count == 0)
         {
+            await WarmWindow.CloseForAsync(context, cancellationToken);
             await AdoptStep.RunAsync(context, cancellationToken);
             return;
         }
@@ -85,6 +86,9 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
         var deployment = context.Deployment;
         context.Target = await context.RequireRevisionAsync(deployment.TargetRevision, cancellationToken);
         context.Stable = deployment.StableRevision is { } s ? await context.RequireRevisionAsync(s, cancellationToken) : null;
+
+        // A previous revision still kept warm by the last blue/green deployment is retired (or, by a rollback to it, taken over) before anything acts.
+        await WarmWindow.CloseForAsync(context, cancellationToken);
         try
         {
             if (deployment.Kind == DeploymentKind.Reset)
@@ -183,6 +187,17 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
 
     private static async Task ExecuteAsync(DeploymentContext context, PlanAction action, CancellationToken cancellationToken)
     {
+        if (action is WaitAction { Reason: WarmWindow.WaitReason } keep && await WarmWindow.OpenAsync(context, keep, cancellationToken))
+        {
+            return;
+        }
+
+        if (WarmWindow.Defers(context, action))
+        {
+            await context.Record.EventAsync("StepDeferred", $"{action.Describe(context.Target.Number, context.Stable?.Number)}: left for the end of the warm window ({WarmWindow.Clock(context.Deployment.WarmUntil!.Value)})", cancellationToken);
+            return;
+        }
+
         if (context.SkipPauses && action is AnalysisAction or WaitAction or WeightAction { TargetWeight: < 100 })
         {
             await context.Record.EventAsync("StepSkipped", $"{action.Describe(context.Target.Number, context.Stable?.Number)} skipped (continue --full)", cancellationToken);

@@ -33,7 +33,13 @@ public static class Observations
 /// </summary>
 public static class DriftDetector
 {
-    public static IReadOnlyList<string> Compare(ServiceRecord record, Observation observed)
+    public static IReadOnlyList<string> Compare(ServiceRecord record, Observation observed) => Compare(record, observed, warmRevision: null);
+
+    /// <summary>
+    /// The same, with a previous revision kept warm by the last blue/green deployment (<see cref="Deployment.WarmRevision"/>):
+    /// its instances run on purpose, without production traffic, until the engine retires them.
+    /// </summary>
+    public static IReadOnlyList<string> Compare(ServiceRecord record, Observation observed, int? warmRevision)
     {
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(observed);
@@ -55,7 +61,7 @@ public static class DriftDetector
         }
 
         // A set scaled to 0 may still be draining; only one someone asked to run counts.
-        foreach (var other in observed.Sets.Where(s => s.Revision != stable && s.Desired > 0))
+        foreach (var other in observed.Sets.Where(s => s.Revision != stable && s.Revision != warmRevision && s.Desired > 0))
         {
             differences.Add($"revision {other.Revision} is set to run {other.Desired} instance(s) that no deployment in progress accounts for");
         }

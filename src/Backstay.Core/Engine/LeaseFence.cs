@@ -190,6 +190,8 @@ public sealed class LeaseFence(IStateStore store, string key, string owner, long
 
         public Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken) => inner.ListActiveDeploymentsAsync(cancellationToken);
 
+        public Task<IReadOnlyList<Deployment>> ListWarmDeploymentsAsync(CancellationToken cancellationToken) => inner.ListWarmDeploymentsAsync(cancellationToken);
+
         public Task<DeploymentEvent> AppendEventAsync(DeploymentEvent deploymentEvent, CancellationToken cancellationToken) =>
             FencedAsync(() => inner.AppendEventAsync(deploymentEvent, cancellationToken), cancellationToken);
 

@@ -227,7 +227,10 @@ internal static class Outcome
             context.Record.Notify("rolledBack", finished);
         }
 
-        await context.Record.EventAsync(context.IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {context.Target.Number} is stable", cancellationToken);
+        var warm = context.Deployment.WarmUntil is { } until && context.Stable is { } previous && !context.IsRollback
+            ? $"; revision {previous.Number} stays warm until {WarmWindow.Clock(until)}, then the engine scales it to 0 (`backstay continue --full {context.Deployment.Id}` does it now)"
+            : "";
+        await context.Record.EventAsync(context.IsRollback ? "RollbackSucceeded" : "Succeeded", $"revision {context.Target.Number} is stable{warm}", cancellationToken);
         await context.Record.SaveAsync(context.Finish(DeploymentState.Succeeded, null), cancellationToken);
         if (context.Deployment.Kind == DeploymentKind.Deploy)
         {
@@ -282,7 +285,9 @@ internal static class Outcome
     {
         foreach (var set in await context.Platform.Compute.ListAsync(context.Service, cancellationToken))
         {
-            if (set.Revision != context.Target.Number && set.DesiredCount > 0 && await context.Store.GetRevisionAsync(context.Service, set.Revision, cancellationToken) is { } revision)
+            // The previous revision of a blue/green deployment stays warm; the engine retires it when the window ends.
+            var warm = context.Deployment.WarmUntil is not null && !context.IsRollback && set.Revision == context.Stable?.Number;
+            if (set.Revision != context.Target.Number && !warm && set.DesiredCount > 0 && await context.Store.GetRevisionAsync(context.Service, set.Revision, cancellationToken) is { } revision)
             {
                 await context.Platform.Compute.ScaleAsync(context.Plan.Spec, revision, 0, cancellationToken);
                 await context.Record.EventAsync("Scaled", $"revision {set.Revision} scaled to 0: only the stable revision keeps running", cancellationToken);

@@ -76,6 +76,9 @@ public sealed record AnalysisAction(AnalysisSpec Analysis) : PlanAction
 /// <summary>Wait a fixed time while background analysis watches (bake, keep previous warm).</summary>
 public sealed record WaitAction(TimeSpan Duration, string Reason) : PlanAction
 {
+    /// <summary>The reason of blue/green's keep-previous wait, where the deployment succeeds and its warm window opens.</summary>
+    public const string KeepPreviousWarm = "keep previous warm";
+
     public override string Describe() => $"{Reason} {Durations.Format(Duration)}";
 }
 

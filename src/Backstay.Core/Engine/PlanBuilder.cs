@@ -271,7 +271,7 @@ public static class PlanBuilder
 
         if (blueGreen.KeepPreviousFor > TimeSpan.Zero)
         {
-            actions.Add(new WaitAction(blueGreen.KeepPreviousFor, "keep previous warm"));
+            actions.Add(new WaitAction(blueGreen.KeepPreviousFor, WarmWindow.WaitReason));
         }
 
         actions.Add(new ScaleAction(Role.Stable, 0, WaitHealthy: false));

@@ -150,6 +150,20 @@ public sealed record Deployment
     /// <summary>When the production weight of a rolled-back target first reached 0.</summary>
     public DateTimeOffset? SafeAt { get; init; }
 
+    /// <summary>
+    /// Blue/green with <c>keepPreviousFor</c>: the deployment succeeded with the previous revision (its
+    /// <see cref="StableRevision"/>) kept running, without traffic, until this time, so that a rollback is a single
+    /// switch. The engine retires it then (or at `continue --full`, a rollback or the next deployment) and sets
+    /// <see cref="WarmEndedAt"/>. Null when nothing was kept warm.
+    /// </summary>
+    public DateTimeOffset? WarmUntil { get; init; }
+
+    /// <summary>When the warm window of <see cref="WarmUntil"/> ended; null while the previous revision is still kept warm.</summary>
+    public DateTimeOffset? WarmEndedAt { get; init; }
+
+    /// <summary>The revision kept warm now: the previous one, while the window is open; null otherwise. Documents carry it (read only).</summary>
+    public int? WarmRevision => WarmUntil is not null && WarmEndedAt is null && State == DeploymentState.Succeeded ? StableRevision : null;
+
     public bool IsActive => State.IsActive();
 
     public bool IsFinished => !IsActive;

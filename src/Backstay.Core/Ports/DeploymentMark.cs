@@ -26,6 +26,9 @@ public sealed record DeploymentMark
     public string? RollbackOf { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>Blue/green: until when the previous revision is kept warm, while it is (whole seconds); null otherwise.</summary>
+    public DateTimeOffset? WarmUntil { get; init; }
+
     public static DeploymentMark Of(Deployment deployment)
     {
         ArgumentNullException.ThrowIfNull(deployment);
@@ -45,6 +48,7 @@ public sealed record DeploymentMark
             TestTrafficOnTarget = deployment.TestTrafficOnTarget,
             RollbackOf = deployment.RollbackOf,
             CreatedAt = deployment.CreatedAt,
+            WarmUntil = deployment.WarmRevision is null ? null : deployment.WarmUntil,
         };
     }
 
@@ -67,6 +71,12 @@ public sealed record DeploymentMark
         if (RollbackOf is not null)
         {
             text.Append(" of=").Append(RollbackOf);
+        }
+
+        if (WarmUntil is { } warm)
+        {
+            // Rounded up: a window never ends earlier for a process that imports it.
+            text.Append(" warm=").Append(Number((warm + TimeSpan.FromTicks(TimeSpan.TicksPerSecond - 1)).ToUnixTimeSeconds()));
         }
 
         return text.ToString();
@@ -110,6 +120,9 @@ public sealed record DeploymentMark
             RollbackOf = parts.GetValueOrDefault("of"),
             CreatedAt = long.TryParse(Get("at"), NumberStyles.None, CultureInfo.InvariantCulture, out var at)
                 ? DateTimeOffset.FromUnixTimeSeconds(at) : throw new FormatException($"at={Get("at")} is not a number"),
+            WarmUntil = !parts.TryGetValue("warm", out var warm) ? null
+                : long.TryParse(warm, NumberStyles.None, CultureInfo.InvariantCulture, out var until) ? DateTimeOffset.FromUnixTimeSeconds(until)
+                : throw new FormatException($"warm={warm} is not a number"),
         };
     }
 

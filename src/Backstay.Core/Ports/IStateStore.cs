@@ -41,6 +41,13 @@ public interface IStateStore : IAsyncDisposable
 
     Task<IReadOnlyList<Deployment>> ListActiveDeploymentsAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Succeeded deployments whose previous revision is still kept warm (<see cref="Deployment.WarmUntil"/> set,
+    /// <see cref="Deployment.WarmEndedAt"/> not), oldest first: the engine retires each when its window ends.
+    /// </summary>
+    async Task<IReadOnlyList<Deployment>> ListWarmDeploymentsAsync(CancellationToken cancellationToken) =>
+        [.. (await ListDeploymentsAsync(null, 1000, cancellationToken)).Where(d => d.WarmRevision is not null).Reverse()];
+
     Task<DeploymentEvent> AppendEventAsync(DeploymentEvent deploymentEvent, CancellationToken cancellationToken);
 
     /// <summary>Events of a deployment with a sequence above afterSequence, oldest first.</summary>

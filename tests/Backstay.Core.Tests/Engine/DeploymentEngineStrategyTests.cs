@@ -44,6 +44,12 @@ public sealed class DeploymentEngineStrategyTests
         var deployment = await harness.DeployAsync(spec, prepare: r => harness.Platform.SetTraffic(Web, r, new TrafficProfile()));
 
         deployment.State.ShouldBe(DeploymentState.Succeeded, deployment.Reason);
+        if (deployment.WarmUntil is not null)
+        {
+            // Blue/green succeeds with the previous revision warm; the engine retires it when the window ends.
+            await harness.RunUntilAsync(() => harness.Platform.DesiredCount(Web, 1) == 0, TimeSpan.FromSeconds(10), "the warm window ending");
+        }
+
         deployment.Kind.ShouldBe(DeploymentKind.Deploy);
         deployment.Strategy.ShouldBe(strategy);
         deployment.StableRevision.ShouldBe(1);
@@ -77,6 +83,7 @@ public sealed class DeploymentEngineStrategyTests
         harness.Platform.DesiredCount(Web, 1).ShouldBe(3, "the previous set stays warm for bake + keepPreviousFor");
         var done = await harness.RunToEndAsync(deployment.Id);
         done.State.ShouldBe(DeploymentState.Succeeded);
+        await harness.RunUntilAsync(() => harness.Platform.DesiredCount(Web, 1) == 0, TimeSpan.FromSeconds(10), "the warm window ending");
         var scaledDown = harness.Platform.Operations.OfType<ScaleOperation>().Single(o => o.Revision == 1 && o.Count == 0);
         (scaledDown.At - switchedAt).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(4));
     }

@@ -39,7 +39,8 @@ public static class EngineAssertions
         steps.ShouldBe(Enumerable.Range(0, deployment.TotalSteps).Select(i => (int?)i).ToList());
         var outcome = events.ToList().FindIndex(e => e.Type == last);
         outcome.ShouldBeGreaterThan(events.ToList().FindLastIndex(e => e.Type == "StepStarted"), $"{last} comes after the last step");
-        events.Skip(outcome + 1).Select(e => e.Type).ShouldBeEmpty($"{last} is the last event");
+        // The end of a blue/green warm window comes later, on the timeline of the deployment that opened it.
+        events.Skip(outcome + 1).Select(e => e.Type).Where(t => t is not ("Retired" or "WarmEnded")).ShouldBeEmpty($"{last} is the last event");
     }
 
     /// <summary>Only the revision serves production traffic, and it runs at the count.</summary>

@@ -39,6 +39,33 @@ public sealed class ImportTests
         text.ShouldAllBe(c => char.IsLetterOrDigit(c) || c == ' ' || c == '=' || c == '-' || c == ':' || c == '.');
     }
 
+    [Fact]
+    public void Mark_OfABlueGreenKeepingItsPreviousRevisionWarm_CarriesTheWindowRoundedUpToTheSecond()
+    {
+        var warm = Paused with { State = DeploymentState.Succeeded, Strategy = "blueGreen", WarmUntil = DateTimeOffset.FromUnixTimeSeconds(1_790_000_300) };
+
+        DeploymentMark.Decode(warm.Encode()).ShouldBe(warm);
+        DeploymentMark.Decode((warm with { WarmUntil = warm.WarmUntil!.Value.AddMilliseconds(200) }).Encode()).WarmUntil.ShouldBe(DateTimeOffset.FromUnixTimeSeconds(1_790_000_301));
+        DeploymentMark.Decode(Paused.Encode()).WarmUntil.ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Import_SucceededMarkKeepingItsPreviousRevisionWarm_RecordsTheOpenWindowForTheEngineToRetire()
+    {
+        await using var harness = new EngineHarness();
+        var spec = Specs.Service(Specs.BlueGreen(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)));
+        var until = harness.Time.GetUtcNow().AddMinutes(4);
+        var mark = Paused with { State = DeploymentState.Succeeded, Strategy = "blueGreen", WarmUntil = until };
+
+        var result = await harness.Requests.ImportAsync(spec, [Revision(2, "app:2"), Revision(4, "app:4")], mark, serving: 4, "ci", CancellationToken.None);
+
+        result.StableRevision.ShouldBe(4);
+        var deployment = harness.Store.Deployment(Paused.Id);
+        deployment.WarmUntil.ShouldBe(until);
+        deployment.WarmRevision.ShouldBe(2, "a new deployment retires it first; an engine retires it when the window ends");
+        (await harness.Store.ListWarmDeploymentsAsync(CancellationToken.None)).Select(d => d.Id).ShouldBe([Paused.Id]);
+    }
+
     [Theory]
     [InlineData("id=d-1 kind=Deploy", "'state=' is missing")]
     [InlineData("id=d-1 kind=Sideways state=Paused", "kind=Sideways is not one of Deploy, Rollback, Reset")]

@@ -74,7 +74,8 @@ public sealed class EcsFlow : IAsyncDisposable
         while (true)
         {
             var deployment = (await Store.GetDeploymentAsync(deploymentId, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout))!;
-            if (deployment.IsFinished)
+            // A blue/green deployment succeeds with its previous revision warm: settled once the engine has retired it too.
+            if (deployment.IsFinished && deployment.WarmRevision is null)
             {
                 if (deployment.RolledBackBy is not { } rollbackId
                     || (await Store.GetDeploymentAsync(rollbackId, CancellationToken.None).WaitAsync(MotoWorld.CallTimeout)) is not { IsActive: true })

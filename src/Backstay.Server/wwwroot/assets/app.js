@@ -536,6 +536,13 @@
       a ? h('div', { class: 'small muted', 'data-testid': 'acknowledged', title: a.at }, 'acknowledged by ' + a.by + ' ' + ago(a.at) + (a.note ? ': ' + a.note : '')) : null);
   }
 
+  // Blue/green keepPreviousFor: the previous revision still runs, without traffic, until the engine retires it.
+  function warm(d) {
+    if (!d || d.warmRevision === null || d.warmRevision === undefined || !d.warmUntil) return null;
+    const until = new Date(d.warmUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+    return h('div', { class: 'small muted', 'data-testid': 'warm', title: 'backstay continue --full ' + d.id + ' ends it now' }, 'r' + d.warmRevision + ' warm until ' + until);
+  }
+
   function renderOverview() {
     const rows = state.overview.map((o) => {
       const d = o.activeDeployment;
@@ -543,7 +550,7 @@
       return h('tr', { class: 'row' + (incident ? ' incident' : ''), 'data-service': o.service.name, 'data-testid': 'service-row' },
         h('td', {}, h('a', { href: '#/services/' + enc(o.service.name) }, h('strong', {}, o.service.name))),
         h('td', {}, o.service.platform),
-        h('td', { 'data-testid': 'stable' }, o.service.stableRevision !== null && o.service.stableRevision !== undefined ? 'r' + o.service.stableRevision : '—'),
+        h('td', { 'data-testid': 'stable' }, o.service.stableRevision !== null && o.service.stableRevision !== undefined ? 'r' + o.service.stableRevision : '—', warm(o.lastDeployment)),
         h('td', { 'data-testid': 'in-progress' }, d
           ? h('div', { 'data-deployment': d.id }, h('a', { href: '#/deployments/' + enc(d.id) }, d.id), ' ', badge(d.state),
             h('div', { class: 'small muted' }, d.kind.toLowerCase() + ' r' + d.targetRevision + ' · step ' + Math.min(d.currentStep + 1, d.totalSteps) + '/' + d.totalSteps))
