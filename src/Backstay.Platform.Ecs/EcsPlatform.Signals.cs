@@ -69,7 +69,14 @@ public sealed partial class EcsPlatform
     /// every <see cref="EcsPlatformOptions.AlarmsTtl"/> per service (CloudWatch evaluates an alarm once a period, a minute
     /// for most), however often the engine asks.
     /// </summary>
-    public async Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        ReadAlarmsAsync(spec, Freshness.Watch, cancellationToken);
+
+    /// <summary>Read after the caller asked: an alarm that fired a moment ago stops the traffic moving up or the deployment succeeding.</summary>
+    public Task<IReadOnlyList<AlarmStatus>> GetAlarmsBeforeActingAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        ReadAlarmsAsync(spec, Freshness.Fresh, cancellationToken);
+
+    private async Task<IReadOnlyList<AlarmStatus>> ReadAlarmsAsync(ServiceSpec spec, Freshness freshness, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Platform.Ecs is not { Alarms.Count: > 0 } ecs)
@@ -79,7 +86,7 @@ public sealed partial class EcsPlatform
 
         var context = Register(spec);
         var names = string.Join(" ", ecs.Alarms);
-        var alarms = await context.Alarms.GetAsync(Freshness.Watch, _time,
+        var alarms = await context.Alarms.GetAsync(freshness, _time,
             ct => CallAsync(context, () => context.Aws.CloudWatch.DescribeAlarmsAsync(ecs.Alarms, ct)), cancellationToken,
             usable: _ => context.AlarmNames == names);
         context.AlarmNames = names;

@@ -38,4 +38,28 @@ public sealed class EcsRollbackOrderTests
         set.ExternalId.ShouldBe("backstay:revision:1");
         set.Scale!.Value.ShouldBe(100);
     }
+
+    /// <summary>
+    /// An alarm that fires during a short pause between phases rolls the deployment back: its state is read fresh before
+    /// traffic moves up and before the deployment succeeds, however the watching reads are paced (seen in bench/run --full:
+    /// 5 of 5 such deployments succeeded with the alarm in ALARM).
+    /// </summary>
+    [Fact]
+    public async Task Phased_AlarmDuringAShortPauseBetweenPhases_RollsBackInsteadOfSucceeding()
+    {
+        // Alarm states read at most every 60 s while watching (a minute is CloudWatch's usual period): only the fresh read
+        // before the traffic moves up can see the alarm in time.
+        await using var flow = await EcsFlow.StartAsync("phasedal", new EcsPlatformOptions { LaunchType = "EC2", MetricsTtl = TimeSpan.FromSeconds(1), AlarmsTtl = TimeSpan.FromSeconds(60) });
+        var spec = flow.World.Spec(new StrategySpec { Phased = new PhasedSpec { Phases = [50, 100], PauseBetween = TimeSpan.FromSeconds(3) } });
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        await flow.WaitForAsync(deployment.Id, d => d.TargetWeight == 50 && d.CurrentStep >= 3, "phase 1 at 50% and waiting");
+        await flow.World.SetAlarmStateAsync("ALARM");
+        var done = await flow.WaitSettledAsync(deployment.Id);
+
+        done.State.ShouldBe(DeploymentState.RolledBack, done.Reason);
+        done.Reason.ShouldNotBeNull().ShouldContain("ALARM");
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+    }
 }

@@ -183,13 +183,21 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
             await context.Record.JournalAsync(step, StepPhase.Completed, action, cancellationToken);
             await context.Record.SaveAsync(context.Deployment with { StepPhase = StepPhase.Completed }, cancellationToken);
         }
+
+        // The last look before success reads the alarms fresh: one that fired since the last paced read fails it.
+        await context.Watchdog.CheckAlarmsBeforeActingAsync(cancellationToken);
     }
 
     private static async Task ExecuteAsync(DeploymentContext context, PlanAction action, CancellationToken cancellationToken)
     {
-        if (action is WaitAction { Reason: WarmWindow.WaitReason } keep && await WarmWindow.OpenAsync(context, keep, cancellationToken))
+        if (action is WaitAction { Reason: WarmWindow.WaitReason } keep)
         {
-            return;
+            // Opening the warm window makes the deployment a success: the alarms are read fresh first.
+            await context.Watchdog.CheckAlarmsBeforeActingAsync(cancellationToken);
+            if (await WarmWindow.OpenAsync(context, keep, cancellationToken))
+            {
+                return;
+            }
         }
 
         if (WarmWindow.Defers(context, action))

@@ -161,8 +161,27 @@ internal sealed class Watchdog(DeploymentContext context)
         }
 
         _lastAlarmCheck = now;
-        var firing = (await context.Platform.Signals.GetAlarmsAsync(context.Plan.Spec, cancellationToken)).FirstOrDefault(a => a.InAlarm);
-        if (firing is not null)
+        ThrowIfFiring(await context.Platform.Signals.GetAlarmsAsync(context.Plan.Spec, cancellationToken));
+    }
+
+    /// <summary>
+    /// Before production traffic moves up to the target and before the deployment succeeds, the alarms are read fresh:
+    /// between two paced watching reads (seconds apart on ECS) an alarm may have fired.
+    /// </summary>
+    public async Task CheckAlarmsBeforeActingAsync(CancellationToken cancellationToken)
+    {
+        if (!context.Watches)
+        {
+            return;
+        }
+
+        _lastAlarmCheck = context.Time.GetUtcNow();
+        ThrowIfFiring(await context.Platform.Signals.GetAlarmsBeforeActingAsync(context.Plan.Spec, cancellationToken));
+    }
+
+    private static void ThrowIfFiring(IReadOnlyList<AlarmStatus> alarms)
+    {
+        if (alarms.FirstOrDefault(a => a.InAlarm) is { } firing)
         {
             throw new StepAbortedException($"alarm {firing.Name} went to ALARM{Wording.Detail(firing.Reason)}", Trigger.AutomaticRollback);
         }

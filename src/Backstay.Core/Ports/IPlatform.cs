@@ -196,6 +196,13 @@ public interface ISignals
     /// <summary>States of the alarms the spec names (empty when it names none or the platform has none).</summary>
     Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<AlarmStatus>>([]);
+
+    /// <summary>
+    /// The alarms' states read now, not as old as a platform's pacing of watching reads allows: asked before production
+    /// traffic moves up to a new revision and before a deployment succeeds.
+    /// </summary>
+    Task<IReadOnlyList<AlarmStatus>> GetAlarmsBeforeActingAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        GetAlarmsAsync(spec, cancellationToken);
 }
 
 /// <summary>The state of one alarm: OK, ALARM or INSUFFICIENT_DATA, with the platform's reason.</summary>

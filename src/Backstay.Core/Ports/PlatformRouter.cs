@@ -104,6 +104,9 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken) => For(spec).Signals.GetAlarmsAsync(spec, cancellationToken);
 
+    public Task<IReadOnlyList<AlarmStatus>> GetAlarmsBeforeActingAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
+        For(spec).Signals.GetAlarmsBeforeActingAsync(spec, cancellationToken);
+
     Task<NativeRolloutStatus> INativeRollout.StartAsync(ServiceSpec spec, Revision revision, CancellationToken cancellationToken) =>
         NativeOf(spec).StartAsync(spec, revision, cancellationToken);
 

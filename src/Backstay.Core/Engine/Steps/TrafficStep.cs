@@ -54,6 +54,11 @@ internal static class TrafficStep
             await CheckDriftAsync(context, targetWeight, cancellationToken);
         }
 
+        if (!context.IsRollback && targetWeight > context.Deployment.TargetWeight)
+        {
+            await context.Watchdog.CheckAlarmsBeforeActingAsync(cancellationToken);
+        }
+
         var weights = context.Weights(targetWeight);
         await context.Platform.Traffic.SetWeightsAsync(context.Service, Listener.Production, weights, cancellationToken);
         var now = context.Time.GetUtcNow();
