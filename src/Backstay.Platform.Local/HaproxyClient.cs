@@ -172,17 +172,7 @@ internal sealed class HaproxyClient(string socketPath, TimeProvider time)
     {
         try
         {
-            var info = await SendAsync("show info", cancellationToken);
-            foreach (var line in info.Split('\n'))
-            {
-                if (line.StartsWith("Pid:", StringComparison.Ordinal)
-                    && int.TryParse(line.AsSpan(4).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
-                {
-                    return pid;
-                }
-            }
-
-            return null;
+            return SplitInfo(await SendAsync("show info", cancellationToken)).Pid;
         }
         catch (PlatformException)
         {
