@@ -8,7 +8,7 @@ namespace Backstay.State.Postgres;
 internal static class PostgresSchema
 {
     /// <summary>Kept in the one row of <c>schema_version</c>; raise it together with <see cref="Script"/>.</summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     /// <summary>Allows one active deployment per service besides those RollingBack, which their rollback deployment finishes.</summary>
     public const string OneActiveDeploymentIndex = "deployments_one_active_per_service";
@@ -163,5 +163,15 @@ internal static class PostgresSchema
         );
 
         CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at_ticks, seq);
+
+        CREATE TABLE IF NOT EXISTS releases (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            id text NOT NULL PRIMARY KEY,
+            active integer NOT NULL,
+            version bigint NOT NULL,
+            json text NOT NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS releases_active ON releases (active, seq);
         """;
 }

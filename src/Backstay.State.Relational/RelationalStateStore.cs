@@ -4,6 +4,7 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Backstay.Core.Model;
+using Backstay.Core.Releases;
 using Backstay.Core.Ports;
 using static Backstay.State.Relational.SqlArg;
 
@@ -400,6 +401,44 @@ public abstract class RelationalStateStore : IStateStore
             TableRows.Document<HookRun>,
             cancellationToken,
             Text("deployment_id", deploymentId));
+
+    public async Task CreateReleaseAsync(Release release, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(
+            connection,
+            "INSERT INTO releases (id, active, version, json) VALUES (@id, @active, @version, @json);",
+            cancellationToken,
+            Text("id", release.Id),
+            Int("active", release.IsActive ? 1 : 0),
+            Long("version", release.Version),
+            Text("json", TableRows.Document(release)));
+    }
+
+    public async Task<bool> UpdateReleaseAsync(Release release, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(
+            connection,
+            "UPDATE releases SET active = @active, version = @next, json = @json WHERE id = @id AND version = @version;",
+            cancellationToken,
+            Text("id", release.Id),
+            Int("active", release.IsActive ? 1 : 0),
+            Long("version", release.Version),
+            Long("next", release.Version + 1),
+            Text("json", TableRows.Document(release with { Version = release.Version + 1 }))) == 1;
+    }
+
+    public Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) =>
+        QuerySingleAsync("SELECT json FROM releases WHERE id = @id;", TableRows.Document<Release>, cancellationToken, Text("id", id));
+
+    public Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) =>
+        QueryAsync($"SELECT json FROM releases ORDER BY {_dialect.InsertionOrder} DESC LIMIT @limit;", TableRows.Document<Release>, cancellationToken, Int("limit", limit));
+
+    public Task<IReadOnlyList<Release>> ListActiveReleasesAsync(CancellationToken cancellationToken) =>
+        QueryAsync($"SELECT json FROM releases WHERE active = 1 ORDER BY {_dialect.InsertionOrder};", TableRows.Document<Release>, cancellationToken);
 
     public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken)
     {

@@ -4,7 +4,7 @@ namespace Backstay.State.Sqlite;
 internal static class SqliteSchema
 {
     /// <summary>Kept in <c>PRAGMA user_version</c>; raise it together with the last line of <see cref="Script"/>.</summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     public const string Script = """
         CREATE TABLE IF NOT EXISTS services (
@@ -140,7 +140,16 @@ internal static class SqliteSchema
 
         CREATE INDEX IF NOT EXISTS series_by_deployment ON series (deployment_id, at);
 
-        PRAGMA user_version = 4;
+        CREATE TABLE IF NOT EXISTS releases (
+            id TEXT NOT NULL PRIMARY KEY,
+            active INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            json TEXT NOT NULL
+        );
+
+        CREATE INDEX IF NOT EXISTS releases_active ON releases (active);
+
+        PRAGMA user_version = 5;
         """;
 
     /// <summary>Brings a version 1 database up to this one (run before <see cref="Script"/>, which cannot add columns).</summary>

@@ -229,6 +229,18 @@ public sealed class LiveProgressTests
 
         public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+        public Task<Core.Releases.Release> StartReleaseAsync(Core.Releases.ReleaseRequest request, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Core.Releases.Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<Core.Releases.Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Core.Releases.Release> RollbackReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Core.Releases.Release> ContinueReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Core.Releases.Release> StopReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task<ReleaseStatus> AcknowledgeAsync(string service, string? note, string requestedBy, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) => throw new NotSupportedException();

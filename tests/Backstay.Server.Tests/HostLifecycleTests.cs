@@ -128,6 +128,11 @@ public sealed class HostLifecycleTests(ServerFixture server) : IAsyncLifetime
         public Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(key, owner, cancellationToken);
         public Task<long?> GetLeaseGenerationAsync(string key, string owner, CancellationToken cancellationToken) => inner.GetLeaseGenerationAsync(key, owner, cancellationToken);
         public Task SaveHookRunAsync(HookRun run, CancellationToken cancellationToken) => inner.SaveHookRunAsync(run, cancellationToken);
+        public Task CreateReleaseAsync(Core.Releases.Release release, CancellationToken cancellationToken) => inner.CreateReleaseAsync(release, cancellationToken);
+        public Task<bool> UpdateReleaseAsync(Core.Releases.Release release, CancellationToken cancellationToken) => inner.UpdateReleaseAsync(release, cancellationToken);
+        public Task<Core.Releases.Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) => inner.GetReleaseAsync(id, cancellationToken);
+        public Task<IReadOnlyList<Core.Releases.Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) => inner.ListReleasesAsync(limit, cancellationToken);
+        public Task<IReadOnlyList<Core.Releases.Release>> ListActiveReleasesAsync(CancellationToken cancellationToken) => inner.ListActiveReleasesAsync(cancellationToken);
         public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) => inner.ListHookRunsAsync(deploymentId, cancellationToken);
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);
         public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken) => inner.SaveObservationsAsync(observations, cancellationToken);

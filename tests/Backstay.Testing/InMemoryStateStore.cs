@@ -1,5 +1,6 @@
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Releases;
 
 namespace Backstay.Testing;
 
@@ -466,6 +467,71 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
+    public Task CreateReleaseAsync(Release release, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            if (_data.Releases.Any(r => r.Id == release.Id))
+            {
+                throw new InvalidOperationException($"Release {release.Id} exists already.");
+            }
+
+            _data.Releases.Add(Copy(release));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> UpdateReleaseAsync(Release release, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            var at = _data.Releases.FindIndex(r => r.Id == release.Id);
+            if (at < 0 || _data.Releases[at].Version != release.Version)
+            {
+                return Task.FromResult(false);
+            }
+
+            _data.Releases[at] = Copy(release with { Version = release.Version + 1 });
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            return Task.FromResult(_data.Releases.FirstOrDefault(r => r.Id == id));
+        }
+    }
+
+    public Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            return Task.FromResult<IReadOnlyList<Release>>([.. Enumerable.Reverse(_data.Releases).Take(limit)]);
+        }
+    }
+
+    public Task<IReadOnlyList<Release>> ListActiveReleasesAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_data.Gate)
+        {
+            return Task.FromResult<IReadOnlyList<Release>>([.. _data.Releases.Where(r => r.IsActive)]);
+        }
+    }
+
+    /// <summary>Stored as the relational stores keep it: a JSON document, so a test cannot lean on shared references.</summary>
+    private static Release Copy(Release release) =>
+        System.Text.Json.JsonSerializer.Deserialize<Release>(System.Text.Json.JsonSerializer.Serialize(release, BackstayJson.Options), BackstayJson.Options)!;
+
     public Task AppendSeriesAsync(IReadOnlyList<SeriesPoint> points, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(points);
@@ -545,6 +611,7 @@ public sealed class InMemoryStateStore : IStateStore
         public readonly List<HookRun> HookRuns = [];
         public readonly List<SeriesPoint> Series = [];
         public readonly Dictionary<string, Observation> Observations = new(StringComparer.Ordinal);
+        public readonly List<Release> Releases = [];
         public readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt, long Generation)> Leases = new(StringComparer.Ordinal);
         public long EventSequence;
         public long CommandSequence;

@@ -43,6 +43,24 @@ internal sealed class HttpControlPlane : IControlPlane
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<ServiceRecord>>("api/services", cancellationToken)!;
 
+    public Task<Release> StartReleaseAsync(ReleaseRequest request, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Release>(HttpMethod.Post, "api/releases", request, null, cancellationToken);
+
+    public Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) =>
+        GetOrNullAsync<Release>($"api/releases/{Esc(id)}", cancellationToken);
+
+    public Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) =>
+        GetAsync<IReadOnlyList<Release>>($"api/releases?limit={limit}", cancellationToken);
+
+    public Task<Release> RollbackReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Release>(HttpMethod.Post, $"api/releases/{Esc(id)}/rollback", null, null, cancellationToken);
+
+    public Task<Release> ContinueReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Release>(HttpMethod.Post, $"api/releases/{Esc(id)}/continue", null, null, cancellationToken);
+
+    public Task<Release> StopReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        SendAsync<Release>(HttpMethod.Post, $"api/releases/{Esc(id)}/stop", null, null, cancellationToken);
+
     public Task<ServiceRecord?> GetServiceAsync(string name, CancellationToken cancellationToken) =>
         GetOrNullAsync<ServiceRecord>($"api/services/{Esc(name)}", cancellationToken);
 

@@ -1,5 +1,6 @@
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
+using Backstay.Core.Releases;
 using Backstay.Core.Spec;
 
 namespace Backstay.Core.Control;
@@ -57,6 +58,21 @@ public interface IControlPlane : IAsyncDisposable
 
     /// <summary>How the platform differs from the record of a service, as the controller last saw it.</summary>
     Task<IReadOnlyList<string>> DriftAsync(string service, CancellationToken cancellationToken);
+
+    /// <summary>Starts a release of several services (<see cref="Releases.ReleaseRequest"/>); checked whole before anything is recorded.</summary>
+    Task<Release> StartReleaseAsync(ReleaseRequest request, string requestedBy, CancellationToken cancellationToken);
+
+    Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Releases newest first.</summary>
+    Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken);
+
+    /// <summary>Puts every service of the release that moved back on its previous revision, also after it succeeded.</summary>
+    Task<Release> RollbackReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken);
+
+    Task<Release> ContinueReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken);
+
+    Task<Release> StopReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken);
 
     /// <summary>True when something runs the engine for this control plane (a controller), so recorded deployments progress.</summary>
     Task<bool> ControllerRunningAsync(CancellationToken cancellationToken);

@@ -1,6 +1,8 @@
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Releases;
+using Backstay.Core.Spec;
 
 namespace Backstay.Core.Control;
 
@@ -16,6 +18,8 @@ public sealed class InProcessControlPlane(IStateStore store, TimeProvider time, 
     private readonly DeploymentRequests _requests = new(store, time, imageResolver);
 
     public IStateStore Store => store;
+
+    private ReleaseRequests Releases => new(store, time, _requests);
 
     /// <summary>What pins images to digests when revisions are recorded here.</summary>
     public IImageResolver? ImageResolver => imageResolver;
@@ -33,28 +37,62 @@ public sealed class InProcessControlPlane(IStateStore store, TimeProvider time, 
             {
                 throw new InvalidRequestException($"The reset before the deployment ended {finished.State}: {finished.Reason}; see `backstay history {service}`.");
             }
-        }
-        else if (await _requests.DriftAsync(service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
-        {
-            throw new DriftException(DriftDetector.Describe(service, drift));
-        }
 
-        if (platform is not null)
+            await CheckPlatformTakesAsync(request.Spec, cancellationToken);
+        }
+        else
         {
-            try
-            {
-                await platform.CheckServiceAsync(request.Spec, cancellationToken);
-            }
-            catch (PlatformException ex)
-            {
-                // Nothing is recorded and nothing started: a deployment that cannot even begin is bad input, not a stopped deployment.
-                throw new InvalidRequestException(ex.Message);
-            }
+            await CheckServiceAsync(request.Spec, cancellationToken);
         }
 
         var revision = await _requests.CreateRevisionAsync(request.Spec, request.Image, request.Env, request.Provenance, cancellationToken);
         return await _requests.StartAsync(request.Spec, revision, request.Trigger, requestedBy, cancellationToken);
     }
+
+    /// <summary>What every new deployment of a service must pass before anything is recorded: no drift, and a platform that can take it.</summary>
+    private async Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        if (await _requests.DriftAsync(spec.Service, DriftMaxAge, cancellationToken) is { Count: > 0 } drift)
+        {
+            throw new DriftException(DriftDetector.Describe(spec.Service, drift));
+        }
+
+        await CheckPlatformTakesAsync(spec, cancellationToken);
+    }
+
+    private async Task CheckPlatformTakesAsync(ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        if (platform is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await platform.CheckServiceAsync(spec, cancellationToken);
+        }
+        catch (PlatformException ex)
+        {
+            // Nothing is recorded and nothing started: a deployment that cannot even begin is bad input, not a stopped deployment.
+            throw new InvalidRequestException(ex.Message);
+        }
+    }
+
+    public Task<Release> StartReleaseAsync(ReleaseRequest request, string requestedBy, CancellationToken cancellationToken) =>
+        Releases.StartAsync(request, requestedBy, (service, token) => CheckServiceAsync(service.Spec, token), cancellationToken);
+
+    public Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) => store.GetReleaseAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) => store.ListReleasesAsync(limit, cancellationToken);
+
+    public Task<Release> RollbackReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        Releases.RollbackAsync(id, requestedBy, cancellationToken);
+
+    public Task<Release> ContinueReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        Releases.ContinueAsync(id, requestedBy, cancellationToken);
+
+    public Task<Release> StopReleaseAsync(string id, string requestedBy, CancellationToken cancellationToken) =>
+        Releases.StopAsync(id, requestedBy, cancellationToken);
 
     public Task<Deployment> RollbackAsync(string service, int? toRevision, string requestedBy, CancellationToken cancellationToken) =>
         _requests.RollbackAsync(service, toRevision, requestedBy, cancellationToken);

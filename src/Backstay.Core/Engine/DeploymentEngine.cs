@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Releases;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -30,6 +31,7 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly ConcurrentDictionary<string, Task> _running = new();
+    private readonly ReleaseCoordinator _releases = new(store, time);
 
     /// <summary>Services whose warm window runs here, with the way to make its runner give way to a new deployment.</summary>
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _warm = new();
@@ -145,6 +147,41 @@ public sealed class DeploymentEngine(IStateStore store, IPlatform platform, Time
             if (!await TryStartAsync(warm.Service, cancellationToken, token => RunWarmWindowAsync(warm, giveWay, token), giveWay))
             {
                 giveWay.Dispose();
+            }
+        }
+
+        await AdvanceReleasesAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves every release in progress on by one pass, under a lease on the release so one engine does it at a time (the
+    /// next takes over when it dies). One release that fails a pass is logged; the others still move.
+    /// </summary>
+    private async Task AdvanceReleasesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var release in await store.ListActiveReleasesAsync(cancellationToken))
+        {
+            if (!release.Members.All(m => platform.Serves(m.Platform)))
+            {
+                continue;
+            }
+
+            var key = "release:" + release.Id;
+            try
+            {
+                if (!await store.TryAcquireLeaseAsync(key, options.Owner, options.LeaseTtl, cancellationToken))
+                {
+                    continue;
+                }
+
+                if ((await _releases.AdvanceAsync(release, cancellationToken)).IsFinished)
+                {
+                    await store.ReleaseLeaseAsync(key, options.Owner, cancellationToken);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                EngineLog.ReleasePassFailed(_logger, ex, release.Id);
             }
         }
     }

@@ -59,7 +59,11 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
     }
 
     /// <summary>Records a deployment of the revision; the engine starts it. Throws <see cref="DeploymentConflictException"/> when one is active.</summary>
-    public async Task<Deployment> StartAsync(ServiceSpec spec, Revision revision, Trigger trigger, string requestedBy, CancellationToken cancellationToken)
+    public Task<Deployment> StartAsync(ServiceSpec spec, Revision revision, Trigger trigger, string requestedBy, CancellationToken cancellationToken) =>
+        StartAsync(spec, revision, trigger, requestedBy, Ids.NewDeploymentId(), cancellationToken);
+
+    /// <summary>As the other overload, with the deployment's id given (a release derives it, so a release resumed after a crash finds the deployment it started).</summary>
+    public async Task<Deployment> StartAsync(ServiceSpec spec, Revision revision, Trigger trigger, string requestedBy, string deploymentId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(revision);
@@ -86,7 +90,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
         }, cancellationToken);
         var plan = PlanBuilder.ForDeployment(spec, stable is not null);
         var deployment = DeploymentRecord.Pending(spec.Service, DeploymentKind.Deploy, trigger, stable is null ? "initial" : spec.Strategy.Kind,
-            stable, revision.Number, plan, requestedBy, now);
+            stable, revision.Number, plan, requestedBy, now) with { Id = deploymentId };
         await store.CreateDeploymentAsync(deployment, cancellationToken);
         return deployment;
     }

@@ -36,4 +36,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(8, LogLevel.Critical, "The loop recording what the platform shows died; drift is no longer observed in the background")]
     public static partial void ObserverDied(ILogger logger, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Error, "Release {ReleaseId}: a pass failed; trying again")]
+    public static partial void ReleasePassFailed(ILogger logger, Exception exception, string releaseId);
 }

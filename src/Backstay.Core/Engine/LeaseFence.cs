@@ -223,6 +223,18 @@ public sealed class LeaseFence(IStateStore store, string key, string owner, long
 
         public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) => inner.ListHookRunsAsync(deploymentId, cancellationToken);
 
+        public Task CreateReleaseAsync(Releases.Release release, CancellationToken cancellationToken) =>
+            FencedAsync(() => inner.CreateReleaseAsync(release, cancellationToken), cancellationToken);
+
+        public Task<bool> UpdateReleaseAsync(Releases.Release release, CancellationToken cancellationToken) =>
+            FencedAsync(() => inner.UpdateReleaseAsync(release, cancellationToken), cancellationToken);
+
+        public Task<Releases.Release?> GetReleaseAsync(string id, CancellationToken cancellationToken) => inner.GetReleaseAsync(id, cancellationToken);
+
+        public Task<IReadOnlyList<Releases.Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken) => inner.ListReleasesAsync(limit, cancellationToken);
+
+        public Task<IReadOnlyList<Releases.Release>> ListActiveReleasesAsync(CancellationToken cancellationToken) => inner.ListActiveReleasesAsync(cancellationToken);
+
         public Task SaveObservationAsync(Observation observation, CancellationToken cancellationToken) => inner.SaveObservationAsync(observation, cancellationToken);
 
         public Task SaveObservationsAsync(IReadOnlyList<Observation> observations, CancellationToken cancellationToken) => inner.SaveObservationsAsync(observations, cancellationToken);

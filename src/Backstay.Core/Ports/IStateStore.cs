@@ -1,4 +1,5 @@
 using Backstay.Core.Model;
+using Backstay.Core.Releases;
 
 namespace Backstay.Core.Ports;
 
@@ -100,6 +101,23 @@ public interface IStateStore : IAsyncDisposable
 
     /// <summary>Deletes a deployment's chart points (retention let its revision go); nothing else of it.</summary>
     Task DeleteSeriesAsync(string deploymentId, CancellationToken cancellationToken);
+
+    /// <summary>Records a new release (its timeline is the events kept under its id).</summary>
+    Task CreateReleaseAsync(Release release, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces a release's record when the stored one still has <see cref="Release.Version"/>, and stores it with the
+    /// next version; false when another writer changed it first (read it again and retry).
+    /// </summary>
+    Task<bool> UpdateReleaseAsync(Release release, CancellationToken cancellationToken);
+
+    Task<Release?> GetReleaseAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Releases newest first.</summary>
+    Task<IReadOnlyList<Release>> ListReleasesAsync(int limit, CancellationToken cancellationToken);
+
+    /// <summary>Releases not finished, oldest first: the engine moves each on.</summary>
+    Task<IReadOnlyList<Release>> ListActiveReleasesAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Thrown when a service already has an active deployment.</summary>

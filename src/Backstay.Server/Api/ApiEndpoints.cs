@@ -155,6 +155,7 @@ internal static class ApiEndpoints
         });
 
         SeriesEndpoints.Map(api, plane);
+        ReleaseEndpoints.Map(api, plane, logger);
 
         api.MapGet("/deployments/{id}/hooks", async (string id, HttpContext context) =>
         {
@@ -213,7 +214,7 @@ internal static class ApiEndpoints
     /// (every problem, the first 50 in the answer), then the route must name its service. Returns the request with
     /// the spec as the reader makes it, so what is deployed is what the same file would deploy.
     /// </summary>
-    private static DeployRequest Validate(DeployRequest request, string name)
+    internal static DeployRequest Validate(DeployRequest request, string name)
     {
         if (request.Spec is null)
         {
@@ -316,7 +317,7 @@ internal static class ApiEndpoints
         ?? throw new ApiException(StatusCodes.Status404NotFound, ErrorKind.NotFound,
             $"Unknown deployment '{id}'; `backstay history SERVICE` lists a service's deployments.");
 
-    private static int QueryInt(HttpContext context, string name, int fallback, int min, int max)
+    internal static int QueryInt(HttpContext context, string name, int fallback, int min, int max)
     {
         var text = context.Request.Query[name].ToString();
         if (text.Length == 0)
@@ -329,7 +330,7 @@ internal static class ApiEndpoints
             : throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid, $"Query parameter {name}={text} must be a whole number from {min} to {max}.");
     }
 
-    private static long QueryLong(HttpContext context, string name, long fallback)
+    internal static long QueryLong(HttpContext context, string name, long fallback)
     {
         var text = context.Request.Query[name].ToString();
         if (text.Length == 0)
