@@ -42,7 +42,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
     [Fact]
     public async Task InitializeAsync_NewDatabase_SetsSchemaVersion()
     {
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(5);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
 
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(5);
     }
 
     [Fact]
@@ -77,7 +77,22 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
         await store.CreateDeploymentAsync(warm, Ct);
         (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
         (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(5);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version4Database_GainsReleases()
+    {
+        // A version 4 database had no releases table.
+        await ScalarAsync("DROP TABLE releases;");
+        await ScalarAsync("UPDATE schema_version SET version = 4;");
+
+        await using var store = new PostgresStateStore(_connectionString!, Time);
+        await store.InitializeAsync(Ct);
+
+        await store.CreateReleaseAsync(new Core.Releases.Release { Id = "rel-1", Name = "one", Members = [] }, Ct);
+        (await store.ListActiveReleasesAsync(Ct)).ShouldHaveSingleItem().Name.ShouldBe("one");
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(5);
     }
 
     [Fact]
@@ -92,7 +107,7 @@ public sealed class PostgresStateStoreTests(PostgresServer server) : StateStoreC
 
         await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
         (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
-        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(4);
+        (await ScalarAsync("SELECT version FROM schema_version;")).ShouldBe(5);
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await using var connection = await OpenUnpooledAsync();
 
         (await ScalarAsync(connection, "PRAGMA journal_mode;")).ShouldBe("wal");
-        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(4L);
+        (await ScalarAsync(connection, "PRAGMA user_version;")).ShouldBe(5L);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetLeaseGenerationAsync("deployment:old", "replica-a", Ct)).ShouldNotBeNull();
         (await store.TryAcquireLeaseAsync("deployment:old", "replica-b", TimeSpan.FromSeconds(10), Ct)).ShouldBeFalse();
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(5L);
     }
 
     [Fact]
@@ -94,7 +94,28 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         (await store.GetDeploymentAsync("d-1", Ct)).ShouldBe(warm);
         (await store.ListWarmDeploymentsAsync(Ct)).ShouldHaveSingleItem().Id.ShouldBe("d-1");
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(5L);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Version4Database_GainsReleases()
+    {
+        await using (var connection = await OpenUnpooledAsync())
+        {
+            // A version 4 database had no releases table.
+            await ScalarAsync(connection, "DROP TABLE releases;");
+            await ScalarAsync(connection, "PRAGMA user_version = 4;");
+        }
+
+        SqliteConnection.ClearAllPools();
+
+        await using var store = new SqliteStateStore(_directory, Time);
+        await store.InitializeAsync(Ct);
+
+        await store.CreateReleaseAsync(new Core.Releases.Release { Id = "rel-1", Name = "one", Members = [] }, Ct);
+        (await store.ListActiveReleasesAsync(Ct)).ShouldHaveSingleItem().Name.ShouldBe("one");
+        await using var check = await OpenUnpooledAsync();
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(5L);
     }
 
     [Fact]
@@ -115,7 +136,7 @@ public sealed class SqliteStateStoreTests : StateStoreComplianceTests
         await store.AppendSeriesAsync([new SeriesPoint { DeploymentId = "d-1", At = Time.GetUtcNow(), Revision = 2, Weight = 10, Requests = 5 }], Ct);
         (await store.ListSeriesAsync("d-1", null, Ct)).ShouldHaveSingleItem().Requests.ShouldBe(5);
         await using var check = await OpenUnpooledAsync();
-        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(4L);
+        (await ScalarAsync(check, "PRAGMA user_version;")).ShouldBe(5L);
     }
 
     [Fact]

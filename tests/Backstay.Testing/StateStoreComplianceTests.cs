@@ -689,6 +689,29 @@ public abstract class StateStoreComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Releases_CreateUpdateList_AWriteFromAnOlderReadIsRefused()
+    {
+        var member = new Backstay.Core.Releases.ReleaseMember { Service = "api", Platform = "local", SpecJson = "{}", ToRevision = 2 };
+        var first = new Backstay.Core.Releases.Release { Id = "rel-AAAAAAAAA", Name = "one", Members = [member], CreatedAt = Start, UpdatedAt = Start };
+        var second = first with { Id = "rel-BBBBBBBBB", Name = "two" };
+        await Store.CreateReleaseAsync(first, Ct);
+        await Store.CreateReleaseAsync(second, Ct);
+
+        var read = (await Store.GetReleaseAsync(first.Id, Ct)).ShouldNotBeNull();
+        (await Store.UpdateReleaseAsync(read with { Phase = Backstay.Core.Releases.ReleasePhase.RollingBack }, Ct)).ShouldBeTrue();
+        (await Store.UpdateReleaseAsync(read with { Phase = Backstay.Core.Releases.ReleasePhase.Succeeded, FinishedAt = Start }, Ct)).ShouldBeFalse("a write from an older read");
+        var stored = (await Store.GetReleaseAsync(first.Id, Ct)).ShouldNotBeNull();
+        stored.Phase.ShouldBe(Backstay.Core.Releases.ReleasePhase.RollingBack);
+        stored.Version.ShouldBe(read.Version + 1);
+        stored.Members.Single().ToRevision.ShouldBe(2);
+        (await Store.UpdateReleaseAsync(stored with { Phase = Backstay.Core.Releases.ReleasePhase.RolledBack }, Ct)).ShouldBeTrue();
+
+        (await Store.ListReleasesAsync(10, Ct)).Select(r => r.Id).ShouldBe([second.Id, first.Id]);
+        (await Store.ListActiveReleasesAsync(Ct)).Select(r => r.Id).ShouldBe([second.Id]);
+        (await Store.GetReleaseAsync("rel-NONE", Ct)).ShouldBeNull();
+    }
+
+    [Fact]
     public async Task SaveObservationAsync_Replaces_GetReturnsLatest()
     {
         (await Store.GetObservationAsync("web", Ct)).ShouldBeNull();
