@@ -32,6 +32,7 @@ internal static class Program
             DemoCommand.Create(),
             ServeCommand.Create(),
             DeployCommand.Create(),
+            ReleaseCommand.Create(),
             StatusCommand.Create(),
             HistoryCommand.Create(),
             RevisionsCommand.Create(),

@@ -5,7 +5,7 @@ internal static class ContinueCommand
 {
     public static Command Create()
     {
-        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the paused deployment (or a service: its deployment in progress, or the one keeping its previous revision warm)" }, pausedOnly: true);
+        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the paused deployment or release (or a service: its deployment in progress, or the one keeping its previous revision warm)" }, pausedOnly: true);
         var full = new Option<bool>("--full") { Description = "Skip the remaining pauses, analyses and steps (fast-forward); after a blue/green deployment, end its warm window now" };
         var hook = new Option<string?>("--hook") { Description = "Id of the pause hook to answer (optional when only one waits)" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the answer is recorded" };
@@ -16,6 +16,18 @@ internal static class ContinueCommand
             var state = GlobalOptions.StateDirectory(result);
             await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
             var store = session.Control;
+            if (Release.LooksLikeId(result.GetValue(id)!))
+            {
+                var releaseId = result.GetValue(id)!;
+                if (result.GetValue(full) || result.GetValue(hook) is not null)
+                {
+                    throw new CliException($"continue {releaseId}: --full and --hook answer one deployment; give its id (`backstay status {releaseId}` lists them).");
+                }
+
+                return await ReleaseReports.ActAsync(result, session, releaseId, result.GetValue(noWait),
+                    control => control.ContinueReleaseAsync(releaseId, Environment.UserName, cancellationToken), "Continuing", cancellationToken);
+            }
+
             var given = await ResolveAsync(store, result.GetValue(id)!, cancellationToken);
             if (given is null)
             {

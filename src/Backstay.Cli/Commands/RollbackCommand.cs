@@ -8,7 +8,7 @@ internal static class RollbackCommand
 {
     public static Command Create()
     {
-        var targets = Completions.ActiveDeployments(Completions.Services(new Argument<string[]>("targets") { Description = "Services, or a deployment id, to roll back", Arity = ArgumentArity.ZeroOrMore }));
+        var targets = Completions.ActiveDeployments(Completions.Services(new Argument<string[]>("targets") { Description = "Services, a deployment id, or a release id (every service of the release), to roll back", Arity = ArgumentArity.ZeroOrMore }));
         var to = new Option<int?>("--to") { Description = "Revision to roll back to (default: the previous stable revision); one service only" };
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pick services and a revision among the last ones in a dialog" };
         var last = new Option<int>("--last") { Description = "How many earlier revisions the dialog offers", DefaultValueFactory = _ => 5 };
@@ -20,6 +20,22 @@ internal static class RollbackCommand
             var state = GlobalOptions.StateDirectory(result);
             await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
             var store = session.Control;
+            if (result.GetValue(targets) is [var only] && Release.LooksLikeId(only))
+            {
+                if (result.GetValue(to) is not null || result.GetValue(interactive))
+                {
+                    throw new CliException($"rollback {only}: a release goes back to the revisions it replaced; --to and --interactive are for one service.");
+                }
+
+                return await ReleaseReports.ActAsync(result, session, only, result.GetValue(noWait),
+                    control => control.RollbackReleaseAsync(only, Environment.UserName, cancellationToken), "Rolling back", cancellationToken);
+            }
+
+            if (result.GetValue(targets)?.FirstOrDefault(Release.LooksLikeId) is { } release)
+            {
+                throw new CliException($"rollback {release}: roll a release back on its own (`backstay rollback {release}`), not together with services.");
+            }
+
             var requests = result.GetValue(interactive)
                 ? await RollbackPicker.PickAsync(store, result.GetValue(last), cancellationToken)
                 : await ResolveAsync(store, result.GetValue(targets) ?? [], result.GetValue(to), state, cancellationToken);

@@ -11,7 +11,7 @@ internal static class StatusCommand
 {
     public static Command Create()
     {
-        var service = Completions.Services(new Argument<string?>("service") { Description = "Only this service", Arity = ArgumentArity.ZeroOrOne });
+        var service = Completions.Services(new Argument<string?>("service") { Description = "Only this service (or a release id: that release)", Arity = ArgumentArity.ZeroOrOne });
         var command = new Command("status", "Show services and deployments in progress") { service };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -19,6 +19,13 @@ internal static class StatusCommand
             await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
             var store = session.Control;
             var name = result.GetValue(service);
+            if (name is not null && Core.Releases.Release.LooksLikeId(name))
+            {
+                var release = await ReleaseReports.RequireAsync(store, name, cancellationToken);
+                await ReleaseReports.FinishAsync(store, release, GlobalOptions.Json(result), cancellationToken);
+                return ExitCodes.Succeeded;
+            }
+
             var services = name is null ? await store.ListServicesAsync(cancellationToken) : [await RequireServiceAsync(store, name, cancellationToken, state)];
             var active = await store.ListActiveDeploymentsAsync(cancellationToken);
             var running = await store.ControllerRunningAsync(cancellationToken);

@@ -5,7 +5,7 @@ internal static class StopCommand
 {
     public static Command Create()
     {
-        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the deployment in progress" });
+        var id = Completions.ActiveDeployments(new Argument<string>("deployment") { Description = "Id of the deployment (or release) in progress" });
         var rollback = new Option<bool>("--rollback") { Description = "Roll it back instead of leaving it where it is" };
         var noWait = new Option<bool>("--no-wait") { Description = "Return as soon as the request is recorded" };
         var command = new Command("stop", "Stop a deployment in progress") { id, rollback, noWait };
@@ -16,6 +16,15 @@ internal static class StopCommand
             await using var session = await ControlPlanes.OpenAsync(result, cancellationToken);
             var store = session.Control;
             var deploymentId = result.GetValue(id)!;
+            if (Release.LooksLikeId(deploymentId))
+            {
+                return await ReleaseReports.ActAsync(result, session, deploymentId, result.GetValue(noWait),
+                    control => result.GetValue(rollback)
+                        ? control.RollbackReleaseAsync(deploymentId, Environment.UserName, cancellationToken)
+                        : control.StopReleaseAsync(deploymentId, Environment.UserName, cancellationToken),
+                    result.GetValue(rollback) ? "Rolling back" : "Stopping", cancellationToken);
+            }
+
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)
             {
                 throw new CliException(store is InProcessControlPlane && (await store.ListServicesAsync(cancellationToken)).Count == 0

@@ -65,6 +65,62 @@ internal sealed class Execution : IAsyncDisposable
         return new Execution(control);
     }
 
+    /// <summary>
+    /// For a release: the controller runs it (local services), or an engine here does (ECS without a controller), with
+    /// every service of the release told to the platform and its record brought up to what AWS shows.
+    /// </summary>
+    public static async Task<Execution> ForReleaseAsync(ParseResult result, ControlSession session, IReadOnlyList<ServiceSpec> specs, CancellationToken cancellationToken)
+    {
+        var execution = await ForAsync(result, session, specs[0], null, cancellationToken);
+        if (execution._runtime is { } runtime && session.Runtime is { } inProcess)
+        {
+            try
+            {
+                foreach (var spec in specs.Skip(1))
+                {
+                    await CatchUpAsync(runtime.Ecs, inProcess.Control, spec, deploying: true, GlobalOptions.StateDirectory(result), cancellationToken);
+                }
+            }
+            catch
+            {
+                await execution.DisposeAsync();
+                throw;
+            }
+        }
+
+        return execution;
+    }
+
+    /// <summary>Runs the work while the engine runs here (when this execution has one), then stops the engine and lets go of what it held.</summary>
+    public async Task<T> RunWhileAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        if (_runtime is null)
+        {
+            return await work();
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var loop = _runtime.Engine.RunAsync(stop.Token);
+        try
+        {
+            var value = await work();
+
+            // The store shows an outcome before runners have finished their last calls: let them, for 30 s at most.
+            var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+            while (_runtime.Engine.RunningServices.Count > 0 && TimeProvider.System.GetUtcNow() < deadline)
+            {
+                await Task.Delay(50, cancellationToken);
+            }
+
+            return value;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop;
+        }
+    }
+
     /// <summary>Tells the ECS platform the service, and brings the store up to what AWS shows when it has not recorded the service or lags behind.</summary>
     private static async Task CatchUpAsync(EcsPlatform platform, InProcessControlPlane local, ServiceSpec spec, bool deploying, StateDirectory state, CancellationToken cancellationToken)
     {

@@ -76,8 +76,10 @@ internal sealed class HttpControlPlane : IControlPlane
     public Task<Deployment?> GetDeploymentAsync(string id, CancellationToken cancellationToken) =>
         GetOrNullAsync<Deployment>($"api/deployments/{Esc(id)}", cancellationToken);
 
+    /// <summary>A deployment's timeline, or a release's (its id starts "rel-"), as the store keeps both.</summary>
     public Task<IReadOnlyList<DeploymentEvent>> ListEventsAsync(string deploymentId, long afterSequence, CancellationToken cancellationToken) =>
-        GetAsync<IReadOnlyList<DeploymentEvent>>($"api/deployments/{Esc(deploymentId)}/events?after={afterSequence}", cancellationToken);
+        GetAsync<IReadOnlyList<DeploymentEvent>>(
+            $"api/{(Release.LooksLikeId(deploymentId) ? "releases" : "deployments")}/{Esc(deploymentId)}/events?after={afterSequence}", cancellationToken);
 
     public Task<IReadOnlyList<HookRun>> ListHookRunsAsync(string deploymentId, CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<HookRun>>($"api/deployments/{Esc(deploymentId)}/hooks", cancellationToken);
