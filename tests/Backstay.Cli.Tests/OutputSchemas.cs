@@ -23,7 +23,7 @@ public static class OutputSchemas
         var files = System.IO.Directory.GetFiles(Directory, "*.schema.json");
 
         // Schemas others refer to are built first: references are found in the registry by their $id.
-        string[] first = ["common", "token-create", "deployment-report"];
+        string[] first = ["common", "token-create", "deployment-report", "release-report"];
         var ordered = first.Select(n => Path.Combine(Directory, n + ".schema.json"))
             .Concat(files.Where(f => !first.Contains(Name(f))).Order(StringComparer.Ordinal));
         var schemas = new Dictionary<string, JsonSchema>(StringComparer.Ordinal);

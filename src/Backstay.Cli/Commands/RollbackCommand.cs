@@ -28,7 +28,7 @@ internal static class RollbackCommand
                 }
 
                 return await ReleaseReports.ActAsync(result, session, only, result.GetValue(noWait),
-                    control => control.RollbackReleaseAsync(only, Environment.UserName, cancellationToken), "Rolling back", cancellationToken);
+                    control => control.RollbackReleaseAsync(only, Environment.UserName, cancellationToken), "Rolling back", cancellationToken, rollingBack: true);
             }
 
             if (result.GetValue(targets)?.FirstOrDefault(Release.LooksLikeId) is { } release)

@@ -22,7 +22,7 @@ internal static class StopCommand
                     control => result.GetValue(rollback)
                         ? control.RollbackReleaseAsync(deploymentId, Environment.UserName, cancellationToken)
                         : control.StopReleaseAsync(deploymentId, Environment.UserName, cancellationToken),
-                    result.GetValue(rollback) ? "Rolling back" : "Stopping", cancellationToken);
+                    result.GetValue(rollback) ? "Rolling back" : "Stopping", cancellationToken, rollingBack: result.GetValue(rollback));
             }
 
             if (await store.GetDeploymentAsync(deploymentId, cancellationToken) is null)

@@ -138,7 +138,7 @@ internal static class ReleaseReports
 
     /// <summary>`rollback`, `continue` or `stop` given a release id: asks, then waits (unless --no-wait) and reports.</summary>
     public static async Task<int> ActAsync(ParseResult result, ControlSession session, string id, bool noWait,
-        Func<IControlPlane, Task<Release>> act, string doing, CancellationToken cancellationToken)
+        Func<IControlPlane, Task<Release>> act, string doing, CancellationToken cancellationToken, bool rollingBack = false)
     {
         var control = session.Control;
         var json = GlobalOptions.Json(result);
@@ -152,13 +152,17 @@ internal static class ReleaseReports
             release = await WaitAsync(control, execution, release.Id, console, cancellationToken, leavingPause: before.WaitsForPerson);
         }
 
-        return await FinishAsync(control, release, json, cancellationToken);
+        var code = await FinishAsync(control, release, json, cancellationToken);
+
+        // A rollback that was asked for and put every service back did what it was asked: exit 0, as `rollback SERVICE` does.
+        return rollingBack && release.Phase == ReleasePhase.RolledBack ? ExitCodes.Succeeded : code;
     }
 
     private static string Colour(string outcome, bool bold = false)
     {
         var colour = outcome switch
         {
+            // A service back on its previous revision is safe; a release rolled back is an incident.
             "Succeeded" or "RolledBack" when !bold => "green",
             "Succeeded" => "green",
             "RolledBack" or "Failed" or "RollbackFailed" => "red",

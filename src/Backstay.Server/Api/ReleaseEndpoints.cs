@@ -17,7 +17,7 @@ internal static class ReleaseEndpoints
 {
     public static void Map(IEndpointRouteBuilder api, InProcessControlPlane plane, ILogger logger)
     {
-        api.MapPost("/releases", async (HttpContext context) =>
+        api.MapPost("/releases", async Task<IResult> (HttpContext context) =>
         {
             var caller = context.Caller();
             caller.Require(Security.Role.Admin, "release");
@@ -28,7 +28,7 @@ internal static class ReleaseEndpoints
             return ApiJson.Ok(release, StatusCodes.Status201Created);
         });
 
-        api.MapGet("/releases", async (HttpContext context) =>
+        api.MapGet("/releases", async Task<IResult> (HttpContext context) =>
             ApiJson.Ok(await plane.ListReleasesAsync(ApiEndpoints.QueryInt(context, "limit", ApiEndpoints.DefaultLimit, 1, ApiEndpoints.MaxLimit), context.RequestAborted)));
 
         api.MapGet("/releases/{id}", async (string id, HttpContext context) =>
