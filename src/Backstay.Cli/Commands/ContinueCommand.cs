@@ -24,8 +24,14 @@ internal static class ContinueCommand
                     throw new CliException($"continue {releaseId}: --full and --hook answer one deployment; give its id (`backstay status {releaseId}` lists them).");
                 }
 
+                // A release still going that waits for no one is followed (and, on ECS without a controller, carried on by an engine here after
+                // the process that ran it died); one waiting for a person is answered.
+                var found = await ReleaseReports.RequireAsync(store, releaseId, cancellationToken);
                 return await ReleaseReports.ActAsync(result, session, releaseId, result.GetValue(noWait),
-                    control => control.ContinueReleaseAsync(releaseId, Environment.UserName, cancellationToken), "Continuing", cancellationToken);
+                    async control => found.IsActive && !found.WaitsForPerson
+                        ? found
+                        : await control.ContinueReleaseAsync(releaseId, Environment.UserName, cancellationToken),
+                    found.IsActive && !found.WaitsForPerson ? "Carrying on" : "Continuing", cancellationToken);
             }
 
             var given = await ResolveAsync(store, result.GetValue(id)!, cancellationToken);
