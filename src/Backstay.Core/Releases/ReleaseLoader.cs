@@ -89,7 +89,8 @@ public static class ReleaseLoader
             return entry.DependsOn[item].Node;
         }
 
-        return entry.SpecNode;
+        // A cycle is about the entry's dependsOn as a whole: its first item.
+        return key.EndsWith(".dependsOn", StringComparison.Ordinal) && entry.DependsOn.Count > 0 ? entry.DependsOn[0].Node : entry.SpecNode;
     }
 
     /// <summary>Graph problems are numbered over the services that loaded; the file's own numbering is kept in the entry.</summary>
