@@ -245,7 +245,7 @@ public sealed partial class EcsPlatform
             Digest = string.IsNullOrWhiteSpace(image) ? null : ImageReference.Parse(image).Digest,
             Env = env,
             Port = container.PortMappings?.FirstOrDefault()?.ContainerPort ?? spec.Task.Port,
-            TaskJson = System.Text.Json.JsonSerializer.Serialize(spec.Task with { Image = image, Env = env }, BackstayJson.Options),
+            TaskJson = BackstayJson.Serialize(spec.Task with { Image = image, Env = env }, BackstayJson.Options),
             Provenance = new Provenance { Commit = Tags.Find(tags, Tags.Commit), Branch = Tags.Find(tags, Tags.Branch) },
         };
     }

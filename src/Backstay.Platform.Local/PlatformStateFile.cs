@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Backstay.Core.Model;
 
 namespace Backstay.Platform.Local;
 
@@ -61,7 +63,7 @@ internal sealed record PersistedInstance
 /// </remarks>
 internal sealed class PlatformStateFile(string path, Func<PersistedState> snapshot)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, TypeInfoResolver = LocalJsonContext.Default };
 
     private readonly Lock _lock = new();
     private long _requested;
@@ -100,7 +102,7 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
 
         try
         {
-            return JsonSerializer.Deserialize<PersistedState>(File.ReadAllText(path), JsonOptions);
+            return BackstayJson.Deserialize<PersistedState>(File.ReadAllText(path), JsonOptions);
         }
         catch (JsonException ex)
         {
@@ -145,7 +147,11 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
     public static void Write(string path, PersistedState state)
     {
         var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(state, JsonOptions));
+        File.WriteAllText(temp, BackstayJson.Serialize(state, JsonOptions));
         File.Move(temp, path, overwrite: true);
     }
 }
+
+/// <summary>platform.json's contract, generated at build time: names as declared, enums as numbers, as the file always had them.</summary>
+[JsonSerializable(typeof(PersistedState))]
+internal sealed partial class LocalJsonContext : JsonSerializerContext;

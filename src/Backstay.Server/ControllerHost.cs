@@ -54,6 +54,8 @@ public static class ControllerHost
             kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
         });
         builder.Services.AddRoutingCore();
+        // Whatever the framework itself writes as JSON resolves its types from the generated contexts, as the API does.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Resolver));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(engine);
@@ -96,8 +98,8 @@ public static class ControllerHost
         var events = app.Services.GetRequiredService<EventStream>();
         app.MapGet("/api/events", events.StreamAsync);
         app.MapGet("/healthz", () => engineService.Running
-            ? Results.Json(new { status = "ok" }, ApiJson.Options)
-            : Results.Json(new { status = "the deployment engine is not running" }, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable));
+            ? ApiJson.Ok(new HealthStatus("ok"))
+            : ApiJson.Ok(new HealthStatus("the deployment engine is not running"), StatusCodes.Status503ServiceUnavailable));
         var metrics = app.Services.GetRequiredService<Metrics>();
         app.MapGet("/metrics", async Task<IResult> (HttpContext context) =>
         {

@@ -2,7 +2,6 @@
 // table is made once; what differs between the databases is in the dialect and the two small store classes.
 using System.Data.Common;
 using System.Globalization;
-using System.Text.Json;
 using Backstay.Core.Model;
 using Backstay.Core.Releases;
 using Backstay.Core.Ports;
@@ -96,7 +95,7 @@ public abstract class RelationalStateStore : IStateStore
             Text("service", revision.Service),
             Text("image", revision.Image),
             Text("digest", revision.Digest),
-            Text("env_json", JsonSerializer.Serialize(revision.Env)),
+            Text("env_json", BackstayJson.Serialize(revision.Env, BackstayJson.Options)),
             Int("port", revision.Port),
             Text("task_json", revision.TaskJson),
             Text("git_commit", revision.Provenance.Commit),

@@ -113,7 +113,7 @@ internal sealed class TableRows(StoreDialect dialect)
         Number = reader.GetInt32(1),
         Image = reader.GetString(2),
         Digest = NullableString(reader, 3),
-        Env = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(4)) ?? [],
+        Env = BackstayJson.Deserialize<Dictionary<string, string>>(reader.GetString(4), DocumentJson) ?? [],
         Port = reader.GetInt32(5),
         TaskJson = reader.GetString(6),
         Provenance = new Provenance
@@ -206,9 +206,9 @@ internal sealed class TableRows(StoreDialect dialect)
     };
 
     /// <summary>A row of one JSON document column (hook runs, observations).</summary>
-    public static T Document<T>(DbDataReader reader) => JsonSerializer.Deserialize<T>(reader.GetString(0), DocumentJson)!;
+    public static T Document<T>(DbDataReader reader) => BackstayJson.Deserialize<T>(reader.GetString(0), DocumentJson)!;
 
-    public static string Document<T>(T value) => JsonSerializer.Serialize(value, DocumentJson);
+    public static string Document<T>(T value) => BackstayJson.Serialize(value, DocumentJson);
 
     private static string? NullableString(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

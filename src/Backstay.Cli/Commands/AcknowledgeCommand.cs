@@ -27,7 +27,7 @@ internal static class AcknowledgeCommand
             var report = ReleaseReport.From(release, TimeProvider.System.GetUtcNow());
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, service = name, release = report }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new AcknowledgeReport(Reports.SchemaVersion, name, report), Reports.Json));
             }
             else
             {

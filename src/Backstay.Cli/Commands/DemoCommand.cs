@@ -146,20 +146,9 @@ internal static class DemoCommand
     {
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new
-            {
-                schemaVersion = Reports.SchemaVersion,
-                deployments = rows.Select(r => new
-                {
-                    id = r.Id,
-                    revision = r.Revision,
-                    strategy = r.Strategy,
-                    outcome = r.Outcome,
-                    requests = r.Requests,
-                    failedRequests = r.Failed,
-                    timeToSafetyMs = r.TimeToSafetyMs,
-                }),
-            }, Reports.Json));
+            Console.Out.WriteLine(BackstayJson.Serialize(new DemoReport(
+                Reports.SchemaVersion,
+                rows.Select(r => new DemoDeployment(r.Id, r.Revision, r.Strategy, r.Outcome, r.Requests, r.Failed, r.TimeToSafetyMs)).ToList()), Reports.Json));
             return;
         }
 

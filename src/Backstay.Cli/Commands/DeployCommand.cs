@@ -59,7 +59,7 @@ internal static class DeployCommand
         var report = await Reports.BuildAsync(control, deployment, withEvents: json, cancellationToken, apiCalls);
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(report, Reports.Json));
+            Console.Out.WriteLine(BackstayJson.Serialize(report, Reports.Json));
         }
         else
         {

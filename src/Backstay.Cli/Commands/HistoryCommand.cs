@@ -38,7 +38,7 @@ internal static class HistoryCommand
 
             if (json)
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(reports, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(reports, Reports.Json));
                 return ExitCodes.Succeeded;
             }
 

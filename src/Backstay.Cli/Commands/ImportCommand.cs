@@ -31,15 +31,13 @@ internal static class ImportCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new
-                {
-                    schemaVersion = Reports.SchemaVersion,
-                    service = spec.Service,
-                    revisions = imported.Revisions.Where(r => !r.Removed).OrderBy(r => r.Number).Select(r => new { number = r.Number, image = r.Image, commit = r.Provenance.Commit }),
-                    stableRevision = imported.StableRevision,
-                    skipped = imported.Skipped,
-                    deployment = imported.Deployment is { } d ? new { id = d.Id, kind = d.Kind.ToString(), state = d.State.ToString(), step = d.CurrentStep, totalSteps = d.TotalSteps, targetRevision = d.TargetRevision, targetWeight = d.TargetWeight } : null,
-                }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new ImportReport(
+                    Reports.SchemaVersion,
+                    spec.Service,
+                    imported.Revisions.Where(r => !r.Removed).OrderBy(r => r.Number).Select(r => new ImportedRevision(r.Number, r.Image, r.Provenance.Commit)).ToList(),
+                    imported.StableRevision,
+                    imported.Skipped,
+                    imported.Deployment is { } d ? new ImportedDeployment(d.Id, d.Kind.ToString(), d.State.ToString(), d.CurrentStep, d.TotalSteps, d.TargetRevision, d.TargetWeight) : null), Reports.Json));
             }
             else
             {

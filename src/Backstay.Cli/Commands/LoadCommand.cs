@@ -72,7 +72,7 @@ internal static class LoadCommand
             var (requests, failed) = (load.Total, load.TotalFailed);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, requests, failed, skipped = load.Skipped }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new LoadReport(Reports.SchemaVersion, requests, failed, load.Skipped), Reports.Json));
             }
             else
             {

@@ -18,19 +18,9 @@ internal static class RevisionsCommand
             var revisions = await store.ListRevisionsAsync(name, cancellationToken);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(revisions.Select(r => new
-                {
-                    schemaVersion = Reports.SchemaVersion,
-                    service = r.Service,
-                    revision = r.Number,
-                    image = r.Image,
-                    digest = r.Digest,
-                    env = r.Env,
-                    stable = r.Number == record.StableRevision,
-                    removed = r.Removed,
-                    createdAt = r.CreatedAt,
-                    provenance = r.Provenance,
-                }), Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(revisions.Select(r => new RevisionReport(
+                    Reports.SchemaVersion, r.Service, r.Number, r.Image, r.Digest, r.Env, r.Number == record.StableRevision, r.Removed, r.CreatedAt,
+                    r.Provenance)).ToList(), Reports.Json));
                 return ExitCodes.Succeeded;
             }
 

@@ -137,7 +137,7 @@ internal static class RollbackCommand
 
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, rollbacks = reports }, Reports.Json));
+            Console.Out.WriteLine(BackstayJson.Serialize(new RollbacksReport(Reports.SchemaVersion, reports), Reports.Json));
         }
         else
         {

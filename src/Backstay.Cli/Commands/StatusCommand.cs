@@ -55,7 +55,7 @@ internal static class StatusCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, controllerRunning = running, services = rows }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new StatusReport(Reports.SchemaVersion, running, rows), Reports.Json));
                 return ExitCodes.Succeeded;
             }
 
@@ -143,7 +143,7 @@ internal static class StatusCommand
         {
             try
             {
-                var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, BackstayJson.Options)
+                var spec = BackstayJson.Deserialize<ServiceSpec>(service.SpecJson, BackstayJson.Options)
                     ?? throw new PlatformException($"The stored spec of '{service.Name}' is empty.");
                 await platform.AttachAsync(spec, ct);
                 await runtime.Store.SaveObservationAsync(await Observations.ReadAsync(platform, service.Name, TimeProvider.System, ct), ct);
@@ -187,7 +187,7 @@ internal static class StatusCommand
         _ => $"[yellow]{Markup.Escape(release.Summary)}[/]",
     };
 
-    private sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
+    internal sealed record ServiceStatus(string Service, string Platform, int? StableRevision, int DesiredCount, string? DeploymentId, string? State,
         string? Step, int? TargetRevision, int? TargetWeight, DeploymentProgress? Progress, string? LastDeploymentId, string? LastOutcome,
         ReleaseReport? Release, IReadOnlyList<string> Drift, EventReport? HaproxyRestart, WarmReport? Warm);
 

@@ -31,7 +31,7 @@ internal static class TokenCommand
             var created = await server.CreateTokenAsync(result.GetValue(name)!, result.GetValue(role)!, cancellationToken);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, name = created.Name, role = created.Role, token = created.Token }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new TokenCreatedReport(Reports.SchemaVersion, created.Name, created.Role, created.Token), Reports.Json));
             }
             else
             {
@@ -54,8 +54,8 @@ internal static class TokenCommand
             if (GlobalOptions.Json(result))
             {
                 // The list stays a JSON array, as scripts index it; each element carries schemaVersion (schema/output/token-list.schema.json).
-                Console.Out.WriteLine(JsonSerializer.Serialize(
-                    tokens.Select(t => new { schemaVersion = Reports.SchemaVersion, name = t.Name, role = t.Role, createdAt = t.CreatedAt, createdBy = t.CreatedBy, bootstrap = t.Bootstrap }),
+                Console.Out.WriteLine(BackstayJson.Serialize(
+                    tokens.Select(t => new TokenListReport(Reports.SchemaVersion, t.Name, t.Role, t.CreatedAt, t.CreatedBy, t.Bootstrap)).ToList(),
                     Reports.Json));
                 return ExitCodes.Succeeded;
             }
@@ -86,7 +86,7 @@ internal static class TokenCommand
             await server.RevokeTokenAsync(result.GetValue(name)!, cancellationToken);
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, name = result.GetValue(name), revoked = true }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(new TokenRevokedReport(Reports.SchemaVersion, result.GetValue(name), Revoked: true), Reports.Json));
             }
             else
             {

@@ -23,8 +23,8 @@ internal static class ValidateCommand
 
             if (GlobalOptions.Json(result))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(
-                    new { schemaVersion = Reports.SchemaVersion, file = path, valid = errors.Count == 0, errorCount = errors.Count, errors = errors.Take(SpecException.MaxShown) }, Reports.Json));
+                Console.Out.WriteLine(BackstayJson.Serialize(
+                    new ValidateReport(Reports.SchemaVersion, path, errors.Count == 0, errors.Count, errors.Take(SpecException.MaxShown).ToList()), Reports.Json));
             }
             else if (errors.Count == 0)
             {

@@ -31,7 +31,7 @@ internal sealed class Execution : IAsyncDisposable
         var control = session.Control;
         if (spec is null && service is not null && await control.GetServiceAsync(service, cancellationToken) is { } record && !PlatformKinds.NeedsController(record.Platform))
         {
-            spec = JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
+            spec = BackstayJson.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options);
         }
 
         if (spec is not null && !PlatformKinds.NeedsController(spec.Platform.Kind) && session.Runtime is { } inProcess)

@@ -26,19 +26,19 @@ internal sealed class HttpControlPlane : IControlPlane
         SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(request.Spec.Service)}/deployments", request, request.Spec.Service, cancellationToken);
 
     public Task<Deployment> RollbackAsync(string service, int? toRevision, string requestedBy, CancellationToken cancellationToken) =>
-        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/rollback", new { toRevision }, service, cancellationToken);
+        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/rollback", new RollbackRequestBody(toRevision), service, cancellationToken);
 
     public Task<Deployment> ContinueAsync(string deploymentId, string? hookId, bool full, string requestedBy, CancellationToken cancellationToken) =>
-        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/continue", new { hookId, full }, null, cancellationToken);
+        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/continue", new ContinueRequestBody(hookId, full), null, cancellationToken);
 
     public Task<Deployment> StopAsync(string deploymentId, bool rollback, string requestedBy, CancellationToken cancellationToken) =>
-        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/stop", new { rollback }, null, cancellationToken);
+        SendAsync<Deployment>(HttpMethod.Post, $"api/deployments/{Esc(deploymentId)}/stop", new StopRequestBody(rollback), null, cancellationToken);
 
     public Task<Deployment> ResetAsync(string service, ResetMode mode, string requestedBy, CancellationToken cancellationToken) =>
-        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/reset", new { mode = mode.ToString() }, service, cancellationToken);
+        SendAsync<Deployment>(HttpMethod.Post, $"api/services/{Esc(service)}/reset", new ResetRequestBody(mode.ToString()), service, cancellationToken);
 
     public Task<ReleaseStatus> AcknowledgeAsync(string service, string? note, string requestedBy, CancellationToken cancellationToken) =>
-        SendAsync<ReleaseStatus>(HttpMethod.Post, $"api/services/{Esc(service)}/acknowledge", new { note }, service, cancellationToken);
+        SendAsync<ReleaseStatus>(HttpMethod.Post, $"api/services/{Esc(service)}/acknowledge", new AcknowledgeRequestBody(note), service, cancellationToken);
 
     public Task<IReadOnlyList<ServiceRecord>> ListServicesAsync(CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<ServiceRecord>>("api/services", cancellationToken)!;
@@ -93,7 +93,7 @@ internal sealed class HttpControlPlane : IControlPlane
 
     /// <summary>Makes a named token (admin only); the answer is the only place the token is shown.</summary>
     public Task<NewToken> CreateTokenAsync(string name, string role, CancellationToken cancellationToken) =>
-        SendAsync<NewToken>(HttpMethod.Post, "api/tokens", new { name, role }, null, cancellationToken);
+        SendAsync<NewToken>(HttpMethod.Post, "api/tokens", new CreateTokenRequestBody(name, role), null, cancellationToken);
 
     /// <summary>Revokes a named token (admin only); its dashboard sessions end with it.</summary>
     public async Task RevokeTokenAsync(string name, CancellationToken cancellationToken)
@@ -146,14 +146,14 @@ internal sealed class HttpControlPlane : IControlPlane
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: Reports.Json);
+            request.Content = JsonContent.Create(body, Reports.Json.GetTypeInfo(body.GetType()));
         }
 
         using (var response = await SendRawAsync(request, cancellationToken))
         {
             if (response.IsSuccessStatusCode)
             {
-                return await response.Content.ReadFromJsonAsync<T>(Reports.Json, cancellationToken)
+                return await response.Content.ReadFromJsonAsync(BackstayJson.TypeInfo<T>(Reports.Json), cancellationToken)
                     ?? throw new CliException($"The controller at {Server} sent an empty answer to {method} /{path}.", ExitCodes.Error);
             }
 

@@ -152,7 +152,7 @@ internal sealed partial class BackstayRuntime : IAsyncDisposable
         }
 
         return new PlatformRouter(platforms, async (service, ct) =>
-            await store.GetServiceAsync(service, ct) is { } record ? JsonSerializer.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null)
+            await store.GetServiceAsync(service, ct) is { } record ? BackstayJson.Deserialize<ServiceSpec>(record.SpecJson, BackstayJson.Options) : null)
         {
             NotRunHint = hint,
         };

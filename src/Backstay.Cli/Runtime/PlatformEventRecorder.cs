@@ -53,7 +53,7 @@ internal sealed partial class PlatformEventRecorder(IStateStore store, ILogger l
             ["gapMs"] = (long)Math.Round(platformEvent.Gap!.Value.TotalMilliseconds),
             ["diedPid"] = platformEvent.Pids?.Died ?? 0,
             ["startedPid"] = platformEvent.Pids?.Started ?? 0,
-        });
+        }, CliJsonContext.Default.DictionaryStringInt64);
         foreach (var service in platformEvent.Services)
         {
             // A service never deployed has no timeline yet, and had no traffic to lose.

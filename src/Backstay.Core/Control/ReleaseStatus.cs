@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 
@@ -131,14 +130,15 @@ public sealed record Acknowledgement(string By, DateTimeOffset At, string? Note)
         At = At,
         Type = ReleaseStatus.AcknowledgedEvent,
         Message = $"acknowledged by {By}" + (string.IsNullOrWhiteSpace(Note) ? "" : $": {Note.Trim()}"),
-        DataJson = JsonSerializer.Serialize(new Data(By, Note)),
+        DataJson = BackstayJson.Serialize(new Data(By, Note), CoreJsonContext.Plain),
     };
 
     internal static Acknowledgement FromEvent(DeploymentEvent e)
     {
-        var data = e.DataJson is null ? null : JsonSerializer.Deserialize<Data>(e.DataJson);
+        var data = e.DataJson is null ? null : BackstayJson.Deserialize<Data>(e.DataJson, CoreJsonContext.Plain);
         return new Acknowledgement(data?.By ?? "someone", e.At, data?.Note);
     }
 
-    private sealed record Data(string By, string? Note);
+    /// <summary>The acknowledgement event's data: members as declared ("By", "Note").</summary>
+    internal sealed record Data(string By, string? Note);
 }

@@ -1,13 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Backstay.Core.Analysis;
+using Backstay.Core.Model;
 
 namespace Backstay.Core.Engine;
 
 /// <summary>Live figures of a running deployment, for progress output.</summary>
 public sealed record DeploymentProgress
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     public int TargetWeight { get; init; }
     public int TargetHealthy { get; init; }
@@ -24,7 +25,7 @@ public sealed record DeploymentProgress
     /// </summary>
     public AnalysisReading? Analysis { get; init; }
 
-    public static DeploymentProgress? Parse(string? json) => json is null ? null : JsonSerializer.Deserialize<DeploymentProgress>(json, JsonOptions);
+    public static DeploymentProgress? Parse(string? json) => json is null ? null : BackstayJson.Deserialize<DeploymentProgress>(json, JsonOptions);
 }
 
 /// <summary>One evaluation of the background analysis as people see it: the verdict, its words, and how close it is to rolling back.</summary>

@@ -52,7 +52,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             Digest = resolved.Digest,
             Env = mergedEnv,
             Port = spec.Task.Port,
-            TaskJson = JsonSerializer.Serialize(task, JsonOptions),
+            TaskJson = BackstayJson.Serialize(task, JsonOptions),
             Provenance = provenance,
             CreatedAt = time.GetUtcNow(),
         }, cancellationToken);
@@ -84,7 +84,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             Platform = spec.Platform.Kind,
             StableRevision = service?.StableRevision,
             DesiredCount = service?.DesiredCount ?? spec.Platform.Instances,
-            SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
+            SpecJson = BackstayJson.Serialize(spec, JsonOptions),
             CreatedAt = service?.CreatedAt ?? now,
             UpdatedAt = now,
         }, cancellationToken);
@@ -142,7 +142,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             && before == service.StableRevision && (toRevision is null || toRevision == before))
         {
             // A stopped deployment left its target running (maybe with traffic): rolling it back restores what it replaced.
-            var stoppedSpec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
+            var stoppedSpec = BackstayJson.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
                 ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
             var count = stopped.StableCountBefore > 0 ? stopped.StableCountBefore : service.DesiredCount;
             var undo = DeploymentRecord.Pending(serviceName, DeploymentKind.Rollback, Trigger.ManualRollback, "rollback", stopped.TargetRevision, before,
@@ -174,7 +174,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             throw new InvalidRequestException($"Revision {target} is already the stable revision of '{serviceName}'.");
         }
 
-        var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
+        var spec = BackstayJson.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
             ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
         var lastSucceeded = (await store.ListDeploymentsAsync(serviceName, 50, cancellationToken))
             .FirstOrDefault(d => d.State == DeploymentState.Succeeded && d.TargetRevision == stable);
@@ -286,7 +286,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
                 $"Service '{serviceName}' records revision {service.StableRevision} as its last good revision, but that revision is not in the store; nothing was changed. Deploy a revision with `backstay deploy`.");
         }
 
-        var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
+        var spec = BackstayJson.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions)
             ?? throw new InvalidOperationException($"The stored spec of '{serviceName}' is empty.");
         var plan = mode == ResetMode.Recreate ? PlanBuilder.ForRecreate(spec, service.DesiredCount) : PlanBuilder.ForAdopt(spec, service.DesiredCount);
         var reset = DeploymentRecord.Pending(serviceName, DeploymentKind.Reset, Trigger.Reset, mode == ResetMode.Recreate ? "reset-recreate" : "reset-adopt",
@@ -408,7 +408,7 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             Platform = spec.Platform.Kind,
             StableRevision = stable,
             DesiredCount = spec.Platform.Instances,
-            SpecJson = JsonSerializer.Serialize(spec, JsonOptions),
+            SpecJson = BackstayJson.Serialize(spec, JsonOptions),
             CreatedAt = now,
             UpdatedAt = now,
         }, cancellationToken);

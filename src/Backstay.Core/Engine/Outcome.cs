@@ -34,7 +34,7 @@ internal static class Outcome
     {
         await HookStep.CloseAwaitingAsync(context, aborted, cancellationToken);
         await context.Record.EventAsync(DriftDetector.EventType, "the platform differs from the record: " + string.Join("; ", differences), cancellationToken,
-            data: new { differences });
+            data: new EventData.Drift(differences));
         await context.Record.EventAsync("Stopped", aborted.Message + $"; Backstay changed nothing after finding it (traffic and instances stay as found). See `backstay status {context.Service}`, then `backstay reset {context.Service}`", cancellationToken);
         await context.Record.SaveAsync(context.Finish(DeploymentState.Stopped, aborted.Message), cancellationToken);
         context.Record.Notify("stopped", context.Deployment);
@@ -68,13 +68,13 @@ internal static class Outcome
 
         var verdictAt = context.Time.GetUtcNow();
         var movedBack = await MoveTrafficToStableAsync(context, new FailureJournal(reason, trigger, firstErrorAt, requestedBy), cancellationToken);
-        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new { firstErrorAt, verdictAt });
+        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new EventData.Failure(firstErrorAt, verdictAt));
         if (movedBack is { } safeAt)
         {
             // TargetWeight keeps how far the deployment got; the rollback deployment records the traffic from here on.
             await context.Record.SaveAsync(context.Deployment with { SafeAt = context.Deployment.SafeAt ?? safeAt }, cancellationToken);
             await context.Record.EventAsync("Safe", $"revision {context.Target.Number} no longer receives production traffic: revision {context.Stable!.Number} has all of it again, moved back at the failure verdict before the rollback", cancellationToken,
-                data: new { weights = new Dictionary<string, int> { [context.Stable.Number.ToString(CultureInfo.InvariantCulture)] = 100 } });
+                data: new EventData.TrafficWeights(new Dictionary<string, int> { [context.Stable.Number.ToString(CultureInfo.InvariantCulture)] = 100 }));
         }
 
         if (context.IsRollback)
@@ -149,7 +149,7 @@ internal static class Outcome
             Step = deployment.CurrentStep,
             Phase = StepPhase.Started,
             Action = $"production traffic back to revision {stable.Number}: {failure.Reason}",
-            DetailJson = JsonSerializer.Serialize(failure, FailureJournal.JsonOptions),
+            DetailJson = BackstayJson.Serialize(failure, FailureJournal.JsonOptions),
             At = context.Time.GetUtcNow(),
         }, cancellationToken);
         try
@@ -300,13 +300,13 @@ internal static class Outcome
 /// <summary>What the journal keeps of a failure verdict whose first act, moving production traffic back, has begun.</summary>
 internal sealed record FailureJournal(string Reason, Trigger Trigger, DateTimeOffset? FirstErrorAt, string? RequestedBy)
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     public static FailureJournal? Parse(string json)
     {
         try
         {
-            return JsonSerializer.Deserialize<FailureJournal>(json, JsonOptions) is { Reason.Length: > 0 } failure ? failure : null;
+            return BackstayJson.Deserialize<FailureJournal>(json, JsonOptions) is { Reason.Length: > 0 } failure ? failure : null;
         }
         catch (JsonException)
         {

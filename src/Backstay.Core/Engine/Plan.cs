@@ -110,10 +110,10 @@ public sealed record DeploymentPlan
 
     private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => BackstayJson.Serialize(this, JsonOptions);
 
     public static DeploymentPlan FromJson(string json) =>
-        JsonSerializer.Deserialize<DeploymentPlan>(json, JsonOptions)
+        BackstayJson.Deserialize<DeploymentPlan>(json, JsonOptions)
         ?? throw new InvalidOperationException("The stored deployment plan is empty.");
 }
 

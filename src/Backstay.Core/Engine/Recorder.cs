@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Backstay.Core.Hooks;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -42,7 +41,7 @@ internal sealed class Recorder(DeploymentContext context)
             Type = type,
             Message = message,
             Step = step,
-            DataJson = data is null ? null : JsonSerializer.Serialize(data),
+            DataJson = data is null ? null : EventData.Serialize(data),
         }, cancellationToken);
     }
 

@@ -27,7 +27,7 @@ public static class ServiceRestorer
                 continue;
             }
 
-            var spec = JsonSerializer.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions);
+            var spec = BackstayJson.Deserialize<ServiceSpec>(service.SpecJson, JsonOptions);
             if (spec is null || service.StableRevision is not { } stable || await store.GetRevisionAsync(service.Name, stable, cancellationToken) is not { } revision)
             {
                 continue;

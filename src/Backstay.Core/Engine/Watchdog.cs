@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -233,6 +232,6 @@ internal sealed class Watchdog(DeploymentContext context)
             LatencyP99Ms = metrics?.LatencyP99Ms,
             Analysis = _analysis,
         };
-        await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
+        await context.Record.SaveAsync(context.Deployment with { ProgressJson = BackstayJson.Serialize(progress, DeploymentProgress.JsonOptions) }, cancellationToken);
     }
 }

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Backstay.Core.Model;
 using Backstay.Core.Spec;
 
 namespace Backstay.Core.Hooks;
@@ -14,13 +15,13 @@ public sealed class HttpHookRunner(HttpClient client, TimeProvider time)
 {
     public const string SignatureHeader = "X-Backstay-Signature";
 
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    private static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     public async Task<HookOutcome> RunAsync(HttpHookSpec hook, HookContext context, Func<string, string?> environment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(hook);
         ArgumentNullException.ThrowIfNull(environment);
-        var body = JsonSerializer.Serialize(context, JsonOptions);
+        var body = BackstayJson.Serialize(context, JsonOptions);
         string? secret = null;
         if (hook.SecretEnv is { } name)
         {

@@ -39,7 +39,7 @@ public sealed record NotificationEvent
 public static class Notifier
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    private static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     /// <summary>Sends the event to every webhook that asked for it; returns a line per failed webhook.</summary>
     public static async Task<IReadOnlyList<string>> SendAsync(IReadOnlyList<NotificationSpec> webhooks, NotificationEvent news, HttpClient client,
@@ -53,8 +53,8 @@ public static class Notifier
         foreach (var webhook in webhooks.Where(w => w.Events.Contains(news.Event)))
         {
             var body = webhook.Format == "slack"
-                ? JsonSerializer.Serialize(new { text = SlackText(news) }, JsonOptions)
-                : JsonSerializer.Serialize(news, JsonOptions);
+                ? BackstayJson.Serialize(new SlackMessage(SlackText(news)), JsonOptions)
+                : BackstayJson.Serialize(news, JsonOptions);
             var error = await PostAsync(client, webhook, body, environment, cancellationToken);
             if (error is not null)
             {
@@ -129,3 +129,6 @@ public static class Notifier
     public static string Redact(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Authority}/…" : "(invalid url)";
 }
+
+/// <summary>A Slack-compatible payload: <c>{"text": ...}</c>.</summary>
+internal sealed record SlackMessage(string Text);

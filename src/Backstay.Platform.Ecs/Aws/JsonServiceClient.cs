@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Backstay.Core.Model;
 
 namespace Backstay.Platform.Ecs.Aws;
 
@@ -10,9 +11,9 @@ internal sealed class JsonServiceClient(AwsHttpClient http, AwsService service, 
     public async Task<TResponse> CallAsync<TRequest, TResponse>(string operation, TRequest request, CancellationToken cancellationToken)
         where TResponse : new()
     {
-        var body = JsonSerializer.Serialize(request, json);
+        var body = BackstayJson.Serialize(request, json);
         var text = await http.SendJsonAsync(service, endpoint, operation, body, cancellationToken);
-        return string.IsNullOrWhiteSpace(text) ? new TResponse() : JsonSerializer.Deserialize<TResponse>(text, json) ?? new TResponse();
+        return string.IsNullOrWhiteSpace(text) ? new TResponse() : BackstayJson.Deserialize<TResponse>(text, json) ?? new TResponse();
     }
 
     /// <summary>An operation Backstay does not model, for test set-up: the raw JSON in and out.</summary>

@@ -178,12 +178,12 @@ internal static class ApiEndpoints
                 () => DeploymentMissingAsync(plane, id, context.RequestAborted));
         });
 
-        api.MapGet("/controller", () => ApiJson.Ok(new { running = engine.Running }));
+        api.MapGet("/controller", () => ApiJson.Ok(new ControllerState(engine.Running)));
 
         api.MapGet("/whoami", (HttpContext context) =>
         {
             var caller = context.Caller();
-            return ApiJson.Ok(new { role = caller.Role.ToString().ToLowerInvariant(), user = caller.Name, requestedBy = caller.RequestedBy });
+            return ApiJson.Ok(new WhoAmI(caller.Role.ToString().ToLowerInvariant(), caller.Name, caller.RequestedBy));
         });
 
         api.MapGet("/overview", async Task<IResult> (HttpContext context) =>

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Backstay.Core.Model;
 using Backstay.Core.Spec;
 
 namespace Backstay.Server.Api;
@@ -87,10 +88,10 @@ internal static class ApiErrors
         context.Response.StatusCode = body.Status;
         context.Response.ContentType = ApiErrorBody.ContentType;
         context.Response.Headers.CacheControl = "no-store";
-        await JsonSerializer.SerializeAsync(context.Response.Body, body, ApiJson.ErrorOptions, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, body, BackstayJson.TypeInfo<ApiErrorBody>(ApiJson.ErrorOptions), context.RequestAborted);
     }
 
     /// <summary>The same body as a result, for endpoints that answer a refusal themselves.</summary>
     public static IResult Result(int status, string kind, string message) =>
-        Results.Json(new ApiErrorBody(message, kind) { Status = status }, ApiJson.ErrorOptions, ApiErrorBody.ContentType, status);
+        Results.Json(new ApiErrorBody(message, kind) { Status = status }, BackstayJson.TypeInfo<ApiErrorBody>(ApiJson.ErrorOptions), ApiErrorBody.ContentType, status);
 }

@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Backstay.Core.Engine;
 using Backstay.Core.Model;
 
 namespace Backstay.Server.Api;
@@ -6,18 +8,32 @@ namespace Backstay.Server.Api;
 /// <summary>The API's JSON: the Core records exactly as the CLI's `--output json` writes them, so a client reads them back into the same types.</summary>
 internal static class ApiJson
 {
+    /// <summary>The server's types (ServerJsonContext), then the Core records: both generated at build time, no reflection.</summary>
+    public static readonly IJsonTypeInfoResolver Resolver = JsonTypeInfoResolver.Combine(ServerJsonContext.Default, BackstayJson.Options.TypeInfoResolver);
+
     public static readonly JsonSerializerOptions Options = new(BackstayJson.Options)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        TypeInfoResolver = Resolver,
     };
 
     /// <summary>
     /// Request bodies are read strictly: a field the body type does not have, a number for an enum, a number in
     /// quotes, null for a value that may not be null or a field given twice is refused, never guessed at.
     /// </summary>
+    /// <remarks>
+    /// Enums are read by name only, never as numbers: one strict converter per enum a body can hold (the non-generic
+    /// converter needs run-time code generation). A body with an enum of another type names it here; a test checks it.
+    /// </remarks>
     public static readonly JsonSerializerOptions RequestOptions = new(JsonSerializerDefaults.Web)
     {
-        Converters = { new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false) },
+        TypeInfoResolver = Resolver,
+        Converters =
+        {
+            new JsonStringEnumConverter<Trigger>(namingPolicy: null, allowIntegerValues: false),
+            new JsonStringEnumConverter<ResetMode>(namingPolicy: null, allowIntegerValues: false),
+            new JsonStringEnumConverter<Security.Role>(namingPolicy: null, allowIntegerValues: false),
+        },
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         NumberHandling = JsonNumberHandling.Strict,
         RespectNullableAnnotations = true,
@@ -30,10 +46,11 @@ internal static class ApiJson
     public static readonly JsonSerializerOptions ErrorOptions = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        TypeInfoResolver = Resolver,
     };
 
     public static IResult Ok<T>(T value, int status = StatusCodes.Status200OK) =>
-        Results.Json(value, Options, contentType: "application/json; charset=utf-8", statusCode: status);
+        Results.Json(value, BackstayJson.TypeInfo<T>(Options), contentType: "application/json; charset=utf-8", statusCode: status);
 
     /// <summary>
     /// Reads a JSON body. No body gives the fallback (or a 400 when a body is needed); a body that is not declared
@@ -56,10 +73,12 @@ internal static class ApiJson
                 $"{request.Method} {request.Path} takes a JSON body sent as Content-Type: application/json, got {(string.IsNullOrEmpty(request.ContentType) ? "no Content-Type" : $"'{Printable(request.ContentType)}'")}.");
         }
 
+        // Outside the try: a body type the contexts do not name is the server's fault, not the client's.
+        var typeInfo = BackstayJson.TypeInfo<T>(RequestOptions);
         T? value;
         try
         {
-            value = await JsonSerializer.DeserializeAsync<T>(request.Body, RequestOptions, cancellationToken);
+            value = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, cancellationToken);
         }
         catch (JsonException ex)
         {

@@ -1,3 +1,4 @@
+using Backstay.Core.Model;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -26,7 +27,7 @@ internal sealed class ServerFile(string stateDirectory, ListenAddress listen, IS
         try
         {
             StateFiles.CreateDirectory(stateDirectory);
-            StateFiles.WriteAllText(Path, JsonSerializer.Serialize(new ServerInfo(Url, Environment.ProcessId)) + "\n");
+            StateFiles.WriteAllText(Path, BackstayJson.Serialize(new ServerInfo(Url, Environment.ProcessId), Api.ApiJson.Options) + "\n");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -55,7 +56,7 @@ internal sealed class ServerFile(string stateDirectory, ListenAddress listen, IS
     {
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<ServerInfo>(File.ReadAllText(path), Api.ApiJson.Options) : null;
+            return File.Exists(path) ? BackstayJson.Deserialize<ServerInfo>(File.ReadAllText(path), Api.ApiJson.Options) : null;
         }
         catch (JsonException)
         {

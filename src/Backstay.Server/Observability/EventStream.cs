@@ -124,7 +124,7 @@ internal sealed class EventStream(InProcessControlPlane plane, TimeProvider time
     {
         ArgumentNullException.ThrowIfNull(e);
         return string.Create(CultureInfo.InvariantCulture,
-            $"id: {e.Sequence}\nevent: deployment\ndata: {JsonSerializer.Serialize(e, ApiJson.Options)}\n\n");
+            $"id: {e.Sequence}\nevent: deployment\ndata: {BackstayJson.Serialize(e, ApiJson.Options)}\n\n");
     }
 
     /// <summary>One SSE message of a deployment's new chart points, as the series route gives them.</summary>

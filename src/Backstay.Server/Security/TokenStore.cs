@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Backstay.Core.Model;
 using Backstay.Server.Hosting;
 
 namespace Backstay.Server.Security;
@@ -39,7 +40,7 @@ internal sealed partial class TokenStore
     public const string ViewerName = "viewer";
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    private static readonly JsonSerializerOptions FileJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions FileJson = new(JsonSerializerDefaults.Web) { WriteIndented = true, TypeInfoResolver = Api.ServerJsonContext.Default };
 
     private readonly Lock _gate = new();
     private readonly byte[] _adminHash;
@@ -185,7 +186,7 @@ internal sealed partial class TokenStore
     }
 
     private void Save(List<StoredToken> tokens) =>
-        StateFiles.WriteAllText(_namedPath, JsonSerializer.Serialize(tokens, FileJson) + "\n");
+        StateFiles.WriteAllText(_namedPath, BackstayJson.Serialize(tokens, FileJson) + "\n");
 
     private static List<StoredToken> LoadNamed(string path)
     {
@@ -197,7 +198,7 @@ internal sealed partial class TokenStore
         StateFiles.Tighten(path);
         try
         {
-            var tokens = JsonSerializer.Deserialize<List<StoredToken>>(File.ReadAllText(path), FileJson) ?? [];
+            var tokens = BackstayJson.Deserialize<List<StoredToken>>(File.ReadAllText(path), FileJson) ?? [];
             if (tokens.Any(t => !IsTokenName(t.Name) || t.Sha256 is not { Length: 64 } || !Enum.IsDefined(t.Role)))
             {
                 throw new InvalidOperationException($"{path} holds a token entry that is not usable (a name, a role and a 64-digit SHA-256 are needed); fix or delete the entry.");

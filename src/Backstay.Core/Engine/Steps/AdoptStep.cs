@@ -36,7 +36,7 @@ internal static class AdoptStep
                 Step = Step,
                 Phase = StepPhase.Started,
                 Action = choice.Describe(),
-                DetailJson = JsonSerializer.Serialize(choice, AdoptionJournal.JsonOptions),
+                DetailJson = BackstayJson.Serialize(choice, AdoptionJournal.JsonOptions),
                 At = context.Time.GetUtcNow(),
             }, cancellationToken);
             await context.Record.SaveAsync(context.Deployment with { TargetRevision = choice.Revision, TotalSteps = 1, CurrentStep = Step, StepPhase = StepPhase.Started }, cancellationToken);
@@ -132,7 +132,7 @@ internal static class AdoptStep
 /// <summary>What the journal keeps of a reset by adoption: the revision it takes as stable and its count, chosen before anything changed.</summary>
 internal sealed record AdoptionJournal(int Revision, int Count)
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     public string Describe() => $"adopt revision {Revision} with {Count} instance(s)";
 
@@ -140,7 +140,7 @@ internal sealed record AdoptionJournal(int Revision, int Count)
     {
         try
         {
-            return JsonSerializer.Deserialize<AdoptionJournal>(json, JsonOptions) is { Revision: > 0 } choice ? choice : null;
+            return BackstayJson.Deserialize<AdoptionJournal>(json, JsonOptions) is { Revision: > 0 } choice ? choice : null;
         }
         catch (JsonException)
         {

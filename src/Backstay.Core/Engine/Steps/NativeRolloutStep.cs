@@ -35,11 +35,11 @@ internal static class NativeRolloutStep
                 Step = step,
                 Phase = StepPhase.Started,
                 Action = $"rollout {status.Id} started",
-                DetailJson = JsonSerializer.Serialize(new NativeRolloutJournal(status.Id), NativeRolloutJournal.JsonOptions),
+                DetailJson = BackstayJson.Serialize(new NativeRolloutJournal(status.Id), NativeRolloutJournal.JsonOptions),
                 At = context.Time.GetUtcNow(),
             }, cancellationToken);
             await context.Record.EventAsync("RolloutStarted", $"the platform rolls revision {context.Target.Number} out (rollout {status.Id})", cancellationToken, step,
-                data: new { rolloutId = status.Id });
+                data: new EventData.RolloutStarted(status.Id));
         }
 
         // New instances take production traffic as they become healthy: background analysis and alarms judge them from now on.
@@ -58,10 +58,10 @@ internal static class NativeRolloutStep
                 reported = status.Running;
                 await context.Record.EventAsync("RolloutProgress", $"rollout {status.Id}: {status.Running}/{status.Desired} instance(s) of revision {context.Target.Number} running"
                     + (status.FailedTasks > 0 ? $", {status.FailedTasks} failed to start" : ""), cancellationToken, step,
-                    data: new { running = status.Running, desired = status.Desired, failedTasks = status.FailedTasks });
+                    data: new EventData.RolloutProgress(status.Running, status.Desired, status.FailedTasks));
                 await context.Record.SaveAsync(context.Deployment with
                 {
-                    ProgressJson = JsonSerializer.Serialize(new DeploymentProgress
+                    ProgressJson = BackstayJson.Serialize(new DeploymentProgress
                     {
                         TargetWeight = context.Deployment.TargetWeight,
                         TargetHealthy = status.Running,
@@ -118,13 +118,13 @@ internal static class NativeRolloutStep
 /// <summary>What the journal keeps of a platform-run rollout: its id, to follow it again after a restart.</summary>
 internal sealed record NativeRolloutJournal(string RolloutId)
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
 
     public static NativeRolloutJournal? Parse(string json)
     {
         try
         {
-            return JsonSerializer.Deserialize<NativeRolloutJournal>(json, JsonOptions);
+            return BackstayJson.Deserialize<NativeRolloutJournal>(json, JsonOptions);
         }
         catch (JsonException)
         {

@@ -69,7 +69,7 @@ internal static class TrafficStep
 
         await context.Record.SaveAsync(context.Deployment with { TargetWeight = targetWeight }, cancellationToken);
         await context.Record.EventAsync("TrafficShifted", "production traffic: " + string.Join(", ", weights.Select(w => $"revision {w.Key} {w.Value}%")) + detail, cancellationToken,
-            data: new { weights = weights.ToDictionary(w => w.Key.ToString(CultureInfo.InvariantCulture), w => w.Value) });
+            data: new EventData.TrafficWeights(weights.ToDictionary(w => w.Key.ToString(CultureInfo.InvariantCulture), w => w.Value)));
 
         if (targetWeight == 100)
         {
