@@ -33,10 +33,13 @@ namespace Backstay.Cli.Infrastructure;
 [JsonSerializable(typeof(IReadOnlyList<TokenListing>))]
 [JsonSerializable(typeof(NewToken))]
 [JsonSerializable(typeof(Dictionary<string, long>))]
-internal sealed partial class CliJsonContext : JsonSerializerContext
+internal sealed partial class CliJsonContext : JsonSerializerContext;
+
+/// <summary>Kept out of the context class, whose generated static fields must be set before anything reads Default.</summary>
+internal static class CliJson
 {
     /// <summary>The CLI's types first, then the Core records.</summary>
-    public static IJsonTypeInfoResolver Resolver { get; } = JsonTypeInfoResolver.Combine(Default, BackstayJson.Options.TypeInfoResolver);
+    public static IJsonTypeInfoResolver Resolver { get; } = JsonTypeInfoResolver.Combine(CliJsonContext.Default, BackstayJson.Options.TypeInfoResolver);
 }
 
 /// <summary>`rollback` of several services (schema/output/rollback.schema.json).</summary>

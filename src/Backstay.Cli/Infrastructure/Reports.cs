@@ -17,7 +17,7 @@ internal static class Reports
     {
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        TypeInfoResolver = CliJsonContext.Resolver,
+        TypeInfoResolver = CliJson.Resolver,
     };
 
     /// <summary>The outcome word of `--output json` and of the tables; "Drift" for a deployment stopped because the platform differs from the record.</summary>

@@ -130,12 +130,12 @@ public sealed record Acknowledgement(string By, DateTimeOffset At, string? Note)
         At = At,
         Type = ReleaseStatus.AcknowledgedEvent,
         Message = $"acknowledged by {By}" + (string.IsNullOrWhiteSpace(Note) ? "" : $": {Note.Trim()}"),
-        DataJson = BackstayJson.Serialize(new Data(By, Note), CoreJsonContext.Plain),
+        DataJson = BackstayJson.Serialize(new Data(By, Note), CoreJson.Plain),
     };
 
     internal static Acknowledgement FromEvent(DeploymentEvent e)
     {
-        var data = e.DataJson is null ? null : BackstayJson.Deserialize<Data>(e.DataJson, CoreJsonContext.Plain);
+        var data = e.DataJson is null ? null : BackstayJson.Deserialize<Data>(e.DataJson, CoreJson.Plain);
         return new Acknowledgement(data?.By ?? "someone", e.At, data?.Note);
     }
 

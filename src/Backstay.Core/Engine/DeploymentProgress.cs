@@ -8,7 +8,7 @@ namespace Backstay.Core.Engine;
 /// <summary>Live figures of a running deployment, for progress output.</summary>
 public sealed record DeploymentProgress
 {
-    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    internal static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     public int TargetWeight { get; init; }
     public int TargetHealthy { get; init; }

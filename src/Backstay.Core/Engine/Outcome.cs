@@ -300,7 +300,7 @@ internal static class Outcome
 /// <summary>What the journal keeps of a failure verdict whose first act, moving production traffic back, has begun.</summary>
 internal sealed record FailureJournal(string Reason, Trigger Trigger, DateTimeOffset? FirstErrorAt, string? RequestedBy)
 {
-    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    internal static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     public static FailureJournal? Parse(string json)
     {

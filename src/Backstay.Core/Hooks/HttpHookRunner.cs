@@ -15,7 +15,7 @@ public sealed class HttpHookRunner(HttpClient client, TimeProvider time)
 {
     public const string SignatureHeader = "X-Backstay-Signature";
 
-    private static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    private static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     public async Task<HookOutcome> RunAsync(HttpHookSpec hook, HookContext context, Func<string, string?> environment, CancellationToken cancellationToken)
     {

@@ -39,7 +39,7 @@ public sealed record NotificationEvent
 public static class Notifier
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
-    private static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    private static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     /// <summary>Sends the event to every webhook that asked for it; returns a line per failed webhook.</summary>
     public static async Task<IReadOnlyList<string>> SendAsync(IReadOnlyList<NotificationSpec> webhooks, NotificationEvent news, HttpClient client,

@@ -57,11 +57,17 @@ internal sealed partial class BackstayJsonContext : JsonSerializerContext;
 [JsonSerializable(typeof(EventData.Drift))]
 [JsonSerializable(typeof(EventData.Failure))]
 [JsonSerializable(typeof(JsonElement))]
-internal sealed partial class CoreJsonContext : JsonSerializerContext
+internal sealed partial class CoreJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// Options over <see cref="CoreJsonContext"/>. Kept out of the context class: the order in which the static fields of a
+/// partial class's parts are set is not defined, and the generated part's must come before anything that reads Default.
+/// </summary>
+internal static class CoreJson
 {
     /// <summary>Web naming (camelCase, case-insensitive reading, numbers from strings), enums as numbers.</summary>
-    public static JsonSerializerOptions Web { get; } = new(JsonSerializerDefaults.Web) { TypeInfoResolver = Default };
+    public static JsonSerializerOptions Web { get; } = new(JsonSerializerDefaults.Web) { TypeInfoResolver = CoreJsonContext.Default };
 
     /// <summary>The serializer's defaults (names as declared, case-sensitive), for documents written with them.</summary>
-    public static JsonSerializerOptions Plain { get; } = new() { TypeInfoResolver = Default };
+    public static JsonSerializerOptions Plain { get; } = new() { TypeInfoResolver = CoreJsonContext.Default };
 }

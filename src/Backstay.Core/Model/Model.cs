@@ -169,7 +169,7 @@ public sealed record Deployment
     public bool IsFinished => !IsActive;
 
     private static JsonElement? JsonElementOf(string? json) =>
-        string.IsNullOrWhiteSpace(json) ? null : BackstayJson.Deserialize<JsonElement>(json, CoreJsonContext.Plain);
+        string.IsNullOrWhiteSpace(json) ? null : BackstayJson.Deserialize<JsonElement>(json, CoreJson.Plain);
 }
 
 /// <summary>One entry of a deployment's timeline.</summary>

@@ -65,6 +65,7 @@ internal static class AwsJson
 [JsonSerializable(typeof(ServiceResponse))]
 [JsonSerializable(typeof(TagResourceRequest))]
 [JsonSerializable(typeof(TaskDefinitionResponse))]
+[JsonSerializable(typeof(TaskDefinition))]
 [JsonSerializable(typeof(TaskSetResponse))]
 [JsonSerializable(typeof(UntagResourceRequest))]
 [JsonSerializable(typeof(UpdateServicePrimaryTaskSetRequest))]

@@ -132,7 +132,7 @@ internal static class AdoptStep
 /// <summary>What the journal keeps of a reset by adoption: the revision it takes as stable and its count, chosen before anything changed.</summary>
 internal sealed record AdoptionJournal(int Revision, int Count)
 {
-    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    internal static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     public string Describe() => $"adopt revision {Revision} with {Count} instance(s)";
 

@@ -118,7 +118,7 @@ internal static class NativeRolloutStep
 /// <summary>What the journal keeps of a platform-run rollout: its id, to follow it again after a restart.</summary>
 internal sealed record NativeRolloutJournal(string RolloutId)
 {
-    internal static JsonSerializerOptions JsonOptions => CoreJsonContext.Web;
+    internal static JsonSerializerOptions JsonOptions => CoreJson.Web;
 
     public static NativeRolloutJournal? Parse(string json)
     {
