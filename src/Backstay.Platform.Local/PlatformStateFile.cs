@@ -7,14 +7,14 @@ namespace Backstay.Platform.Local;
 /// <summary>platform.json: what a later Backstay process needs to adopt (or clean up) the processes this one started.</summary>
 internal sealed record PersistedState
 {
-    public int Version { get; init; } = 1;
+    public int Version { get; set; } = 1;
     public int UdpPort { get; init; }
     public string? SocketPath { get; init; }
     public PersistedProcess? Haproxy { get; init; }
 
     /// <summary>HAProxy processes replaced by a reload that may still be finishing their connections.</summary>
-    public IReadOnlyList<PersistedProcess> RetiringHaproxy { get; init; } = [];
-    public IReadOnlyList<PersistedService> Services { get; init; } = [];
+    public IReadOnlyList<PersistedProcess> RetiringHaproxy { get; set; } = [];
+    public IReadOnlyList<PersistedService> Services { get; set; } = [];
 }
 
 internal sealed record PersistedProcess(int Pid, long StartTicks);
@@ -24,14 +24,14 @@ internal sealed record PersistedService
     public required string Name { get; init; }
     public required string ProductionListener { get; init; }
     public string? TestListener { get; init; }
-    public HealthCheckSpec HealthCheck { get; init; } = new();
-    public int NextSlot { get; init; } = 1;
+    public HealthCheckSpec HealthCheck { get; set; } = new();
+    public int NextSlot { get; set; } = 1;
 
     /// <summary>Server slots of the service's backends; files written before slots were sized hold none, meaning all 64.</summary>
-    public int Slots { get; init; } = HaproxyConfig.SlotsPerBackend;
-    public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
-    public IReadOnlyDictionary<int, int> TestWeights { get; init; } = new Dictionary<int, int>();
-    public IReadOnlyList<PersistedRevision> Revisions { get; init; } = [];
+    public int Slots { get; set; } = HaproxyConfig.SlotsPerBackend;
+    public IReadOnlyDictionary<int, int> ProductionWeights { get; set; } = new Dictionary<int, int>();
+    public IReadOnlyDictionary<int, int> TestWeights { get; set; } = new Dictionary<int, int>();
+    public IReadOnlyList<PersistedRevision> Revisions { get; set; } = [];
 }
 
 internal sealed record PersistedRevision
@@ -39,7 +39,7 @@ internal sealed record PersistedRevision
     public int Number { get; init; }
     public int DesiredCount { get; init; }
     public required LaunchSpec Launch { get; init; }
-    public IReadOnlyList<PersistedInstance> Instances { get; init; } = [];
+    public IReadOnlyList<PersistedInstance> Instances { get; set; } = [];
 }
 
 internal sealed record PersistedInstance

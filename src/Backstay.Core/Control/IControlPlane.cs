@@ -10,9 +10,9 @@ public sealed record DeployRequest
 {
     public required ServiceSpec Spec { get; init; }
     public string? Image { get; init; }
-    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
-    public Provenance Provenance { get; init; } = new();
-    public Trigger Trigger { get; init; } = Trigger.User;
+    public IReadOnlyDictionary<string, string> Env { get; set; } = new Dictionary<string, string>();
+    public Provenance Provenance { get; set; } = new();
+    public Trigger Trigger { get; set; } = Trigger.User;
 
     /// <summary>Adopt what runs on the platform as the baseline first (after a change by hand).</summary>
     public bool Reset { get; init; }

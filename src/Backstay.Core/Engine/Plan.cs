@@ -104,9 +104,9 @@ public sealed record DeploymentPlan
     public int DesiredCount { get; init; }
 
     /// <summary>Settings of the background analysis that watches the target while it takes traffic.</summary>
-    public AnalysisSpec Analysis { get; init; } = new();
+    public AnalysisSpec Analysis { get; set; } = new();
 
-    public bool AutomaticRollback { get; init; } = true;
+    public bool AutomaticRollback { get; set; } = true;
 
     private static JsonSerializerOptions JsonOptions => BackstayJson.Options;
 

@@ -58,7 +58,7 @@ public sealed record ServiceRecord
     public required string Platform { get; init; }
     public int? StableRevision { get; init; }
     public int DesiredCount { get; init; }
-    public string SpecJson { get; init; } = "{}";
+    public string SpecJson { get; set; } = "{}";
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 }
@@ -80,10 +80,10 @@ public sealed record Revision
     public int Number { get; init; }
     public required string Image { get; init; }
     public string? Digest { get; init; }
-    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Env { get; set; } = new Dictionary<string, string>();
     public int Port { get; init; }
-    public string TaskJson { get; init; } = "{}";
-    public Provenance Provenance { get; init; } = new();
+    public string TaskJson { get; set; } = "{}";
+    public Provenance Provenance { get; set; } = new();
     public DateTimeOffset CreatedAt { get; init; }
     public bool Removed { get; init; }
 }
@@ -118,7 +118,7 @@ public sealed record Deployment
     /// Documents (the API, `--output json`) carry it as the object <see cref="Plan"/>, never as a string.
     /// </summary>
     [JsonIgnore]
-    public string PlanJson { get; init; } = "{}";
+    public string PlanJson { get; set; } = "{}";
 
     /// <summary>The plan as a JSON object, as documents carry it: <c>"plan": {"spec": ..., "actions": [...]}</c>. It reads and writes <see cref="PlanJson"/>.</summary>
     public JsonElement Plan
@@ -260,8 +260,8 @@ public sealed record Observation
 {
     public required string Service { get; init; }
     public DateTimeOffset At { get; init; }
-    public IReadOnlyList<ObservedSet> Sets { get; init; } = [];
-    public IReadOnlyDictionary<int, int> ProductionWeights { get; init; } = new Dictionary<int, int>();
+    public IReadOnlyList<ObservedSet> Sets { get; set; } = [];
+    public IReadOnlyDictionary<int, int> ProductionWeights { get; set; } = new Dictionary<int, int>();
 
     /// <summary>Something on the platform other than Backstay sets the instance count (ECS: Application Auto Scaling).</summary>
     public bool AutoScaled { get; init; }

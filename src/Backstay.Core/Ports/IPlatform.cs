@@ -124,7 +124,7 @@ public sealed record InstanceSet
     public required string Service { get; init; }
     public int Revision { get; init; }
     public int DesiredCount { get; init; }
-    public IReadOnlyList<InstanceStatus> Instances { get; init; } = [];
+    public IReadOnlyList<InstanceStatus> Instances { get; set; } = [];
 
     public int HealthyCount => Instances.Count(i => i.Health == InstanceHealth.Healthy);
 }

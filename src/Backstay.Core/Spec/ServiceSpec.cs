@@ -8,12 +8,12 @@ public sealed record ServiceSpec
     public required string Service { get; init; }
     public required PlatformSpec Platform { get; init; }
     public required TaskSpec Task { get; init; }
-    public StrategySpec Strategy { get; init; } = new() { Rolling = new RollingSpec() };
-    public AnalysisSpec Analysis { get; init; } = new();
-    public IReadOnlyDictionary<string, IReadOnlyList<HookSpec>> Hooks { get; init; } = new Dictionary<string, IReadOnlyList<HookSpec>>();
-    public RollbackSpec Rollback { get; init; } = new();
-    public RetentionSpec Retention { get; init; } = new();
-    public IReadOnlyList<NotificationSpec> Notifications { get; init; } = [];
+    public StrategySpec Strategy { get; set; } = new() { Rolling = new RollingSpec() };
+    public AnalysisSpec Analysis { get; set; } = new();
+    public IReadOnlyDictionary<string, IReadOnlyList<HookSpec>> Hooks { get; set; } = new Dictionary<string, IReadOnlyList<HookSpec>>();
+    public RollbackSpec Rollback { get; set; } = new();
+    public RetentionSpec Retention { get; set; } = new();
+    public IReadOnlyList<NotificationSpec> Notifications { get; set; } = [];
 
     /// <summary>The file the spec was read from, when it was read from one.</summary>
     [JsonIgnore]
@@ -60,10 +60,10 @@ public sealed record PlatformSpec
 /// <summary>The built-in local runtime: processes on loopback behind HAProxy.</summary>
 public sealed record LocalPlatformSpec
 {
-    public int Instances { get; init; } = 3;
+    public int Instances { get; set; } = 3;
 
     /// <summary>Address of the production listener, host:port.</summary>
-    public string ProductionListener { get; init; } = "127.0.0.1:8080";
+    public string ProductionListener { get; set; } = "127.0.0.1:8080";
 
     /// <summary>Address of the test listener, host:port, or null for none.</summary>
     public string? TestListener { get; init; }
@@ -76,17 +76,17 @@ public sealed record EcsPlatformSpec
     public string? Service { get; init; }
     public string? Region { get; init; }
     public string? Container { get; init; }
-    public int DesiredCount { get; init; } = 1;
+    public int DesiredCount { get; set; } = 1;
     public EcsLoadBalancerSpec? LoadBalancer { get; init; }
-    public IReadOnlyList<string> Alarms { get; init; } = [];
+    public IReadOnlyList<string> Alarms { get; set; } = [];
 
     /// <summary>FARGATE or EC2, for a service Backstay creates; null: the platform's default (FARGATE).</summary>
     public string? LaunchType { get; init; }
 
     /// <summary>awsvpc subnets and security groups of a service Backstay creates.</summary>
-    public IReadOnlyList<string> Subnets { get; init; } = [];
+    public IReadOnlyList<string> Subnets { get; set; } = [];
 
-    public IReadOnlyList<string> SecurityGroups { get; init; } = [];
+    public IReadOnlyList<string> SecurityGroups { get; set; } = [];
 
     public bool AssignPublicIp { get; init; }
 
@@ -100,7 +100,7 @@ public sealed record EcsPlatformSpec
     public string? TaskRoleArn { get; init; }
 
     /// <summary>EXTERNAL (task sets, every strategy) or ECS (ECS runs a rolling update itself; strategy rolling only).</summary>
-    public string DeploymentController { get; init; } = EcsDeploymentControllers.External;
+    public string DeploymentController { get; set; } = EcsDeploymentControllers.External;
 
     /// <summary>True when ECS's own deployment controller rolls revisions out and Backstay follows it.</summary>
     [JsonIgnore]
@@ -119,7 +119,7 @@ public sealed record EcsLoadBalancerSpec
 {
     public required string ProductionListener { get; init; }
     public string? TestListener { get; init; }
-    public IReadOnlyList<string> TargetGroups { get; init; } = [];
+    public IReadOnlyList<string> TargetGroups { get; set; } = [];
 }
 
 /// <summary>What runs: image, port, environment, health check.</summary>
@@ -127,23 +127,23 @@ public sealed record TaskSpec
 {
     /// <summary>Local: a path to an executable or .dll (relative to the spec file) or "builtin:hello"; ECS: a container image.</summary>
     public required string Image { get; init; }
-    public IReadOnlyList<string> Args { get; init; } = [];
-    public int Port { get; init; } = 8080;
-    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
-    public HealthCheckSpec HealthCheck { get; init; } = new();
+    public IReadOnlyList<string> Args { get; set; } = [];
+    public int Port { get; set; } = 8080;
+    public IReadOnlyDictionary<string, string> Env { get; set; } = new Dictionary<string, string>();
+    public HealthCheckSpec HealthCheck { get; set; } = new();
 
     /// <summary>How long a new instance may take to become healthy before the deployment fails.</summary>
-    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>HTTP health check of each instance.</summary>
 public sealed record HealthCheckSpec
 {
-    public string Path { get; init; } = "/healthz";
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromMilliseconds(500);
-    public int HealthyThreshold { get; init; } = 2;
-    public int UnhealthyThreshold { get; init; } = 3;
+    public string Path { get; set; } = "/healthz";
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(500);
+    public int HealthyThreshold { get; set; } = 2;
+    public int UnhealthyThreshold { get; set; } = 3;
 }
 
 /// <summary>How a deployment moves traffic; exactly one member is set.</summary>
@@ -166,40 +166,40 @@ public sealed record StrategySpec
 /// <summary>Replace instances in health-gated batches.</summary>
 public sealed record RollingSpec
 {
-    public int Batch { get; init; } = 1;
+    public int Batch { get; set; } = 1;
     public int MaxUnavailable { get; init; }
 }
 
 /// <summary>Replacement set behind the test listener, then all traffic at once.</summary>
 public sealed record BlueGreenSpec
 {
-    public bool TestTraffic { get; init; } = true;
+    public bool TestTraffic { get; set; } = true;
 
     /// <summary>Time the new revision serves all production traffic, watched by analysis, before the deployment succeeds.</summary>
-    public TimeSpan Bake { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Bake { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long the previous set stays warm (at weight 0) so a rollback is one switch.</summary>
-    public TimeSpan KeepPreviousFor { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan KeepPreviousFor { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Explicit traffic steps.</summary>
 public sealed record CanarySpec
 {
-    public IReadOnlyList<CanaryStep> Steps { get; init; } = [];
+    public IReadOnlyList<CanaryStep> Steps { get; set; } = [];
 }
 
 /// <summary>Equal traffic increments at a fixed interval.</summary>
 public sealed record LinearSpec
 {
-    public int StepPercent { get; init; } = 10;
-    public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(1);
+    public int StepPercent { get; set; } = 10;
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Instance-count phases in percent of the desired count; percentages only grow.</summary>
 public sealed record PhasedSpec
 {
-    public IReadOnlyList<int> Phases { get; init; } = [];
-    public TimeSpan PauseBetween { get; init; } = TimeSpan.Zero;
+    public IReadOnlyList<int> Phases { get; set; } = [];
+    public TimeSpan PauseBetween { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>One step of a canary.</summary>
@@ -222,13 +222,13 @@ public sealed record AnalysisStep(AnalysisSpec Analysis) : CanaryStep;
 public sealed record AnalysisSpec
 {
     /// <summary>Sliding window the figures are taken over.</summary>
-    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Requests the revision must have served in the window before it may be failed.</summary>
-    public int MinRequests { get; init; } = 20;
+    public int MinRequests { get; set; } = 20;
 
     /// <summary>Highest acceptable error rate (0..1), or null to not judge errors.</summary>
-    public double? MaxErrorRate { get; init; } = 0.05;
+    public double? MaxErrorRate { get; set; } = 0.05;
 
     /// <summary>
     /// How much higher than the stable revision's error rate, over the same window, the new revision's may be
@@ -237,17 +237,17 @@ public sealed record AnalysisSpec
     public ErrorRateIncrease? MaxErrorRateIncrease { get; init; }
 
     /// <summary>Confidence of the comparison with the stable revision, held across all its looks (0.95: at most 5% false rollbacks).</summary>
-    public double Confidence { get; init; } = 0.95;
+    public double Confidence { get; set; } = 0.95;
 
     public TimeSpan? MaxLatencyP99 { get; init; }
 
     public TimeSpan? MaxLatencyP90 { get; init; }
 
     /// <summary>Consecutive bad evaluations needed to fail the revision.</summary>
-    public int ConsecutiveFailures { get; init; } = 2;
+    public int ConsecutiveFailures { get; set; } = 2;
 
     /// <summary>How often the figures are evaluated.</summary>
-    public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMilliseconds(100);
 }
 
 /// <summary>A lifecycle hook (run by the hooks issue; parsed and validated here).</summary>
@@ -261,34 +261,34 @@ public sealed record HookSpec
 public sealed record ExecHookSpec
 {
     public required IReadOnlyList<string> Command { get; init; }
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 public sealed record HttpHookSpec
 {
     public required string Url { get; init; }
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
     public string? SecretEnv { get; init; }
-    public int Retries { get; init; } = 2;
+    public int Retries { get; set; } = 2;
 }
 
 public sealed record PauseHookSpec
 {
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromHours(1);
-    public string OnTimeout { get; init; } = "rollback";
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromHours(1);
+    public string OnTimeout { get; set; } = "rollback";
 }
 
 /// <summary>Rollback behaviour.</summary>
 public sealed record RollbackSpec
 {
-    public bool Automatic { get; init; } = true;
+    public bool Automatic { get; set; } = true;
     public bool AllPhasesAtOnce { get; init; }
 }
 
 /// <summary>How many previous revisions are kept.</summary>
 public sealed record RetentionSpec
 {
-    public int KeepPrevious { get; init; } = 3;
+    public int KeepPrevious { get; set; } = 3;
 }
 
 /// <summary>A webhook told when a deployment starts, pauses, succeeds, is rolled back, fails or stops.</summary>
@@ -297,10 +297,10 @@ public sealed record NotificationSpec
     public required string Url { get; init; }
 
     /// <summary>json (Backstay's event document) or slack (a Slack-compatible incoming-webhook payload).</summary>
-    public string Format { get; init; } = "json";
+    public string Format { get; set; } = "json";
 
     /// <summary>Environment variable holding the HMAC-SHA256 secret the body is signed with, if any.</summary>
     public string? SecretEnv { get; init; }
 
-    public IReadOnlyList<string> Events { get; init; } = ["started", "paused", "succeeded", "rolledBack", "failed", "stopped"];
+    public IReadOnlyList<string> Events { get; set; } = ["started", "paused", "succeeded", "rolledBack", "failed", "stopped"];
 }

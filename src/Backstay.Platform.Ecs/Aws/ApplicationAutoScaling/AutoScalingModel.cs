@@ -35,7 +35,7 @@ internal sealed record DescribeScalableTargetsRequest
 
 internal sealed record DescribeScalableTargetsResponse
 {
-    public IReadOnlyList<ScalableTarget> ScalableTargets { get; init; } = [];
+    public IReadOnlyList<ScalableTarget> ScalableTargets { get; set; } = [];
     public string? NextToken { get; init; }
 }
 

@@ -26,6 +26,6 @@ internal sealed record ImageDetail
 
 internal sealed record DescribeImagesResponse
 {
-    public IReadOnlyList<ImageDetail> ImageDetails { get; init; } = [];
+    public IReadOnlyList<ImageDetail> ImageDetails { get; set; } = [];
     public string? NextToken { get; init; }
 }

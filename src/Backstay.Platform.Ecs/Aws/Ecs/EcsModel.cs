@@ -25,7 +25,7 @@ internal sealed record DeploymentController
 internal sealed record Scale
 {
     public double Value { get; init; }
-    public string Unit { get; init; } = "PERCENT";
+    public string Unit { get; set; } = "PERCENT";
 }
 
 internal sealed record LoadBalancer
@@ -151,8 +151,8 @@ internal sealed record DescribeServicesRequest
 
 internal sealed record DescribeServicesResponse
 {
-    public IReadOnlyList<Service> Services { get; init; } = [];
-    public IReadOnlyList<Failure> Failures { get; init; } = [];
+    public IReadOnlyList<Service> Services { get; set; } = [];
+    public IReadOnlyList<Failure> Failures { get; set; } = [];
 }
 
 internal sealed record CreateServiceRequest
@@ -205,8 +205,8 @@ internal sealed record DescribeTaskSetsRequest
 
 internal sealed record DescribeTaskSetsResponse
 {
-    public IReadOnlyList<TaskSet> TaskSets { get; init; } = [];
-    public IReadOnlyList<Failure> Failures { get; init; } = [];
+    public IReadOnlyList<TaskSet> TaskSets { get; set; } = [];
+    public IReadOnlyList<Failure> Failures { get; set; } = [];
 }
 
 internal sealed record CreateTaskSetRequest
@@ -298,7 +298,7 @@ internal sealed record TaskDefinition
     public string? Memory { get; init; }
     public string? ExecutionRoleArn { get; init; }
     public string? TaskRoleArn { get; init; }
-    public IReadOnlyList<ContainerDefinition> ContainerDefinitions { get; init; } = [];
+    public IReadOnlyList<ContainerDefinition> ContainerDefinitions { get; set; } = [];
 
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; init; }
@@ -349,7 +349,7 @@ internal sealed record ListTaskDefinitionsRequest
 
 internal sealed record ListTaskDefinitionsResponse
 {
-    public IReadOnlyList<string> TaskDefinitionArns { get; init; } = [];
+    public IReadOnlyList<string> TaskDefinitionArns { get; set; } = [];
     public string? NextToken { get; init; }
 }
 
@@ -379,7 +379,7 @@ internal sealed record ListTasksRequest
 
 internal sealed record ListTasksResponse
 {
-    public IReadOnlyList<string> TaskArns { get; init; } = [];
+    public IReadOnlyList<string> TaskArns { get; set; } = [];
     public string? NextToken { get; init; }
 }
 
@@ -422,6 +422,6 @@ internal sealed record EcsTask
 
 internal sealed record DescribeTasksResponse
 {
-    public IReadOnlyList<EcsTask> Tasks { get; init; } = [];
-    public IReadOnlyList<Failure> Failures { get; init; } = [];
+    public IReadOnlyList<EcsTask> Tasks { get; set; } = [];
+    public IReadOnlyList<Failure> Failures { get; set; } = [];
 }
