@@ -264,7 +264,7 @@ internal sealed record PortMapping
     public string? AppProtocol { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 internal sealed record ContainerDefinition
@@ -277,7 +277,7 @@ internal sealed record ContainerDefinition
     public IReadOnlyList<EcsKeyValuePair>? Environment { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 internal sealed record TaskDefinition
@@ -301,7 +301,7 @@ internal sealed record TaskDefinition
     public IReadOnlyList<ContainerDefinition> ContainerDefinitions { get; set; } = [];
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 internal sealed record RegisterTaskDefinitionRequest
@@ -318,7 +318,7 @@ internal sealed record RegisterTaskDefinitionRequest
 
     /// <summary>Every other member of the definition it was copied from (volumes, placement, runtime platform, ...).</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 internal sealed record TaskDefinitionResponse
