@@ -192,5 +192,5 @@ internal static class StatusCommand
         ReleaseReport? Release, IReadOnlyList<string> Drift, EventReport? HaproxyRestart, WarmReport? Warm);
 
     /// <summary>The previous revision a blue/green deployment keeps running, without traffic, until the engine retires it.</summary>
-    private sealed record WarmReport(int Revision, DateTimeOffset Until, string DeploymentId);
+    internal sealed record WarmReport(int Revision, DateTimeOffset Until, string DeploymentId);
 }

@@ -206,7 +206,7 @@ internal sealed class Watchdog(DeploymentContext context)
                 : progress;
         if (updated != progress)
         {
-            await context.Record.SaveAsync(context.Deployment with { ProgressJson = JsonSerializer.Serialize(updated, DeploymentProgress.JsonOptions) }, cancellationToken);
+            await context.Record.SaveAsync(context.Deployment with { ProgressJson = BackstayJson.Serialize(updated, DeploymentProgress.JsonOptions) }, cancellationToken);
         }
     }
 
