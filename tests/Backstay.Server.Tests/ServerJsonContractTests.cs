@@ -3,6 +3,7 @@ using System.Text.Json;
 using Backstay.Core.Control;
 using Backstay.Core.Model;
 using Backstay.Server.Api;
+using Backstay.Server.Dashboard;
 using Backstay.Server.Hosting;
 using Backstay.Server.Security;
 
@@ -22,6 +23,7 @@ public sealed class ServerJsonContractTests
         typeof(List<Deployment>), typeof(Deployment), typeof(ReleaseStatus), typeof(ObservationView), typeof(IReadOnlyList<string>),
         typeof(IReadOnlyList<DeploymentEvent>), typeof(DeploymentEvent), typeof(IReadOnlyList<HookRun>), typeof(ControllerState), typeof(WhoAmI),
         typeof(List<ServiceOverview>), typeof(IReadOnlyList<TokenInfo>), typeof(CreatedToken), typeof(HealthStatus), typeof(ServerInfo),
+        typeof(SeriesView), typeof(SeriesEvent), typeof(DashboardSession),
     ];
 
     [Theory]
@@ -68,7 +70,7 @@ public sealed class ServerJsonContractTests
     }
 
     private static IEnumerable<Type> Bodies() =>
-        typeof(ApiJson).Assembly.GetTypes().Where(t => t.Namespace == typeof(ApiJson).Namespace && t.Name.EndsWith("Body", StringComparison.Ordinal) && t != typeof(ApiErrorBody))
+        typeof(ApiJson).Assembly.GetTypes().Where(t => (t.Namespace == typeof(ApiJson).Namespace || t.Namespace == typeof(LoginBody).Namespace) && t.Name.EndsWith("Body", StringComparison.Ordinal) && t != typeof(ApiErrorBody))
             .Append(typeof(DeployRequest));
 
     private static void Walk(Type type, HashSet<Type> enums, HashSet<Type> seen)

@@ -18,16 +18,25 @@ internal static class EventData
     };
 
     /// <summary>The data's JSON, by its runtime type.</summary>
-    public static string Serialize(object data) => JsonSerializer.Serialize(data, Json.GetTypeInfo(data.GetType()));
+    public static string Serialize(IEventData data) => JsonSerializer.Serialize(data, Json.GetTypeInfo(data.GetType()));
 
-    internal sealed record RolloutStarted(string RolloutId);
+    /// <summary>
+    /// What <see cref="Recorder.EventAsync"/> takes as data: only the records below, so that an anonymous type (which no
+    /// generated context can name, and which would fail at run time) does not compile.
+    /// </summary>
+    internal interface IEventData;
 
-    internal sealed record RolloutProgress(int Running, int Desired, int FailedTasks);
+    internal sealed record RolloutStarted(string RolloutId) : IEventData;
+
+    internal sealed record RolloutProgress(int Running, int Desired, int FailedTasks) : IEventData;
 
     /// <param name="Weights">Production traffic by revision number.</param>
-    internal sealed record TrafficWeights(Dictionary<string, int> Weights);
+    internal sealed record TrafficWeights(Dictionary<string, int> Weights) : IEventData;
 
-    internal sealed record Drift(IReadOnlyList<string> Differences);
+    internal sealed record Drift(IReadOnlyList<string> Differences) : IEventData;
 
-    internal sealed record Failure(DateTimeOffset? FirstErrorAt, DateTimeOffset VerdictAt);
+    internal sealed record Failure(DateTimeOffset? FirstErrorAt, DateTimeOffset VerdictAt) : IEventData;
+
+    /// <summary>A blue/green deployment keeps its previous revision warm (KeepingWarm).</summary>
+    internal sealed record WarmWindowOpened(int WarmRevision, DateTimeOffset WarmUntil) : IEventData;
 }

@@ -31,7 +31,7 @@ internal sealed class Recorder(DeploymentContext context)
 
     public Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken) => context.Store.AppendJournalAsync(entry, cancellationToken);
 
-    public async Task EventAsync(string type, string message, CancellationToken cancellationToken, int? step = null, object? data = null)
+    public async Task EventAsync(string type, string message, CancellationToken cancellationToken, int? step = null, EventData.IEventData? data = null)
     {
         EngineLog.DeploymentEvent(context.Logger, context.Deployment.Id, context.Service, message);
         await context.Store.AppendEventAsync(new DeploymentEvent

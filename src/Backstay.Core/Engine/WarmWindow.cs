@@ -39,7 +39,7 @@ internal static class WarmWindow
         await context.Record.EventAsync("KeepingWarm",
             $"revision {previous.Number} stays warm until {Clock(until)} (keepPreviousFor {Durations.Format(wait.Duration)}) without traffic, so that a rollback is a single switch; " +
             $"`backstay continue --full {context.Deployment.Id}` retires it now", cancellationToken,
-            data: new { warmRevision = previous.Number, warmUntil = until });
+            data: new EventData.WarmWindowOpened(previous.Number, until));
         return true;
     }
 

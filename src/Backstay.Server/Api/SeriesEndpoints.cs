@@ -38,6 +38,9 @@ internal sealed record SeriesView(
     DateTimeOffset? FailedAt,
     IReadOnlyList<SeriesPointView> Points);
 
+/// <summary>The SSE <c>series</c> message: a deployment's new chart points, as the series route gives them.</summary>
+internal sealed record SeriesEvent(string DeploymentId, IReadOnlyList<SeriesPointView> Points);
+
 internal static class SeriesEndpoints
 {
     public static void Map(IEndpointRouteBuilder api, InProcessControlPlane plane) =>

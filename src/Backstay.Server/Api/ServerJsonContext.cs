@@ -26,6 +26,10 @@ namespace Backstay.Server.Api;
 [JsonSerializable(typeof(List<StoredToken>))]
 [JsonSerializable(typeof(ApiErrorBody))]
 [JsonSerializable(typeof(ServerInfo))]
+[JsonSerializable(typeof(SeriesView))]
+[JsonSerializable(typeof(SeriesEvent))]
+[JsonSerializable(typeof(Dashboard.LoginBody))]
+[JsonSerializable(typeof(Dashboard.DashboardSession))]
 internal sealed partial class ServerJsonContext : JsonSerializerContext;
 
 /// <summary>GET /api/controller.</summary>

@@ -8,6 +8,9 @@ namespace Backstay.Server.Dashboard;
 /// <summary>The login body.</summary>
 internal sealed record LoginBody(string? Token);
 
+/// <summary>What a login answers: who the session is for and when it ends.</summary>
+internal sealed record DashboardSession(string Name, string Role, DateTimeOffset Expires);
+
 /// <summary>
 /// The dashboard: static pages from the assembly, a login that trades the token for a session of the browser's
 /// own (an HTTP-only cookie with a random id, never the token), and a logout that ends the session. The API does
@@ -50,7 +53,7 @@ internal static class DashboardEndpoints
 
             var (id, expires) = sessions.Start(identity);
             context.Response.Cookies.Append(ApiAuthentication.CookieName, id, ApiAuthentication.SessionCookie(expires));
-            return ApiJson.Ok(new { name = identity.Name, role = identity.Role.ToString().ToLowerInvariant(), expires });
+            return ApiJson.Ok(new DashboardSession(identity.Name, identity.Role.ToString().ToLowerInvariant(), expires));
         });
 
         app.MapPost("/logout", (HttpContext context) =>

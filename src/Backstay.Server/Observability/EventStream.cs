@@ -131,7 +131,7 @@ internal sealed class EventStream(InProcessControlPlane plane, TimeProvider time
     public static string FormatSeries(string deploymentId, IReadOnlyList<SeriesPoint> points)
     {
         ArgumentNullException.ThrowIfNull(points);
-        var data = JsonSerializer.Serialize(new { deploymentId, points = points.Select(SeriesPointView.Of) }, ApiJson.Options);
+        var data = BackstayJson.Serialize(new SeriesEvent(deploymentId, [.. points.Select(SeriesPointView.Of)]), ApiJson.Options);
         return $"event: series\ndata: {data}\n\n";
     }
 
