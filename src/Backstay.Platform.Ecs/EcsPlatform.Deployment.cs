@@ -132,15 +132,21 @@ public sealed partial class EcsPlatform
         }
     }
 
-    /// <summary>Whether Application Auto Scaling has a scalable target on the service's desired count (read at most once a minute).</summary>
+    /// <summary>
+    /// Whether Application Auto Scaling has a scalable target on the service's desired count: read at most once a minute,
+    /// and again as soon as the service's desired count is not the one a "no" was read at. A scalable target registered
+    /// within that minute shows first as a new desired count, which without the new read would pass for drift.
+    /// </summary>
     public async Task<bool> IsAutoScaledAsync(string service, CancellationToken cancellationToken)
     {
         var context = Context(service);
         var now = _time.GetUtcNow();
-        if (context.AutoScaledAt is not { } at || now - at >= AutoScalingCheckEvery)
+        var desired = (await ReadAsync(context, Freshness.Watch, cancellationToken)).DesiredCount;
+        if (context.AutoScaledAt is not { } at || now - at >= AutoScalingCheckEvery || (!context.AutoScaled && desired != context.AutoScaledDesired))
         {
             context.AutoScaled = await ScalableTargetAsync(context, cancellationToken) is not null;
             context.AutoScaledAt = now;
+            context.AutoScaledDesired = desired;
         }
 
         return context.AutoScaled;

@@ -42,6 +42,9 @@ internal sealed class EcsServiceContext(ServiceSpec spec, AwsClients aws, ReadPa
 
     public DateTimeOffset? AutoScaledAt { get; set; }
 
+    /// <summary>The service's desired count when <see cref="AutoScaledAt"/> was read.</summary>
+    public int AutoScaledDesired { get; set; }
+
     public IReadOnlyList<EcsTask> StoppedTasks { get; set; } = [];
 
     public DateTimeOffset StoppedTasksAt { get; set; }

@@ -234,7 +234,19 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
     {
         await using var flow = await EcsFlow.StartAsync("scaledout");
         var spec = flow.World.Spec(new StrategySpec { BlueGreen = new BlueGreenSpec { TestTraffic = false, Bake = TimeSpan.FromSeconds(1), KeepPreviousFor = TimeSpan.FromSeconds(1) } });
-        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+        var first = await flow.DeployAsync(spec, V1);
+        first.State.ShouldBe(DeploymentState.Succeeded);
+
+        // The engine's observation pass reads the service before auto scaling is set up on it ("not auto scaled", an
+        // answer the platform reuses for up to a minute): wait for such a read, so the test does not depend on where the
+        // pass falls. Without the wait the outcome depended on that timing (main passed, the Native AOT branch failed most runs).
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await flow.Store.GetObservationAsync(spec.Service, CancellationToken.None))?.At is not { } seen || seen < first.FinishedAt)
+        {
+            DateTimeOffset.UtcNow.ShouldBeLessThan(deadline, "the engine recorded no observation of the service after its first deployment");
+            await Task.Delay(100);
+        }
+
         await flow.World.RegisterScalableTargetAsync();
 
         // What Application Auto Scaling does on a scale-out: a new desired count on the service.
