@@ -325,6 +325,12 @@ public sealed class DeploymentRequests(IStateStore store, TimeProvider time, IIm
             return [];
         }
 
+        // Nor does one taken before the previous revision's warm window ended: it ran then on purpose.
+        if (last?.WarmEndedAt is { } warmEnded && observation.At <= warmEnded)
+        {
+            return [];
+        }
+
         // A previous revision kept warm after a blue/green deployment runs on purpose until its window ends.
         return DriftDetector.Compare(service, observation, last?.WarmRevision);
     }

@@ -174,6 +174,26 @@ public sealed class WarmWindowTests
     }
 
     [Fact]
+    public async Task Drift_LookTakenBeforeTheWarmWindowEnded_SaysNothingOnceItHasEnded()
+    {
+        await using var harness = new EngineHarness();
+        var engine = await harness.StartEngineAsync();
+        var deployment = await DeployOverRevisionOneAsync(harness);
+        await harness.RunUntilAsync(() => harness.Store.GetObservationAsync(Web, CancellationToken.None).Result is { } seen && seen.At > deployment.FinishedAt,
+            Margin, "an observation after the deployment ended");
+        await engine.StopAsync();
+        var look = (await harness.Store.GetObservationAsync(Web, CancellationToken.None))!;
+        look.Sets.ShouldContain(s => s.Revision == 1 && s.Desired > 0, "the look shows the warm revision running");
+
+        // The window ends (the engine retires revision 1) after that look and before the next one.
+        var current = (await harness.Store.GetDeploymentAsync(deployment.Id, CancellationToken.None))!;
+        await harness.Store.UpdateDeploymentAsync(current with { WarmEndedAt = look.At + TimeSpan.FromMilliseconds(1) }, CancellationToken.None);
+
+        (await harness.Requests.DriftAsync(Web, TimeSpan.FromMinutes(1), CancellationToken.None))
+            .ShouldBeEmpty("a look from before the window ended saw the warm revision running on purpose");
+    }
+
+    [Fact]
     public async Task Deploy_BlueGreenWithContinueFullBeforeTheWindow_RetiresThePreviousRevisionAsItSucceeds()
     {
         await using var harness = new EngineHarness();
