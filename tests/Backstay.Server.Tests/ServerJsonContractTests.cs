@@ -24,6 +24,7 @@ public sealed class ServerJsonContractTests
         typeof(IReadOnlyList<DeploymentEvent>), typeof(DeploymentEvent), typeof(IReadOnlyList<HookRun>), typeof(ControllerState), typeof(WhoAmI),
         typeof(List<ServiceOverview>), typeof(IReadOnlyList<TokenInfo>), typeof(CreatedToken), typeof(HealthStatus), typeof(ServerInfo),
         typeof(SeriesView), typeof(SeriesEvent), typeof(DashboardSession),
+        typeof(Backstay.Core.Releases.Release), typeof(IReadOnlyList<Backstay.Core.Releases.Release>),
     ];
 
     [Theory]
@@ -71,7 +72,7 @@ public sealed class ServerJsonContractTests
 
     private static IEnumerable<Type> Bodies() =>
         typeof(ApiJson).Assembly.GetTypes().Where(t => (t.Namespace == typeof(ApiJson).Namespace || t.Namespace == typeof(LoginBody).Namespace) && t.Name.EndsWith("Body", StringComparison.Ordinal) && t != typeof(ApiErrorBody))
-            .Append(typeof(DeployRequest));
+            .Append(typeof(DeployRequest)).Append(typeof(Backstay.Core.Releases.ReleaseRequest)).Append(typeof(NoBody));
 
     private static void Walk(Type type, HashSet<Type> enums, HashSet<Type> seen)
     {

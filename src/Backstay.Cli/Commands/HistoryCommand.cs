@@ -93,7 +93,7 @@ internal static class HistoryCommand
 
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { schemaVersion = Reports.SchemaVersion, releases = views }, Reports.Json));
+            Console.Out.WriteLine(BackstayJson.Serialize(new ReleasesReport(Reports.SchemaVersion, views), Reports.Json));
             return ExitCodes.Succeeded;
         }
 

@@ -33,6 +33,8 @@ namespace Backstay.Cli.Infrastructure;
 [JsonSerializable(typeof(IReadOnlyList<TokenListing>))]
 [JsonSerializable(typeof(NewToken))]
 [JsonSerializable(typeof(Dictionary<string, long>))]
+[JsonSerializable(typeof(ReleaseView))]
+[JsonSerializable(typeof(ReleasesReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 /// <summary>Kept out of the context class, whose generated static fields must be set before anything reads Default.</summary>
@@ -64,6 +66,9 @@ internal sealed record ImportReport(int SchemaVersion, string Service, List<Impo
 internal sealed record ImportedRevision(int Number, string Image, string? Commit);
 
 internal sealed record ImportedDeployment(string Id, string Kind, string State, int Step, int TotalSteps, int TargetRevision, int TargetWeight);
+
+/// <summary>`history --releases` (schema/output/history.schema.json, its releases form).</summary>
+internal sealed record ReleasesReport(int SchemaVersion, List<ReleaseView> Releases);
 
 /// <summary>`load` (schema/output/load.schema.json).</summary>
 internal sealed record LoadReport(int SchemaVersion, long Requests, long Failed, long Skipped);

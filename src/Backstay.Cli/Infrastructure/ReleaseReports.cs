@@ -70,7 +70,7 @@ internal static class ReleaseReports
         var report = await BuildAsync(control, release, cancellationToken);
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(report, Reports.Json));
+            Console.Out.WriteLine(BackstayJson.Serialize(report, Reports.Json));
             return ExitCode(release);
         }
 
@@ -134,7 +134,7 @@ internal static class ReleaseReports
 
     /// <summary>The specs of a release's services, as recorded when it started (an engine here needs them on ECS).</summary>
     public static IReadOnlyList<ServiceSpec> Specs(Release release) =>
-        [.. release.Members.Select(m => JsonSerializer.Deserialize<ServiceSpec>(m.SpecJson, BackstayJson.Options)!)];
+        [.. release.Members.Select(m => BackstayJson.Deserialize<ServiceSpec>(m.SpecJson, BackstayJson.Options)!)];
 
     /// <summary>`rollback`, `continue` or `stop` given a release id: asks, then waits (unless --no-wait) and reports.</summary>
     public static async Task<int> ActAsync(ParseResult result, ControlSession session, string id, bool noWait,

@@ -69,7 +69,7 @@ public sealed record ReleaseMember
 {
     public required string Service { get; init; }
 
-    public IReadOnlyList<string> DependsOn { get; init; } = [];
+    public IReadOnlyList<string> DependsOn { get; set; } = [];
 
     /// <summary>The platform it runs on (every service of a release runs on the same one).</summary>
     public required string Platform { get; init; }
@@ -83,7 +83,7 @@ public sealed record ReleaseMember
     /// <summary>The revision it served before its deployment started (null before then, or for a service new with this release).</summary>
     public int? FromRevision { get; init; }
 
-    public ReleaseMemberState State { get; init; } = ReleaseMemberState.Waiting;
+    public ReleaseMemberState State { get; set; } = ReleaseMemberState.Waiting;
 
     public string? DeploymentId { get; init; }
 
@@ -114,9 +114,9 @@ public sealed record Release
     /// <summary>The name the release file gives (`release:`).</summary>
     public required string Name { get; init; }
 
-    public ReleaseOnFailure OnFailure { get; init; } = ReleaseOnFailure.RollbackAll;
+    public ReleaseOnFailure OnFailure { get; set; } = ReleaseOnFailure.RollbackAll;
 
-    public ReleasePhase Phase { get; init; } = ReleasePhase.InProgress;
+    public ReleasePhase Phase { get; set; } = ReleasePhase.InProgress;
 
     public required IReadOnlyList<ReleaseMember> Members { get; init; }
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -24,7 +23,7 @@ public sealed class ReleaseCoordinator(IStateStore store, TimeProvider time)
     public async Task<Release> AdvanceAsync(Release release, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(release);
-        var written = JsonSerializer.Serialize(release, BackstayJson.Options);
+        var written = BackstayJson.Serialize(release, BackstayJson.Options);
         var next = await ReadDeploymentsAsync(release, cancellationToken);
         next = next.Phase switch
         {
@@ -34,7 +33,7 @@ public sealed class ReleaseCoordinator(IStateStore store, TimeProvider time)
             _ => next,
         };
 
-        if (JsonSerializer.Serialize(next, BackstayJson.Options) != written)
+        if (BackstayJson.Serialize(next, BackstayJson.Options) != written)
         {
             next = next with { UpdatedAt = time.GetUtcNow() };
             return await store.UpdateReleaseAsync(next, cancellationToken)
@@ -147,7 +146,7 @@ public sealed class ReleaseCoordinator(IStateStore store, TimeProvider time)
         var deployment = await store.GetDeploymentAsync(id, cancellationToken);
         if (deployment is null)
         {
-            var spec = JsonSerializer.Deserialize<ServiceSpec>(member.SpecJson, BackstayJson.Options)!;
+            var spec = BackstayJson.Deserialize<ServiceSpec>(member.SpecJson, BackstayJson.Options)!;
             var revision = await store.GetRevisionAsync(member.Service, member.ToRevision, cancellationToken)
                 ?? throw new InvalidOperationException($"Revision {member.ToRevision} of {member.Service}, recorded when release {release.Id} started, is not in the store.");
             try

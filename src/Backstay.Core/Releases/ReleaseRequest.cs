@@ -10,12 +10,12 @@ public sealed record ReleaseServiceRequest
 
     public string? Image { get; init; }
 
-    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Env { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Names of services of the same release that must pass (their deployment succeeds) before this one starts.</summary>
-    public IReadOnlyList<string> DependsOn { get; init; } = [];
+    public IReadOnlyList<string> DependsOn { get; set; } = [];
 
-    public Provenance Provenance { get; init; } = new();
+    public Provenance Provenance { get; set; } = new();
 }
 
 /// <summary>A request to release several services together (the release file, or the API's body).</summary>
@@ -23,11 +23,11 @@ public sealed record ReleaseRequest
 {
     public required string Release { get; init; }
 
-    public ReleaseOnFailure OnFailure { get; init; } = ReleaseOnFailure.RollbackAll;
+    public ReleaseOnFailure OnFailure { get; set; } = ReleaseOnFailure.RollbackAll;
 
     public required IReadOnlyList<ReleaseServiceRequest> Services { get; init; }
 
-    public Trigger Trigger { get; init; } = Trigger.User;
+    public Trigger Trigger { get; set; } = Trigger.User;
 }
 
 /// <summary>The order of a release's services and the rules of its dependency graph, shared by the file's reader and the API.</summary>

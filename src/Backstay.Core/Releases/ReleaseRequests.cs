@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Backstay.Core.Engine;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
@@ -56,7 +55,7 @@ public sealed class ReleaseRequests(IStateStore store, TimeProvider time, Deploy
                 Service = service.Spec.Service,
                 DependsOn = service.DependsOn,
                 Platform = service.Spec.Platform.Kind,
-                SpecJson = JsonSerializer.Serialize(service.Spec, BackstayJson.Options),
+                SpecJson = BackstayJson.Serialize(service.Spec, BackstayJson.Options),
                 ToRevision = revision.Number,
             });
         }

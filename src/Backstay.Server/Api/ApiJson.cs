@@ -33,6 +33,7 @@ internal static class ApiJson
             new JsonStringEnumConverter<Trigger>(namingPolicy: null, allowIntegerValues: false),
             new JsonStringEnumConverter<ResetMode>(namingPolicy: null, allowIntegerValues: false),
             new JsonStringEnumConverter<Security.Role>(namingPolicy: null, allowIntegerValues: false),
+            new JsonStringEnumConverter<Core.Releases.ReleaseOnFailure>(namingPolicy: null, allowIntegerValues: false),
         },
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         NumberHandling = JsonNumberHandling.Strict,

@@ -27,6 +27,7 @@ namespace Backstay.Server.Api;
 [JsonSerializable(typeof(ApiErrorBody))]
 [JsonSerializable(typeof(ServerInfo))]
 [JsonSerializable(typeof(SeriesView))]
+[JsonSerializable(typeof(NoBody))]
 [JsonSerializable(typeof(SeriesEvent))]
 [JsonSerializable(typeof(Dashboard.LoginBody))]
 [JsonSerializable(typeof(Dashboard.DashboardSession))]
