@@ -11,7 +11,7 @@ namespace Backstay.Cli.Infrastructure;
 internal sealed class Help(HelpAction standard) : SynchronousCommandLineAction
 {
     /// <summary>The commands whose exit code is a deployment's outcome.</summary>
-    private static readonly HashSet<string> WithExitCodes = new(["deploy", "continue", "rollback", "stop", "reset"], StringComparer.Ordinal);
+    private static readonly HashSet<string> WithExitCodes = new(["deploy", "release", "continue", "rollback", "stop", "reset"], StringComparer.Ordinal);
 
     /// <summary>Puts this help in place of the standard one of the root command (its help option is recursive).</summary>
     public static void Install(RootCommand root)
