@@ -128,6 +128,57 @@ public sealed class ReleaseTests
     }
 
     [Fact]
+    public async Task Release_PauseOnFailureThenContinue_GoesOnWithoutTheFailedServiceAndEndsRolledBack()
+    {
+        await using var harness = new EngineHarness();
+        await StartWithFirstRevisionsAsync(harness);
+        var started = await StartAsync(harness, ReleaseOnFailure.Pause, bad: "api");
+        await harness.RunUntilAsync(() => Read(harness, started).Phase == ReleasePhase.Paused, Limit, "release paused");
+
+        var continued = await Releases(harness).ContinueAsync(started.Id, "alice", CancellationToken.None);
+        continued.Phase.ShouldBe(ReleasePhase.InProgress);
+        var release = await FinishAsync(harness, started);
+
+        // worker and web depend on api, which failed: they never start; api is back on r1 by its own rollback.
+        release.Phase.ShouldBe(ReleasePhase.RolledBack, release.Reason);
+        release.Member("worker")!.State.ShouldBe(ReleaseMemberState.Skipped);
+        release.Member("web")!.State.ShouldBe(ReleaseMemberState.Skipped);
+        harness.Store.Service("api")!.StableRevision.ShouldBe(1);
+        harness.Store.Events(release.Id).Select(e => e.Type).ShouldContain("Continued");
+    }
+
+    [Fact]
+    public async Task Release_AServicePausesAtAPauseStep_TheReleaseWaitsForAPersonAndContinueAnswersIt()
+    {
+        await using var harness = new EngineHarness();
+        await StartWithFirstRevisionsAsync(harness);
+        foreach (var service in new[] { "api", "worker", "web" })
+        {
+            harness.Platform.SetTraffic(service, 2, Good);
+        }
+
+        var request = Request(ReleaseOnFailure.RollbackAll, bad: null) with
+        {
+            Services =
+            [
+                Service("api", []) with { Spec = Spec("api") with { Strategy = Specs.Canary(Specs.Weight(20), Specs.Pause(), Specs.Weight(100)) } },
+                Service("worker", ["api"]),
+                Service("web", ["api"]),
+            ],
+        };
+        var started = await Releases(harness).StartAsync(request, "ci", NoChecks, CancellationToken.None);
+        await harness.RunUntilAsync(() => Read(harness, started).WaitsForPerson, Limit, "release waiting for a person");
+        Read(harness, started).Member("api")!.State.ShouldBe(ReleaseMemberState.Paused);
+        Read(harness, started).Member("worker")!.State.ShouldBe(ReleaseMemberState.Waiting, "worker waits for api to pass");
+
+        await Releases(harness).ContinueAsync(started.Id, "alice", CancellationToken.None);
+        var release = await FinishAsync(harness, started);
+
+        release.Phase.ShouldBe(ReleasePhase.Succeeded, release.Reason);
+        release.Members.ShouldAllBe(m => m.State == ReleaseMemberState.Succeeded);
+    }
+
+    [Fact]
     public async Task Rollback_AfterTheReleaseSucceeded_PutsEveryServiceBack()
     {
         await using var harness = new EngineHarness();
