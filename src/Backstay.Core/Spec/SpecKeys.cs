@@ -76,5 +76,12 @@ internal static class SpecKeys
 
     public static readonly IReadOnlyList<string> NotificationEvents = ["started", "paused", "succeeded", "rolledBack", "failed", "stopped"];
 
+    /// <summary>The keys of a release file (release.yaml, docs/releases.md) and of each of its services.</summary>
+    public static readonly IReadOnlyList<string> ReleaseRoot = ["release", "services", "onFailure"];
+
+    public static readonly IReadOnlyList<string> ReleaseService = ["spec", "image", "env", "dependsOn"];
+
+    public static readonly IReadOnlyList<string> ReleaseOnFailure = ["rollbackAll", "rollbackFailed", "pause"];
+
     public static string Join(IEnumerable<string> keys) => string.Join(", ", keys);
 }

@@ -6,9 +6,6 @@ namespace Backstay.Core.Spec;
 /// <summary>The release file (release.yaml): read with the spec's reader, so its problems carry file, line and key the same way.</summary>
 internal sealed partial class SpecReader
 {
-    private static readonly IReadOnlyList<string> ReleaseRoot = ["release", "services", "onFailure"];
-    private static readonly IReadOnlyList<string> ReleaseService = ["spec", "image", "env", "dependsOn"];
-    private static readonly IReadOnlyList<string> OnFailureChoices = ["rollbackAll", "rollbackFailed", "pause"];
 
     /// <summary>One `services` entry as written, with the nodes later checks report at.</summary>
     internal sealed record ReleaseEntry(string SpecPath, YamlNode SpecNode, string? Image, IReadOnlyDictionary<string, string> Env,
@@ -31,7 +28,7 @@ internal sealed partial class SpecReader
             return null;
         }
 
-        var map = new SpecMap(this, root, "", ReleaseRoot);
+        var map = new SpecMap(this, root, "", SpecKeys.ReleaseRoot);
         var name = map.RequiredString("release", "checkout-2026-12");
         if (name.Length > 0 && !SpecValues.IsServiceName(name))
         {
@@ -39,7 +36,7 @@ internal sealed partial class SpecReader
         }
 
         var onFailure = map.Get("onFailure") is { } onFailureNode
-            ? ReadChoice(onFailureNode, "onFailure", OnFailureChoices) switch
+            ? ReadChoice(onFailureNode, "onFailure", SpecKeys.ReleaseOnFailure) switch
             {
                 "rollbackFailed" => ReleaseOnFailure.RollbackFailed,
                 "pause" => ReleaseOnFailure.Pause,
@@ -63,7 +60,7 @@ internal sealed partial class SpecReader
         for (var i = 0; i < services.Children.Count; i++)
         {
             var path = $"services[{i}]";
-            if (ReadMap(services.Children[i], path, ReleaseService, "`spec: api/backstay.yaml`") is not { } entry)
+            if (ReadMap(services.Children[i], path, SpecKeys.ReleaseService, "`spec: api/backstay.yaml`") is not { } entry)
             {
                 continue;
             }
