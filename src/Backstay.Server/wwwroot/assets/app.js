@@ -18,6 +18,9 @@
     events: [],
     hooks: [],
     revisions: [],
+    releases: [], // newest first: the overview's recent releases, or the releases a deployment page looks its own up in
+    release: null,
+    releaseEvents: [],
     refreshTimer: null,
     pollTimer: null,
   };
@@ -111,7 +114,7 @@
     if (!el || el === document.body || el === view || !view.contains(el)) return null;
     const within = (name) => { const scope = el.closest('[' + name + ']'); return scope ? scope.getAttribute(name) : ''; };
     return [el.tagName, el.dataset.testid || '', el.getAttribute('role') || '', el.getAttribute('href') || '',
-      within('data-service'), within('data-deployment'), within('data-revision'),
+      within('data-service'), within('data-deployment'), within('data-revision'), within('data-release'),
       el.dataset.testid ? '' : el.textContent.trim()].join('\u0001');
   }
 
@@ -572,6 +575,8 @@
               h('th', {}, h('span', { class: 'sr-only' }, 'Actions')))),
             h('tbody', {}, rows)),
         h('p', { class: 'small muted' }, 'Each service and deployment has its actions on its \u22ef button, or on a right-click.')),
+      h('div', { class: 'card', 'data-testid': 'releases-card' }, h('div', { class: 'header-line' }, h('h2', {}, 'Recent releases'),
+        h('a', { href: '#/releases', class: 'small' }, 'All releases')), releaseTable(state.releases)),
       h('div', { class: 'card' }, h('h2', {}, 'Recent deployments'), deploymentTable(recent, true)));
   }
 
@@ -637,6 +642,137 @@
               ? h('button', { type: 'button', disabled: !admin, 'data-testid': 'rollback-to', onclick: () => rollbackService(name, r.number) }, 'Roll back to r' + r.number)
               : null)))))),
       h('div', { class: 'card' }, h('h2', {}, 'Deployments'), deploymentTable(deployments.map((d) => deploymentRow(d, false)), false)));
+  }
+
+  // ---------- releases ----------
+  // A coordinated release of several services: one id, one outcome, one timeline. A release that was rolled back or
+  // failed is an incident (red), whatever its rollbacks came to: the rollback succeeding is not the release succeeding.
+  const RELEASE_ACTIVE = ['InProgress', 'Paused', 'RollingBack', 'Stopping'];
+  const releaseActive = (r) => r && RELEASE_ACTIVE.includes(r.phase);
+  const releaseIncident = (r) => r && (r.phase === 'RolledBack' || r.phase === 'Failed');
+
+  function phaseBadge(r) {
+    const kind = r.phase === 'Succeeded' ? 'ok' : releaseIncident(r) ? 'bad' : r.phase === 'Paused' || r.phase === 'Stopped' ? 'warn' : 'Pending';
+    return h('span', { class: 'badge ' + kind, 'data-testid': 'release-phase', 'data-phase': r.phase }, r.phase);
+  }
+
+  function restoreMs(r) {
+    if (present(r.timeToRestoreMs)) return r.timeToRestoreMs;
+    return r.failedAt && r.restoredAt ? new Date(r.restoredAt).getTime() - new Date(r.failedAt).getTime() : null;
+  }
+
+  function revisions(m) {
+    return (present(m.fromRevision) ? 'r' + m.fromRevision : 'new') + ' \u2192 r' + m.toRevision;
+  }
+
+  // Why it failed and how long it took to put everything back: only for a release that failed, in the incident colour.
+  function releaseFailure(r, withoutRestore) {
+    if (!r.reason && !r.failedService) return null;
+    const ms = restoreMs(r);
+    const bad = releaseIncident(r);
+    return h('div', { class: 'small' + (bad ? ' incident-reason' : ' muted'), 'data-testid': 'release-reason' },
+      r.failedService ? h('strong', {}, r.failedService + ' failed' + (r.failedAt ? ' at ' + time(r.failedAt) : '') + ': ') : null,
+      r.reason || '',
+      present(ms) && !withoutRestore ? h('div', { 'data-testid': 'time-to-restore' }, 'restored in ' + duration(ms / 1000) + (r.restoredAt ? ' (at ' + time(r.restoredAt) + ')' : '')) : null);
+  }
+
+  // The service whose failure ended the release: its own rollback may have succeeded, it still is the one that failed.
+  function failedHere(r, m) {
+    return m.service === r.failedService ? h('span', { class: 'badge bad', 'data-testid': 'member-failed' }, 'failed the release') : null;
+  }
+
+  function releaseRow(r) {
+    return h('tr', { class: 'row' + (releaseIncident(r) ? ' incident' : ''), 'data-release': r.id, 'data-testid': 'release-row', 'data-phase': r.phase },
+      h('td', {}, h('a', { href: '#/releases/' + enc(r.id) }, h('strong', {}, r.name)), h('div', { class: 'small mono muted' }, r.id)),
+      h('td', {}, phaseBadge(r), r.waitsForPerson ? h('div', { class: 'small drift' }, 'waits for a person') : null),
+      h('td', {}, h('ul', { class: 'members' }, r.members.map((m) =>
+        h('li', { 'data-testid': 'release-member', 'data-member': m.service },
+          h('a', { href: '#/services/' + enc(m.service) }, m.service), ' ', h('span', { class: 'small' }, revisions(m)), ' ', badge(m.state), failedHere(r, m))))),
+      h('td', { class: 'small', title: r.createdAt }, ago(r.createdAt), r.requestedBy ? h('div', { class: 'muted' }, r.requestedBy) : null),
+      h('td', {}, releaseFailure(r)));
+  }
+
+  function releaseTable(releases) {
+    if (!releases || releases.length === 0) return h('p', { class: 'empty' }, 'No releases yet. Start one with `backstay release -f release.yaml` or POST /api/releases.');
+    return h('table', { 'data-testid': 'releases' },
+      h('thead', {}, h('tr', {}, ['Release', 'Outcome', 'Services (from \u2192 to, state)', 'Started', 'Failure'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, releases.map(releaseRow)));
+  }
+
+  function renderReleases() {
+    showView(h('div', { class: 'card' }, h('h1', {}, 'Releases'), releaseTable(state.releases)));
+  }
+
+  // The release a deployment belongs to: the one whose member deployed it, or rolled it back for the release.
+  function releaseOfDeployment(id) {
+    for (const r of state.releases || []) {
+      for (const m of r.members || []) {
+        if (m.deploymentId === id || m.rollbackDeploymentId === id) {
+          const what = m.deploymentId === id ? 'part of release ' : 'rollback for release ';
+          return [h('dt', {}, 'Release'), h('dd', { 'data-testid': 'deployment-release', 'data-release': r.id },
+            what, h('a', { href: '#/releases/' + enc(r.id), class: 'in-text' }, r.name + ' (' + r.id + ')'), ' ', phaseBadge(r))];
+        }
+      }
+    }
+    return null;
+  }
+
+  // The failure moment on the timeline: the ServiceFailed event (else the first rollback), marked and said in words.
+  function failureEvent(r, events) {
+    if (!r.failedAt && !r.failedService) return null;
+    return events.find((e) => e.type === 'ServiceFailed') || events.find((e) => e.type === 'RollingBack') || null;
+  }
+
+  function releaseTimeline(r, events) {
+    if (events.length === 0) return h('p', { class: 'empty' }, 'No events yet.');
+    const failure = failureEvent(r, events);
+    return h('ol', { class: 'timeline release-timeline', 'data-testid': 'release-timeline' }, events.map((e) => {
+      const failed = e === failure;
+      const bad = ['ServiceFailed', 'ServiceRollbackFailed', 'Failed', 'RolledBack'].includes(e.type);
+      return h('li', { class: failed ? 'failed failure-moment' : bad ? 'failed' : e.type === 'Succeeded' || e.type === 'ServiceRolledBack' ? 'done' : '',
+        'data-testid': 'release-event', 'data-type': e.type, 'data-failure': failed ? 'true' : null },
+        h('span', { class: 'small mono', title: e.at }, time(e.at)),
+        h('strong', {}, e.type),
+        h('span', {}, e.message),
+        failed ? h('span', { class: 'badge bad', 'data-testid': 'failure-mark' }, 'release failed here') : null);
+    }));
+  }
+
+  async function renderRelease(id) {
+    const [r, events] = await Promise.all([api('/api/releases/' + enc(id)), api('/api/releases/' + enc(id) + '/events')]);
+    if (!sameRoute('release', id)) return;
+    state.release = r;
+    state.releaseEvents = events;
+    const ms = restoreMs(r);
+    const bad = releaseIncident(r);
+    showView(
+      h('div', { class: 'card' + (bad ? ' incident-card' : ''), 'data-release': r.id, 'data-testid': 'release' },
+        h('div', { class: 'header-line' },
+          h('h1', {}, 'Release ', r.name, ' ', h('span', { class: 'mono' }, r.id)),
+          phaseBadge(r)),
+        h('dl', { class: 'kv' },
+          h('dt', {}, 'Outcome'), h('dd', { 'data-testid': 'release-outcome' }, releaseActive(r) ? 'in progress (' + r.phase + ')' : r.phase,
+            r.waitsForPerson ? h('span', { class: 'drift' }, ' · waits for a person: continue, roll back or stop') : null),
+          h('dt', {}, 'On failure'), h('dd', {}, r.onFailure),
+          h('dt', {}, 'Requested by'), h('dd', {}, r.requestedBy || '—'),
+          h('dt', {}, 'Created'), h('dd', {}, new Date(r.createdAt).toLocaleString() + (r.finishedAt ? ' · finished ' + new Date(r.finishedAt).toLocaleString() : '')),
+          r.failedService || r.reason ? [h('dt', {}, 'Failure'), h('dd', {}, releaseFailure(r, true))] : null,
+          r.failedAt ? [h('dt', {}, 'Failed at'), h('dd', { 'data-testid': 'release-failed-at' }, new Date(r.failedAt).toLocaleString())] : null,
+          present(ms) ? [h('dt', {}, 'Time to restore'), h('dd', {}, duration(ms / 1000) + ' (every service back at ' + time(r.restoredAt) + ')')] : null)),
+      h('div', { class: 'card' }, h('h2', {}, 'Services'),
+        h('table', { 'data-testid': 'release-members' },
+          h('thead', {}, h('tr', {}, ['Service', 'Depends on', 'Revisions', 'State', 'Deployment', 'Started', 'Finished', 'Reason'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, r.members.map((m) => h('tr', { class: m.service === r.failedService || m.state === 'Failed' || m.state === 'RollbackFailed' ? 'incident' : '', 'data-testid': 'release-member', 'data-member': m.service },
+            h('td', {}, h('a', { href: '#/services/' + enc(m.service) }, h('strong', {}, m.service))),
+            h('td', { class: 'small' }, (m.dependsOn || []).join(', ') || '—'),
+            h('td', {}, revisions(m)),
+            h('td', {}, badge(m.state), ' ', failedHere(r, m)),
+            h('td', {}, m.deploymentId ? h('a', { href: '#/deployments/' + enc(m.deploymentId), class: 'mono', 'data-testid': 'member-deployment' }, m.deploymentId) : h('span', { class: 'muted' }, 'not started'),
+              m.rollbackDeploymentId ? h('div', { class: 'small' }, 'rollback ', h('a', { href: '#/deployments/' + enc(m.rollbackDeploymentId), class: 'mono', 'data-testid': 'member-rollback' }, m.rollbackDeploymentId)) : null),
+            h('td', { class: 'small', title: m.startedAt || '' }, time(m.startedAt)),
+            h('td', { class: 'small', title: m.finishedAt || '' }, time(m.finishedAt)),
+            h('td', { class: 'small' + (m.state === 'Failed' || m.state === 'RollbackFailed' ? ' incident-reason' : '') }, m.reason || '')))))),
+      h('div', { class: 'card' }, h('h2', {}, 'Timeline'), releaseTimeline(r, events)));
   }
 
   // ---------- deployment ----------
@@ -975,6 +1111,7 @@
     state.events.sort((a, b) => a.sequence - b.sequence);
     state.deployment = d;
     state.hooks = hooks;
+    state.releases = await api('/api/releases?limit=200');
     await syncSeries(d);
     return d;
   }
@@ -1003,6 +1140,7 @@
           h('dt', {}, 'Now on the platform'), h('dd', {}, observed(state.observation, d.kind === 'Rollback' ? d.targetRevision : d.stableRevision)),
           h('dt', {}, 'Requested by'), h('dd', { 'data-testid': 'requested-by' }, d.requestedBy || '—'),
           h('dt', {}, 'Created'), h('dd', {}, new Date(d.createdAt).toLocaleString() + (d.finishedAt ? ' · finished ' + new Date(d.finishedAt).toLocaleString() : '')),
+          releaseOfDeployment(d.id),
           d.rollbackOf ? [h('dt', {}, 'Rolls back'), h('dd', {}, h('a', { href: '#/deployments/' + enc(d.rollbackOf) }, d.rollbackOf))] : null,
           d.rolledBackBy ? [h('dt', {}, 'Rolled back by'), h('dd', {}, h('a', { href: '#/deployments/' + enc(d.rolledBackBy) }, d.rolledBackBy))] : null,
           d.reason ? [h('dt', {}, 'Reason'), h('dd', {}, d.reason)] : null),
@@ -1026,6 +1164,9 @@
     if (m) return { kind: 'deployment', id: decodeURIComponent(m[1]) };
     m = /^#\/services\/(.+)$/.exec(hash);
     if (m) return { kind: 'service', id: decodeURIComponent(m[1]) };
+    m = /^#\/releases\/(.+)$/.exec(hash);
+    if (m) return { kind: 'release', id: decodeURIComponent(m[1]) };
+    if (/^#\/releases\/?$/.test(hash)) return { kind: 'releases', id: null };
     return { kind: 'overview', id: null };
   }
 
@@ -1043,12 +1184,19 @@
       const route = currentRoute();
       state.route = route;
       if (route.kind === 'overview') {
-        const [overview, recent] = await Promise.all([api('/api/overview'), api('/api/deployments?limit=15')]);
+        const [overview, recent, releases] = await Promise.all([api('/api/overview'), api('/api/deployments?limit=15'), api('/api/releases?limit=10')]);
         state.overview = overview;
         state.recent = recent;
+        state.releases = releases;
         if (currentRoute().kind === 'overview') renderOverview();
       } else if (route.kind === 'service') {
         await renderService(route.id);
+      } else if (route.kind === 'releases') {
+        const releases = await api('/api/releases?limit=100');
+        state.releases = releases;
+        if (currentRoute().kind === 'releases') renderReleases();
+      } else if (route.kind === 'release') {
+        await renderRelease(route.id);
       } else {
         await renderDeployment(route.id);
       }
@@ -1079,6 +1227,7 @@
     if (dialog.open || !menu.hidden) return;
     const route = currentRoute();
     if (route.kind === 'deployment' && (!state.deployment || state.deployment.id !== route.id || isActive(state.deployment))) render();
+    if (route.kind === 'release' && (!state.release || state.release.id !== route.id || releaseActive(state.release))) render();
   }, 1000);
   setInterval(() => { if (!dialog.open && menu.hidden) render(); }, 5000);
 
