@@ -37,6 +37,8 @@ public sealed class ReleaseApiTests(ServerFixture server)
         events.Select(e => e.Type).ShouldBe(["Started", "ServiceStarted", "ServiceStarted", "Succeeded"]);
         events[0].Message.ShouldContain("requested by api:admin");
         (await admin.GetJsonAsync<List<Release>>("api/releases?limit=100")).ShouldContain(r => r.Id == release.Id);
+        (await admin.GetJsonAsync<List<Release>>($"api/releases?deployment={webDeployment.Id}")).ShouldHaveSingleItem().Id.ShouldBe(release.Id);
+        (await admin.GetJsonAsync<List<Release>>("api/releases?deployment=d-NOTINONE")).ShouldBeEmpty();
     }
 
     [Fact]

@@ -29,7 +29,18 @@ internal static class ReleaseEndpoints
         });
 
         api.MapGet("/releases", async Task<IResult> (HttpContext context) =>
-            ApiJson.Ok(await plane.ListReleasesAsync(ApiEndpoints.QueryInt(context, "limit", ApiEndpoints.DefaultLimit, 1, ApiEndpoints.MaxLimit), context.RequestAborted)));
+        {
+            var limit = ApiEndpoints.QueryInt(context, "limit", ApiEndpoints.DefaultLimit, 1, ApiEndpoints.MaxLimit);
+            if (context.Request.Query["deployment"] is [{ } deployment])
+            {
+                // The release a deployment (or a rollback deployment it asked for) belongs to: a deployment page's link, without every release.
+                var all = await plane.ListReleasesAsync(ApiEndpoints.MaxLimit, context.RequestAborted);
+                IReadOnlyList<Release> found = [.. all.Where(r => r.Members.Any(m => m.DeploymentId == deployment || m.RollbackDeploymentId == deployment)).Take(limit)];
+                return ApiJson.Ok(found);
+            }
+
+            return ApiJson.Ok(await plane.ListReleasesAsync(limit, context.RequestAborted));
+        });
 
         api.MapGet("/releases/{id}", async (string id, HttpContext context) =>
             ApiJson.Ok(await RequireAsync(plane, id, context.RequestAborted)));

@@ -705,7 +705,7 @@
 
   // The release a deployment belongs to: the one whose member deployed it, or rolled it back for the release.
   function releaseOfDeployment(id) {
-    for (const r of state.releases || []) {
+    for (const r of state.deploymentReleases || []) {
       for (const m of r.members || []) {
         if (m.deploymentId === id || m.rollbackDeploymentId === id) {
           const what = m.deploymentId === id ? 'part of release ' : 'rollback for release ';
@@ -1111,7 +1111,7 @@
     state.events.sort((a, b) => a.sequence - b.sequence);
     state.deployment = d;
     state.hooks = hooks;
-    state.releases = await api('/api/releases?limit=200');
+    state.deploymentReleases = await api('/api/releases?deployment=' + enc(id));
     await syncSeries(d);
     return d;
   }
