@@ -148,7 +148,11 @@ public sealed class ReleaseEndToEndTests : IDisposable
 
     private sealed record Answer(DateTimeOffset Sent, int Status, int Revision);
 
-    private void WriteSpecs(string pause = "2s")
+    /// <summary>
+    /// Half the traffic for the pause, and 10 requests to judge: the test's client sends one request after another, so on
+    /// a busy machine it may send only 10 or 20 a second; web's r2, failing half its requests, must still be caught.
+    /// </summary>
+    private void WriteSpecs(string pause = "4s")
     {
         foreach (var service in Services)
         {
@@ -164,8 +168,8 @@ public sealed class ReleaseEndToEndTests : IDisposable
                   startTimeout: 30s
                   healthCheck: { path: /healthz, interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2 }
                 strategy:
-                  canary: { steps: [ { setWeight: 20 }, { pause: { duration: {{pause}} } }, { setWeight: 100 } ] }
-                analysis: { window: 5s, minRequests: 20, errorRate: { max: 5% }, consecutiveFailures: 1 }
+                  canary: { steps: [ { setWeight: 50 }, { pause: { duration: {{pause}} } }, { setWeight: 100 } ] }
+                analysis: { window: 5s, minRequests: 10, errorRate: { max: 5% }, consecutiveFailures: 1 }
                 """);
         }
     }
