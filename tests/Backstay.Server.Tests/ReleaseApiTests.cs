@@ -28,7 +28,7 @@ public sealed class ReleaseApiTests(ServerFixture server)
         var release = JsonSerializer.Deserialize<Release>(await created.Content.ReadAsStringAsync(), ClientJson.Options)!;
         created.Headers.Location!.ToString().ShouldBe($"/api/releases/{release.Id}");
         release.Members.Select(m => m.Service).ShouldBe([api.Service, web.Service]);
-        var finished = await WaitForFinishedAsync(admin, release.Id, 120);
+        var finished = await admin.WaitForReleaseFinishedAsync(release.Id, 120);
         finished.Phase.ShouldBe(ReleasePhase.Succeeded, finished.Reason);
         var apiDeployment = await admin.GetJsonAsync<Deployment>($"api/deployments/{finished.Member(api.Service)!.DeploymentId}");
         var webDeployment = await admin.GetJsonAsync<Deployment>($"api/deployments/{finished.Member(web.Service)!.DeploymentId}");
@@ -85,7 +85,7 @@ public sealed class ReleaseApiTests(ServerFixture server)
         (await viewer.PostAsync("api/releases", Body("viewer", (a, []))).Within(30)).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         var release = await admin.PostJsonAsync<Release>("api/releases", Body("doors", (a, [])));
         (await admin.PostAsync($"api/releases/{release.Id}/stop", new { rollback = true }).Within(30)).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
-        (await WaitForFinishedAsync(admin, release.Id, 120)).Phase.ShouldBe(ReleasePhase.Succeeded);
+        (await admin.WaitForReleaseFinishedAsync(release.Id, 120)).Phase.ShouldBe(ReleasePhase.Succeeded);
         using var again = await admin.PostAsync($"api/releases/{release.Id}/stop", null).Within(30);
         again.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         (await again.Content.ReadAsStringAsync()).ShouldContain("only a release in progress or paused can be stopped");
@@ -101,22 +101,4 @@ public sealed class ReleaseApiTests(ServerFixture server)
             ["dependsOn"] = new JsonArray([.. s.DependsOn.Select(d => (JsonNode)JsonValue.Create(d))]),
         })]),
     };
-
-    private static async Task<Release> WaitForFinishedAsync(ApiClient client, string id, double seconds)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        Release? last = null;
-        while (!timeout.IsCancellationRequested)
-        {
-            last = await client.GetJsonAsync<Release>($"api/releases/{id}");
-            if (last.IsFinished)
-            {
-                return last;
-            }
-
-            await Task.Delay(150);
-        }
-
-        throw new ShouldAssertException($"Release {id} is {last?.Phase} ({last?.Reason}) after {seconds} s.");
-    }
 }

@@ -58,7 +58,7 @@ public sealed class ReleaseDashboardTests(ServerFixture server) : IAsyncLifetime
                 Member(web, new() { ["GREETING"] = "v2", ["CRASH_AT_START"] = "true" }, api.Service)),
         };
         var started = await admin.PostJsonAsync<Release>("api/releases", body);
-        var release = await WaitForFinishedAsync(admin, started.Id, 150);
+        var release = await admin.WaitForReleaseFinishedAsync(started.Id, 150);
         release.Phase.ShouldBe(ReleasePhase.RolledBack, release.Reason);
         release.FailedService.ShouldBe(web.Service);
         var failedDeployment = release.Member(web.Service)!.DeploymentId!;
@@ -134,24 +134,6 @@ public sealed class ReleaseDashboardTests(ServerFixture server) : IAsyncLifetime
         ["env"] = JsonSerializer.SerializeToNode(env, ClientJson.Options),
         ["dependsOn"] = new JsonArray([.. dependsOn.Select(d => (JsonNode)JsonValue.Create(d))]),
     };
-
-    private static async Task<Release> WaitForFinishedAsync(ApiClient client, string id, double seconds)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        Release? last = null;
-        while (!timeout.IsCancellationRequested)
-        {
-            last = await client.GetJsonAsync<Release>($"api/releases/{id}");
-            if (last.IsFinished)
-            {
-                return last;
-            }
-
-            await Task.Delay(150);
-        }
-
-        throw new ShouldAssertException($"Release {id} is {last?.Phase} ({last?.Reason}) after {seconds} s.");
-    }
 
     /// <summary>Logs in with a new operator token; the names differ from DashboardTests' (same server, unique token names).</summary>
     private async Task LogInAsync(string user)

@@ -211,6 +211,25 @@ internal sealed class ApiClient : IDisposable
     public Task<Deployment> DeployAsync(DeployRequest request) =>
         PostJsonAsync<Deployment>($"api/services/{Uri.EscapeDataString(request.Spec.Service)}/deployments", request);
 
+    /// <summary>Polls GET /api/releases/{id} until the release has finished.</summary>
+    public async Task<Backstay.Core.Releases.Release> WaitForReleaseFinishedAsync(string id, double seconds)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        Backstay.Core.Releases.Release? last = null;
+        while (!timeout.IsCancellationRequested)
+        {
+            last = await GetJsonAsync<Backstay.Core.Releases.Release>($"api/releases/{id}");
+            if (last.IsFinished)
+            {
+                return last;
+            }
+
+            await Task.Delay(150);
+        }
+
+        throw new ShouldAssertException($"Release {id} is {last?.Phase} ({last?.Reason}) after {seconds} s.");
+    }
+
     /// <summary>Polls GET /api/deployments/{id} until the deployment is in one of the states.</summary>
     public async Task<Deployment> WaitForAsync(string id, double seconds, params DeploymentState[] states)
     {
