@@ -18,6 +18,9 @@ public sealed record AnalysisResult(Verdict Verdict, string Reason, RevisionMetr
 {
     /// <summary>The comparison with the stable revision, when the spec asks for one.</summary>
     public ErrorRateComparison? Comparison { get; init; }
+
+    /// <summary>The numbers of every check behind the verdict, dry-run ones included.</summary>
+    public IReadOnlyList<AnalysisCheck> Checks { get; init; } = [];
 }
 
 /// <summary>

@@ -248,6 +248,9 @@ public sealed record AnalysisSpec
 
     /// <summary>How often the figures are evaluated.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Metrics read from a provider (Prometheus, CloudWatch, a web endpoint) besides the built-in per-request figures.</summary>
+    public IReadOnlyList<MetricSpec> Metrics { get; init; } = [];
 }
 
 /// <summary>A lifecycle hook (run by the hooks issue; parsed and validated here).</summary>
