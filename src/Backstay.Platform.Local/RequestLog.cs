@@ -141,6 +141,7 @@ internal sealed class RequestBuffer
             LatencyP90Ms = Percentile(latencies, 0.90),
             LatencyP95Ms = Percentile(latencies, 0.95),
             LatencyP99Ms = Percentile(latencies, 0.99),
+            LatencySamplesMs = latencies,
             FirstErrorAt = firstError,
         };
     }

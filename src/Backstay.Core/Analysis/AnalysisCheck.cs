@@ -46,6 +46,15 @@ public sealed record AnalysisCheck
     /// <summary>The stable revision's figures over the same window, for a comparison.</summary>
     public MetricSample? Baseline { get; init; }
 
+    /// <summary>
+    /// An always-valid sequential test: its false-rollback rate holds across every look, so a failure counts at once (no
+    /// <c>consecutiveFailures</c>), and a pass it is sure of may end an analysis step before its window.
+    /// </summary>
+    public bool Sequential { get; init; }
+
+    /// <summary>The evidence is strong enough for this verdict (always for a fail; for a pass, the test is sure of it).</summary>
+    public bool Conclusive { get; init; }
+
     /// <summary>Measured and shown, never acted on (the metric's <c>dryRun</c>).</summary>
     public bool DryRun { get; init; }
 

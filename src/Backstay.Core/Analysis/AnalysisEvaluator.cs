@@ -21,90 +21,126 @@ public sealed record AnalysisResult(Verdict Verdict, string Reason, RevisionMetr
 
     /// <summary>The numbers of every check behind the verdict, dry-run ones included.</summary>
     public IReadOnlyList<AnalysisCheck> Checks { get; init; } = [];
+
+    /// <summary>Every check acted on passed and its test is sure of it: an analysis step may end before its window.</summary>
+    public bool PassedConclusively => Verdict == Verdict.Pass && Checks.Any(c => !c.DryRun) && Checks.Where(c => !c.DryRun).All(c => c.Conclusive);
 }
 
 /// <summary>
-/// Judges a revision's figures against an <see cref="AnalysisSpec"/>. The error rate only fails a revision
-/// when it is above the limit with 95% confidence (the Wilson score interval's lower bound), so a good
-/// revision's random errors below the limit do not roll it back, while a clearly bad one is caught from a
-/// small sample.
+/// Judges a revision's figures against an <see cref="AnalysisSpec"/>: each check the spec asks for (the error-rate limit,
+/// the comparisons with the stable revision, the latency limits) gives its verdict with its numbers, and the verdict is the
+/// worst of those that are acted on (dry-run checks are measured and shown only). The error rate and the comparisons are
+/// always-valid sequential tests: a failure counts at once, however often they are asked, with the false-rollback rate
+/// held at 1 − <see cref="AnalysisSpec.Confidence"/>. docs/analysis.md gives the methods.
 /// </summary>
 public static class AnalysisEvaluator
 {
-    private const double Z = 1.96;
-
     public static AnalysisResult Evaluate(AnalysisSpec spec, RevisionMetrics metrics) => Evaluate(spec, metrics, baseline: null);
 
     /// <summary>
-    /// Judges the new revision's figures; with <paramref name="baseline"/> (the stable revision over the same window) and
-    /// <see cref="AnalysisSpec.MaxErrorRateIncrease"/>, also against the stable revision. The comparison needs no minimum
-    /// sample: its interval is too wide to fail anything until the evidence is there, at any number of looks.
+    /// Judges the new revision's figures; with <paramref name="baseline"/> (the stable revision over the same window), also
+    /// the comparisons with it the spec asks for.
     /// </summary>
     public static AnalysisResult Evaluate(AnalysisSpec spec, RevisionMetrics metrics, RevisionMetrics? baseline)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(metrics);
+        var checks = new List<AnalysisCheck>();
         var comparison = spec.MaxErrorRateIncrease is { } allowed && baseline is not null
             ? BaselineComparison.Compare(metrics, baseline, allowed, spec.Confidence)
             : null;
-        var result = Judge(spec, metrics, comparison);
-        return comparison is null ? result : result with { Comparison = comparison };
-    }
-
-    private static AnalysisResult Judge(AnalysisSpec spec, RevisionMetrics metrics, ErrorRateComparison? comparison)
-    {
-        if (comparison is { Worse: true })
+        if (comparison is not null)
         {
-            return new AnalysisResult(Verdict.Fail, $"worse than the stable revision: {comparison.Describe()}", metrics);
-        }
-
-        if (metrics.Requests < spec.MinRequests)
-        {
-            return new AnalysisResult(Verdict.Inconclusive,
-                $"{metrics.Requests} of the {spec.MinRequests} requests needed to judge" + (comparison is null ? "" : $"; {comparison.Describe()}"), metrics);
+            checks.Add(comparison.ToCheck(spec.MinRequests, spec.DryRun.Contains("errorRate"))
+                with { Target = ErrorRateLimit.Sample(metrics), Baseline = ErrorRateLimit.Sample(baseline!) });
         }
 
         if (spec.MaxErrorRate is { } maxErrorRate)
         {
-            var lower = WilsonLowerBound(metrics.Errors, metrics.Requests);
-            if (lower > maxErrorRate)
-            {
-                return new AnalysisResult(Verdict.Fail,
-                    $"error rate {Percent(metrics.ErrorRate)} ({metrics.Errors}/{metrics.Requests}) is above the limit of {Percent(maxErrorRate)}",
-                    metrics);
-            }
+            checks.Add(ErrorRateLimit.Check(metrics, maxErrorRate, spec.Confidence, spec.MinRequests, spec.DryRun.Contains("errorRate")));
         }
 
-        if (spec.MaxLatencyP99 is { } p99 && metrics.LatencyP99Ms is { } actualP99 && actualP99 > p99.TotalMilliseconds)
+        if (spec.MaxLatencyIncrease is { } slower && baseline is not null)
         {
-            return new AnalysisResult(Verdict.Fail,
-                $"p99 latency {actualP99:0} ms is above the limit of {p99.TotalMilliseconds:0} ms", metrics);
+            checks.Add(LatencyComparison.Check(metrics, baseline, slower, spec.Confidence, spec.MinRequests, spec.DryRun.Contains("latency")));
         }
 
-        if (spec.MaxLatencyP90 is { } p90 && metrics.LatencyP90Ms is { } actualP90 && actualP90 > p90.TotalMilliseconds)
-        {
-            return new AnalysisResult(Verdict.Fail,
-                $"p90 latency {actualP90:0} ms is above the limit of {p90.TotalMilliseconds:0} ms", metrics);
-        }
-
-        return new AnalysisResult(Verdict.Pass,
-            comparison is null ? $"error rate {Percent(metrics.ErrorRate)} over {metrics.Requests} requests" : comparison.Describe(), metrics);
+        AddPercentileLimit(checks, spec, metrics, "latencyP99", spec.MaxLatencyP99, metrics.LatencyP99Ms);
+        AddPercentileLimit(checks, spec, metrics, "latencyP90", spec.MaxLatencyP90, metrics.LatencyP90Ms);
+        return Combine(checks, metrics) with { Comparison = comparison };
     }
 
-    /// <summary>Lower bound of the 95% Wilson score interval of a proportion.</summary>
-    public static double WilsonLowerBound(long successes, long trials)
+    /// <summary>
+    /// The verdict of the checks acted on: a failure if any fails, inconclusive if any cannot judge yet, a pass otherwise;
+    /// with no check acted on, a pass once there is traffic.
+    /// </summary>
+    public static AnalysisResult Combine(IReadOnlyList<AnalysisCheck> checks, RevisionMetrics metrics)
     {
-        if (trials <= 0)
+        ArgumentNullException.ThrowIfNull(checks);
+        var acted = checks.Where(c => !c.DryRun).ToList();
+        var dryRun = checks.Where(c => c.DryRun).Select(c => $"dry run {c.Metric} {Words(c.Verdict)}: {c.Reason}").ToList();
+        string Reason(IEnumerable<AnalysisCheck> these) => string.Join("; ", these.Select(c => c.Reason).Concat(dryRun));
+        if (acted.FirstOrDefault(c => c.Verdict == Verdict.Fail) is { } failed)
         {
-            return 0;
+            return new AnalysisResult(Verdict.Fail, failed.Reason, metrics) { Checks = checks };
         }
 
-        double n = trials;
-        var p = successes / n;
-        var z2 = Z * Z;
-        var centre = p + (z2 / (2 * n));
-        var margin = Z * Math.Sqrt((p * (1 - p) / n) + (z2 / (4 * n * n)));
-        return Math.Max(0, (centre - margin) / (1 + (z2 / n)));
+        var waiting = acted.Where(c => c.Verdict == Verdict.Inconclusive).ToList();
+        if (waiting.Count > 0)
+        {
+            return new AnalysisResult(Verdict.Inconclusive, Reason(waiting), metrics) { Checks = checks };
+        }
+
+        if (acted.Count == 0 && metrics.Requests == 0)
+        {
+            return new AnalysisResult(Verdict.Inconclusive, "no requests yet", metrics) { Checks = checks };
+        }
+
+        var reason = acted.Count == 0 ? $"error rate {Percent(metrics.ErrorRate)} over {metrics.Requests} requests" : Reason(acted);
+        return new AnalysisResult(Verdict.Pass, dryRun.Count > 0 && acted.Count == 0 ? $"{reason}; {Reason([])}" : reason, metrics) { Checks = checks };
+    }
+
+    private static string Words(Verdict verdict) => verdict switch
+    {
+        Verdict.Fail => "would fail",
+        Verdict.Pass => "passes",
+        _ => "cannot judge yet",
+    };
+
+    /// <summary>A percentile against its limit: not a sequential test, so it needs minRequests either way and consecutiveFailures to fail.</summary>
+    private static void AddPercentileLimit(List<AnalysisCheck> checks, AnalysisSpec spec, RevisionMetrics metrics, string metric, TimeSpan? limit, double? actual)
+    {
+        if (limit is not { } max)
+        {
+            return;
+        }
+
+        var limitMs = max.TotalMilliseconds;
+        var name = "p" + metric[^2..];
+        if (actual is null && metrics.Requests > 0)
+        {
+            // Not every platform gives every percentile (ECS: p50, p90, p99); what it does not give is not judged.
+            return;
+        }
+
+        var enough = metrics.Requests >= spec.MinRequests;
+        var fails = enough && actual > limitMs;
+        checks.Add(new AnalysisCheck
+        {
+            Metric = metric,
+            Verdict = !enough ? Verdict.Inconclusive : fails ? Verdict.Fail : Verdict.Pass,
+            Conclusive = fails,
+            Test = "percentile limit",
+            Threshold = string.Create(CultureInfo.InvariantCulture, $"max {limitMs:0} ms"),
+            Statistic = actual,
+            StatisticName = $"{name} (ms)",
+            Critical = limitMs,
+            Target = ErrorRateLimit.Sample(metrics),
+            DryRun = spec.DryRun.Contains(metric),
+            Reason = !enough
+                ? $"{metrics.Requests} of the {spec.MinRequests} requests needed to judge {name} latency"
+                : string.Create(CultureInfo.InvariantCulture, $"{name} latency {actual:0} ms is {(fails ? "above" : "within")} the limit of {limitMs:0} ms"),
+        });
     }
 
     public static string Percent(double fraction) =>
@@ -118,11 +154,17 @@ public sealed class ConsecutiveFailureCounter(int required)
 
     public int Failures => _failures;
 
-    /// <summary>Records a result; true when the required number of consecutive failures has been reached.</summary>
+    /// <summary>Starts counting again (after a person accepted a failed analysis).</summary>
+    public void Reset() => _failures = 0;
+
+    /// <summary>
+    /// Records a result; true when the required number of consecutive failures has been reached, or at once when an
+    /// always-valid sequential test failed (its false-rollback rate already holds across every look; waiting adds nothing).
+    /// </summary>
     public bool Record(AnalysisResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         _failures = result.Verdict == Verdict.Fail ? _failures + 1 : result.Verdict == Verdict.Pass ? 0 : _failures;
-        return _failures >= required;
+        return _failures >= required || (result.Verdict == Verdict.Fail && result.Checks.Any(c => c is { Verdict: Verdict.Fail, Sequential: true, DryRun: false }));
     }
 }

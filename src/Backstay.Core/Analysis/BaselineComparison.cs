@@ -35,6 +35,27 @@ public sealed record ErrorRateComparison(
         $"{AnalysisEvaluator.Percent(BaselineRate)} ({BaselineErrors}/{BaselineRequests}); allowed {Allowed}; " +
         $"excess {Points(Difference)} points, {Confidence * 100:0.#}% always-valid interval [{Points(Lower)}, {Points(Upper)}]");
 
+    /// <summary>
+    /// The comparison as a check: decided either way when the interval is, otherwise a pass once the new revision has served
+    /// <paramref name="minRequests"/> requests (not shown worse), inconclusive before.
+    /// </summary>
+    public AnalysisCheck ToCheck(int minRequests, bool dryRun) => new()
+    {
+        Metric = "errorRate.maxIncrease",
+        Verdict = Worse ? Verdict.Fail : WithinAllowed || TargetRequests >= minRequests ? Verdict.Pass : Verdict.Inconclusive,
+        Conclusive = Worse || WithinAllowed,
+        Sequential = true,
+        Test = "always-valid two-proportion test (mSPRT)",
+        Threshold = Allowed.Relative ? $"at most {Allowed} the stable revision's error rate" : $"at most {Allowed} points over the stable revision's error rate",
+        Statistic = Difference,
+        StatisticName = "excess error rate",
+        Critical = 0,
+        Lower = Lower,
+        Upper = Upper,
+        DryRun = dryRun,
+        Reason = (Worse ? "worse than the stable revision: " : WithinAllowed || TargetRequests >= minRequests ? "" : $"{TargetRequests} of the {minRequests} requests needed to pass: ") + Describe(),
+    };
+
     private static string Points(double fraction) => (fraction >= 0 ? "+" : "") + (fraction * 100).ToString("0.##", CultureInfo.InvariantCulture);
 }
 
@@ -70,44 +91,9 @@ public static class BaselineComparison
         // The variance of the estimate, from rates kept off 0 and 1 (half an error added), so that a run of clean
         // requests is not taken for certainty.
         var variance = Variance(target.Errors, target.Requests) + (factor * factor * Variance(baseline.Errors, baseline.Requests));
-        var halfWidth = HalfWidth(variance, 1 - confidence);
+        var halfWidth = AlwaysValidInterval.HalfWidth(variance, 1 - confidence, MixtureSpreads);
         return new ErrorRateComparison(target.Requests, target.Errors, baseline.Requests, baseline.Errors, allowed, confidence,
             difference, difference - halfWidth, difference + halfWidth);
-    }
-
-    /// <summary>
-    /// Half the width of the interval {θ : Λ(θ) &lt; 1/α}, where Λ is the likelihood ratio of the normal estimate mixed over
-    /// θ + N(0, τ²) and averaged over <see cref="MixtureSpreads"/>: Λ_τ(d) = sqrt(σ²/(σ²+τ²)) · exp(τ² d² / (2σ²(σ²+τ²))),
-    /// d = estimate − θ. Λ grows with |d|, so the half-width is where it reaches 1/α, found by bisection.
-    /// </summary>
-    internal static double HalfWidth(double variance, double alpha)
-    {
-        var threshold = Math.Log(1 / alpha);
-        double LogRatio(double d)
-        {
-            // log of the mean of the ratios, computed stably from their logs.
-            var logs = MixtureSpreads.Select(t =>
-            {
-                var tau2 = t * t;
-                return (0.5 * Math.Log(variance / (variance + tau2))) + (tau2 * d * d / (2 * variance * (variance + tau2)));
-            }).ToArray();
-            var max = logs.Max();
-            return max + Math.Log(logs.Sum(l => Math.Exp(l - max)) / logs.Length);
-        }
-
-        double low = 0, high = Math.Sqrt(variance);
-        while (LogRatio(high) < threshold)
-        {
-            high *= 2;
-        }
-
-        for (var i = 0; i < 60; i++)
-        {
-            var middle = (low + high) / 2;
-            (LogRatio(middle) < threshold ? ref low : ref high) = middle;
-        }
-
-        return high;
     }
 
     private static double Variance(long errors, long requests)

@@ -39,4 +39,8 @@ public sealed record AnalysisReading(
     string Reason,
     int Failures,
     int FailuresToRollBack,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    /// <summary>The numbers of every check behind the verdict: sample sizes, rates, the test, its statistic and the threshold.</summary>
+    public IReadOnlyList<AnalysisCheck> Checks { get; set; } = [];
+}

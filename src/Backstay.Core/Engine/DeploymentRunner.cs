@@ -59,7 +59,7 @@ internal sealed class DeploymentRunner(IStateStore store, IPlatform platform, Ti
         catch (StepAbortedException aborted)
         {
             await HookStep.CloseAwaitingAsync(context, aborted, cancellationToken);
-            await Outcome.FailAsync(context, aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy);
+            await Outcome.FailAsync(context, aborted.Message, aborted.Trigger, aborted.FirstErrorAt, cancellationToken, aborted.RequestedBy, aborted.Evidence);
             return;
         }
         catch (PlatformException ex)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 
 namespace Backstay.Core.Engine;
@@ -35,7 +36,14 @@ internal static class EventData
 
     internal sealed record Drift(IReadOnlyList<string> Differences) : IEventData;
 
-    internal sealed record Failure(DateTimeOffset? FirstErrorAt, DateTimeOffset VerdictAt) : IEventData;
+    internal sealed record Failure(DateTimeOffset? FirstErrorAt, DateTimeOffset VerdictAt) : IEventData
+    {
+        /// <summary>The numbers of the analysis verdict that failed the deployment, when analysis did.</summary>
+        public IReadOnlyList<AnalysisCheck>? Checks { get; init; }
+    }
+
+    /// <summary>An analysis verdict's numbers: AnalysisPassed, AnalysisFailedPaused, AnalysisAcknowledged.</summary>
+    internal sealed record AnalysisEvidence(string Verdict, IReadOnlyList<AnalysisCheck> Checks) : IEventData;
 
     /// <summary>A blue/green deployment keeps its previous revision warm (KeepingWarm).</summary>
     internal sealed record WarmWindowOpened(int WarmRevision, DateTimeOffset WarmUntil) : IEventData;

@@ -1,3 +1,4 @@
+using Backstay.Core.Analysis;
 using System.Globalization;
 using System.Text.Json;
 using Backstay.Core.Engine.Steps;
@@ -58,7 +59,8 @@ internal static class Outcome
     }
 
 
-    public static async Task FailAsync(DeploymentContext context, string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken, string? requestedBy = null)
+    public static async Task FailAsync(DeploymentContext context, string reason, Trigger trigger, DateTimeOffset? firstErrorAt, CancellationToken cancellationToken,
+        string? requestedBy = null, IReadOnlyList<AnalysisCheck>? evidence = null)
     {
         if (context.Deployment.Kind == DeploymentKind.Reset)
         {
@@ -68,7 +70,7 @@ internal static class Outcome
 
         var verdictAt = context.Time.GetUtcNow();
         var movedBack = await MoveTrafficToStableAsync(context, new FailureJournal(reason, trigger, firstErrorAt, requestedBy), cancellationToken);
-        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new EventData.Failure(firstErrorAt, verdictAt));
+        await context.Record.EventAsync("Failed", reason, cancellationToken, data: new EventData.Failure(firstErrorAt, verdictAt) { Checks = evidence });
         if (movedBack is { } safeAt)
         {
             // TargetWeight keeps how far the deployment got; the rollback deployment records the traffic from here on.

@@ -1,11 +1,15 @@
+using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 
 namespace Backstay.Core.Engine;
 
 /// <summary>Why a running step stopped early: the runner turns it into a rollback, a stop, or a stop for drift.</summary>
 internal sealed class StepAbortedException(string reason, Trigger trigger, DateTimeOffset? firstErrorAt = null,
-    string? requestedBy = null, bool stop = false, IReadOnlyList<string>? drift = null) : Exception(reason)
+    string? requestedBy = null, bool stop = false, IReadOnlyList<string>? drift = null, IReadOnlyList<AnalysisCheck>? evidence = null) : Exception(reason)
 {
+    /// <summary>The numbers of the analysis verdict that failed, for the Failed event.</summary>
+    public IReadOnlyList<AnalysisCheck>? Evidence { get; } = evidence;
+
     public Trigger Trigger { get; } = trigger;
 
     /// <summary>Who asked for the rollback, when a person did.</summary>

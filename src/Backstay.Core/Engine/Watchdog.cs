@@ -1,6 +1,7 @@
 using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
+using Backstay.Core.Spec;
 
 namespace Backstay.Core.Engine;
 
@@ -23,6 +24,9 @@ internal sealed class Watchdog(DeploymentContext context)
     private static readonly TimeSpan AlarmPollInterval = TimeSpan.FromSeconds(2);
 
     private readonly ConsecutiveFailureCounter _background = new(context.Plan.Analysis.ConsecutiveFailures);
+
+    /// <summary>Checks a person accepted after they failed with `onFailure: pause`: measured and shown from then on, no longer acted on.</summary>
+    private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
     private DeploymentCommand? _pendingAnswer;
     private AnalysisReading? _analysis;
     private DateTimeOffset _lastProgress;
@@ -88,6 +92,36 @@ internal sealed class Watchdog(DeploymentContext context)
         }
     }
 
+    /// <summary>Judges the target's traffic against <paramref name="spec"/>; checks a person accepted are dry runs from then on.</summary>
+    public async Task<AnalysisResult> JudgeAsync(AnalysisSpec spec, CancellationToken cancellationToken)
+    {
+        var result = await context.JudgeAsync(spec, cancellationToken);
+        return _acknowledged.Count == 0 || !result.Checks.Any(c => _acknowledged.Contains(c.Metric) && !c.DryRun)
+            ? result
+            : AnalysisEvaluator.Combine([.. result.Checks.Select(c => _acknowledged.Contains(c.Metric) ? c with { DryRun = true } : c)], result.Metrics)
+                with { Comparison = result.Comparison };
+    }
+
+    /// <summary>
+    /// A failed analysis rolls the deployment back, or with `onFailure: pause` holds the traffic where it is for a person
+    /// (<see cref="AnalysisHold"/>); returns when they accepted it.
+    /// </summary>
+    public async Task OnAnalysisFailedAsync(AnalysisSpec spec, AnalysisResult result, CancellationToken cancellationToken)
+    {
+        await Series.RecordAsync(result.Metrics, cancellationToken, force: true);
+        if (spec.OnFailure != AnalysisFailure.Pause)
+        {
+            throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, result.Metrics.FirstErrorAt, evidence: result.Checks);
+        }
+
+        foreach (var metric in await AnalysisHold.HoldAsync(context, spec, result, HandleCommandsAsync, cancellationToken))
+        {
+            _acknowledged.Add(metric);
+        }
+
+        _background.Reset();
+    }
+
     private async Task<DeploymentCommand?> HandleCommandsAsync(CancellationToken cancellationToken)
     {
         DeploymentCommand? answer = null;
@@ -134,14 +168,16 @@ internal sealed class Watchdog(DeploymentContext context)
         RevisionMetrics? metrics = null;
         if (context.Stable is not null && context.TargetTrafficSince is not null && context.Deployment.TargetWeight > 0)
         {
-            var result = await context.JudgeAsync(context.Plan.Analysis, cancellationToken);
+            var result = await JudgeAsync(context.Plan.Analysis, cancellationToken);
             metrics = result.Metrics;
-            var rollsBack = _background.Record(result);
-            _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow());
-            if (rollsBack)
+            var fails = _background.Record(result);
+            _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, context.Plan.Analysis.ConsecutiveFailures, context.Time.GetUtcNow())
             {
-                await Series.RecordAsync(metrics, cancellationToken, force: true);
-                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, metrics.FirstErrorAt);
+                Checks = result.Checks,
+            };
+            if (fails)
+            {
+                await OnAnalysisFailedAsync(context.Plan.Analysis, result, cancellationToken);
             }
         }
 

@@ -59,6 +59,7 @@ internal sealed partial class BackstayJsonContext : JsonSerializerContext;
 [JsonSerializable(typeof(EventData.TrafficWeights))]
 [JsonSerializable(typeof(EventData.Drift))]
 [JsonSerializable(typeof(EventData.Failure))]
+[JsonSerializable(typeof(EventData.AnalysisEvidence))]
 [JsonSerializable(typeof(EventData.WarmWindowOpened))]
 [JsonSerializable(typeof(JsonElement))]
 internal sealed partial class CoreJsonContext : JsonSerializerContext;

@@ -181,6 +181,12 @@ public sealed record RevisionMetrics
     public double? LatencyP95Ms { get; init; }
     public double? LatencyP99Ms { get; init; }
 
+    /// <summary>
+    /// Every request's latency in the window (ms), where the platform gives per-request samples (the local platform does;
+    /// ECS gives only percentiles): the latency comparison with the stable revision ranks them (Mann–Whitney U).
+    /// </summary>
+    public IReadOnlyList<int>? LatencySamplesMs { get; init; }
+
     /// <summary>When the revision served its first error in the window, if it did.</summary>
     public DateTimeOffset? FirstErrorAt { get; init; }
 

@@ -243,6 +243,24 @@ public sealed record AnalysisSpec
 
     public TimeSpan? MaxLatencyP90 { get; init; }
 
+    /// <summary>
+    /// How much slower than the stable revision, over the same window, the new revision may be (<c>latency.maxIncrease</c>);
+    /// null to not compare latency.
+    /// </summary>
+    public TimeSpan? MaxLatencyIncrease { get; init; }
+
+    /// <summary>The checks measured and shown but never acted on (their <c>dryRun: true</c>): errorRate, latency, latencyP99, latencyP90.</summary>
+    public IReadOnlyList<string> DryRun { get; set; } = [];
+
+    /// <summary>What a failed analysis does: <c>rollback</c> (default) or <c>pause</c> (hold traffic where it is and wait for a person).</summary>
+    public string OnFailure { get; set; } = AnalysisFailure.Rollback;
+
+    /// <summary>With <c>onFailure: pause</c>, how long to wait for a person.</summary>
+    public TimeSpan PauseTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>With <c>onFailure: pause</c>, what happens when nobody answered in time: <c>rollback</c> (default) or <c>continue</c>.</summary>
+    public string OnPauseTimeout { get; set; } = AnalysisFailure.Rollback;
+
     /// <summary>Consecutive bad evaluations needed to fail the revision.</summary>
     public int ConsecutiveFailures { get; set; } = 2;
 
@@ -250,7 +268,27 @@ public sealed record AnalysisSpec
     public TimeSpan Interval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Metrics read from a provider (Prometheus, CloudWatch, a web endpoint) besides the built-in per-request figures.</summary>
-    public IReadOnlyList<MetricSpec> Metrics { get; init; } = [];
+    public IReadOnlyList<MetricSpec> Metrics { get; set; } = [];
+
+    /// <summary>Equal settings, the lists compared by their items (a plan read back from JSON equals the one written).</summary>
+    public bool Equals(AnalysisSpec? other) =>
+        other is not null
+        && (Window, MinRequests, MaxErrorRate, MaxErrorRateIncrease, Confidence, MaxLatencyP99, MaxLatencyP90, MaxLatencyIncrease)
+            == (other.Window, other.MinRequests, other.MaxErrorRate, other.MaxErrorRateIncrease, other.Confidence, other.MaxLatencyP99, other.MaxLatencyP90, other.MaxLatencyIncrease)
+        && (OnFailure, PauseTimeout, OnPauseTimeout, ConsecutiveFailures, Interval)
+            == (other.OnFailure, other.PauseTimeout, other.OnPauseTimeout, other.ConsecutiveFailures, other.Interval)
+        && DryRun.SequenceEqual(other.DryRun)
+        && Metrics.SequenceEqual(other.Metrics);
+
+    public override int GetHashCode() => HashCode.Combine(Window, MinRequests, MaxErrorRate, MaxLatencyIncrease, OnFailure, DryRun.Count, Metrics.Count);
+}
+
+/// <summary>The answers to a failed analysis (<c>analysis.onFailure</c>, <c>analysis.onPauseTimeout</c>).</summary>
+public static class AnalysisFailure
+{
+    public const string Rollback = "rollback";
+    public const string Pause = "pause";
+    public const string Continue = "continue";
 }
 
 /// <summary>A lifecycle hook (run by the hooks issue; parsed and validated here).</summary>

@@ -43,11 +43,18 @@ internal static class SpecKeys
     public static readonly IReadOnlyList<string> Phased = ["phases", "pauseBetween"];
 
     public static readonly IReadOnlyList<string> Analysis =
-        ["window", "minRequests", "errorRate", "latencyP99", "latencyP90", "consecutiveFailures", "interval", "confidence"];
+        ["window", "minRequests", "errorRate", "latency", "latencyP99", "latencyP90", "consecutiveFailures", "interval", "confidence",
+         "onFailure", "pauseTimeout", "onPauseTimeout"];
 
-    public static readonly IReadOnlyList<string> Threshold = ["max"];
+    public static readonly IReadOnlyList<string> Threshold = ["max", "dryRun"];
 
-    public static readonly IReadOnlyList<string> ErrorRateThreshold = ["max", "maxIncrease"];
+    public static readonly IReadOnlyList<string> ErrorRateThreshold = ["max", "maxIncrease", "dryRun"];
+
+    /// <summary><c>analysis.latency</c>: the comparison of the new revision's latency with the stable revision's.</summary>
+    public static readonly IReadOnlyList<string> LatencyComparison = ["maxIncrease", "dryRun"];
+
+    /// <summary>What a failed analysis does (<c>analysis.onFailure</c>).</summary>
+    public static readonly IReadOnlyList<string> AnalysisFailureActions = ["rollback", "pause"];
 
     /// <summary>Lifecycle stages, in the order a deployment passes them.</summary>
     public static readonly IReadOnlyList<string> HookStages =

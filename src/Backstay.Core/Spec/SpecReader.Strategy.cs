@@ -244,9 +244,79 @@ internal sealed partial class SpecReader
             Confidence = map.Get("confidence") is { } confidence ? ReadConfidence(confidence, map.PathOf("confidence")) ?? defaults.Confidence : defaults.Confidence,
             MaxLatencyP99 = ReadThreshold(map, "latencyP99", defaults.MaxLatencyP99, "300ms", ReadLatency),
             MaxLatencyP90 = ReadThreshold(map, "latencyP90", defaults.MaxLatencyP90, "200ms", ReadLatency),
+            MaxLatencyIncrease = ReadLatencyIncrease(map, defaults.MaxLatencyIncrease),
+            DryRun = ReadDryRun(map, defaults.DryRun),
             ConsecutiveFailures = map.Int("consecutiveFailures", defaults.ConsecutiveFailures, 1, 100),
             Interval = map.Duration("interval", defaults.Interval),
+            OnFailure = map.Get("onFailure") is { } onFailure
+                ? ReadChoice(onFailure, map.PathOf("onFailure"), SpecKeys.AnalysisFailureActions) ?? defaults.OnFailure
+                : defaults.OnFailure,
+            PauseTimeout = map.Duration("pauseTimeout", defaults.PauseTimeout),
+            OnPauseTimeout = map.Get("onPauseTimeout") is { } onTimeout
+                ? ReadChoice(onTimeout, map.PathOf("onPauseTimeout"), SpecKeys.OnTimeoutActions) ?? defaults.OnPauseTimeout
+                : defaults.OnPauseTimeout,
         };
+    }
+
+    /// <summary>Reads `latency: { maxIncrease: 20ms }`: how much slower than the stable revision the new one may be; `latency: null` switches it off.</summary>
+    private TimeSpan? ReadLatencyIncrease(SpecMap analysis, TimeSpan? fallback)
+    {
+        if (analysis.Get("latency") is not { } node)
+        {
+            return fallback;
+        }
+
+        if (IsNull(node))
+        {
+            return null;
+        }
+
+        var example = "`{ maxIncrease: 20ms }` (the new revision may be at most 20 ms slower than the stable one), or null";
+        if (ReadMap(node, analysis.PathOf("latency"), SpecKeys.LatencyComparison, example) is not { } map)
+        {
+            return fallback;
+        }
+
+        if (map.Get("maxIncrease") is not { } increase)
+        {
+            if (!map.HasUnknownKeys)
+            {
+                Report(node, map.PathOf("maxIncrease"), $"is required; write e.g. `latency: {example}");
+            }
+
+            return fallback;
+        }
+
+        return ReadDuration(increase, map.PathOf("maxIncrease"), allowZero: true) ?? fallback;
+    }
+
+    /// <summary>The checks whose mapping says `dryRun: true`: measured and shown, never acted on.</summary>
+    private IReadOnlyList<string> ReadDryRun(SpecMap analysis, IReadOnlyList<string> fallback)
+    {
+        var dryRun = fallback.ToList();
+        var changed = false;
+        foreach (var (key, metric) in new[] { ("errorRate", "errorRate"), ("latency", "latency"), ("latencyP99", "latencyP99"), ("latencyP90", "latencyP90") })
+        {
+            // The mapping's keys were checked when its threshold was read; only the flag is read here.
+            if (analysis.Get(key) is not YamlMappingNode map
+                || map.Children.FirstOrDefault(c => c.Key is YamlScalarNode { Value: "dryRun" }).Value is not { } node)
+            {
+                continue;
+            }
+
+            if (ReadBool(node, analysis.PathOf(key) + ".dryRun") is { } on)
+            {
+                changed = true;
+                dryRun.Remove(metric);
+                if (on)
+                {
+                    dryRun.Add(metric);
+                }
+            }
+        }
+
+        // The defaults' own list when nothing changed, so an analysis step that inherits everything equals its defaults.
+        return changed ? dryRun : fallback;
     }
 
     /// <summary>Reads `errorRate: { maxIncrease: +1% }` or `2x`: how much worse than the stable revision the new one may be.</summary>
@@ -315,8 +385,9 @@ internal sealed partial class SpecReader
 
         if (map.Get("max") is not { } max)
         {
-            // `errorRate: { maxIncrease: 2x }` compares with the stable revision and keeps the absolute limit's default.
-            if (map.Has("maxIncrease"))
+            // `errorRate: { maxIncrease: 2x }` compares with the stable revision and keeps the absolute limit's default;
+            // `latencyP99: { dryRun: true }` keeps the limit it had and only stops acting on it.
+            if (map.Has("maxIncrease") || map.Has("dryRun"))
             {
                 return fallback;
             }

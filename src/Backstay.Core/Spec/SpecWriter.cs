@@ -135,18 +135,33 @@ internal static class SpecWriter
         ("window", Duration(analysis.Window)),
         ("minRequests", Int(analysis.MinRequests)),
         ("errorRate", ErrorRate(analysis)),
-        ("latencyP99", analysis.MaxLatencyP99 is { } p99 ? Map(("max", Duration(p99))) : Null()),
-        ("latencyP90", analysis.MaxLatencyP90 is { } p90 ? Map(("max", Duration(p90))) : Null()),
+        ("latency", analysis.MaxLatencyIncrease is { } slower ? DryRun(analysis, "latency", Map(("maxIncrease", Duration(slower)))) : Null()),
+        ("latencyP99", analysis.MaxLatencyP99 is { } p99 ? DryRun(analysis, "latencyP99", Map(("max", Duration(p99)))) : Null()),
+        ("latencyP90", analysis.MaxLatencyP90 is { } p90 ? DryRun(analysis, "latencyP90", Map(("max", Duration(p90)))) : Null()),
         ("consecutiveFailures", Int(analysis.ConsecutiveFailures)),
         ("interval", Duration(analysis.Interval)),
-        ("confidence", Plain(analysis.Confidence.ToString("0.###################", CultureInfo.InvariantCulture))));
+        ("confidence", Plain(analysis.Confidence.ToString("0.###################", CultureInfo.InvariantCulture))),
+        ("onFailure", Text(analysis.OnFailure)),
+        ("pauseTimeout", Duration(analysis.PauseTimeout)),
+        ("onPauseTimeout", Text(analysis.OnPauseTimeout)));
 
     private static YamlNode ErrorRate(AnalysisSpec analysis)
     {
         YamlNode max = analysis.MaxErrorRate is { } rate ? Plain(rate.ToString("0.###################", CultureInfo.InvariantCulture)) : Null();
         return analysis.MaxErrorRateIncrease is { } increase
-            ? Map(("max", max), ("maxIncrease", Plain(increase.ToString())))
-            : analysis.MaxErrorRate is null ? Null() : Map(("max", max));
+            ? DryRun(analysis, "errorRate", Map(("max", max), ("maxIncrease", Plain(increase.ToString()))))
+            : analysis.MaxErrorRate is null ? Null() : DryRun(analysis, "errorRate", Map(("max", max)));
+    }
+
+    /// <summary>Adds `dryRun: true` to a check's mapping when the spec only measures it.</summary>
+    private static YamlNode DryRun(AnalysisSpec analysis, string metric, YamlMappingNode map)
+    {
+        if (analysis.DryRun.Contains(metric))
+        {
+            map.Add("dryRun", Plain("true"));
+        }
+
+        return map;
     }
 
     private static YamlNode? Hooks(IReadOnlyDictionary<string, IReadOnlyList<HookSpec>>? hooks)

@@ -15,25 +15,29 @@ public sealed class AnalysisReadingTests
     private const string Web = EngineHarness.ServiceName;
 
     [Fact]
-    public async Task Progress_CanaryFailingAFifthOfItsRequests_ShowsTheFailingVerdictWithItsFiguresAndHowCloseItIsToRollingBack()
+    public async Task Progress_P99AboveItsLimit_ShowsTheFailingVerdictWithItsFiguresAndHowCloseItIsToRollingBack()
     {
         await using var harness = new EngineHarness();
         await harness.StartEngineAsync();
         await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60 }));
 
-        var analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(10), MinRequests = 20, ConsecutiveFailures = 100 };
+        // A percentile limit is not a sequential test: it needs consecutiveFailures, so its failing looks can be watched.
+        var analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(10), MinRequests = 20, ConsecutiveFailures = 100, MaxLatencyP99 = TimeSpan.FromMilliseconds(300) };
         var spec = Specs.Service(Specs.Canary(Specs.Weight(50), Specs.Pause(TimeSpan.FromMinutes(10))), analysis: analysis);
         var deployment = await harness.StartAsync(spec,
-            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60, ErrorRate = 0.2, Seed = 7 }));
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60, LatencyP99Ms = 450 }));
 
         await harness.RunUntilAsync(() => Reading(harness, deployment.Id) is { Verdict: Verdict.Fail, Failures: >= 2 }, TimeSpan.FromMinutes(1), "a failing verdict in the progress");
 
         var progress = DeploymentProgress.Parse(harness.Store.Deployment(deployment.Id).ProgressJson).ShouldNotBeNull();
         progress.TargetHealthy.ShouldBe(progress.TargetDesired);
         var reading = progress.Analysis.ShouldNotBeNull();
-        reading.Reason.ShouldContain("is above the limit of 5%");
+        reading.Reason.ShouldContain("p99 latency 450 ms is above the limit of 300 ms");
         reading.FailuresToRollBack.ShouldBe(100);
         reading.At.ShouldBeLessThanOrEqualTo(harness.Time.GetUtcNow());
+        var p99 = reading.Checks.Single(c => c.Metric == "latencyP99");
+        p99.ShouldSatisfyAllConditions(c => c.Statistic.ShouldBe(450), c => c.Critical.ShouldBe(300), c => c.Target!.Requests!.Value.ShouldBeGreaterThanOrEqualTo(20));
+        reading.Checks.Single(c => c.Metric == "errorRate").Verdict.ShouldBe(Verdict.Pass);
         harness.Store.Deployment(deployment.Id).IsActive.ShouldBeTrue("failing, but 100 failures in a row are needed to roll back");
         harness.Store.Deployment(deployment.Id).ProgressJson.ShouldNotBeNull().ShouldContain("\"verdict\":\"Fail\"");
     }
@@ -48,15 +52,65 @@ public sealed class AnalysisReadingTests
         var analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(5), MinRequests = 20 };
         var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(TimeSpan.FromMinutes(10))), analysis: analysis);
         var deployment = await harness.StartAsync(spec,
-            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 1, ErrorRate = 1 }));
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 1 }));
 
         await harness.RunUntilAsync(() => Reading(harness, deployment.Id) is not null, TimeSpan.FromMinutes(1), "an analysis reading in the progress");
         await harness.AdvanceAsync(TimeSpan.FromSeconds(3));
 
         var reading = Reading(harness, deployment.Id).ShouldNotBeNull();
         reading.Verdict.ShouldBe(Verdict.Inconclusive);
-        reading.Reason.ShouldContain("of the 20 requests needed to judge");
+        reading.Reason.ShouldContain("of the 20 requests needed to pass");
         reading.Failures.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task OnFailurePause_BadCanary_HoldsTrafficWithTheEvidenceUntilContinuedThenSucceeds()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60 }));
+
+        var analysis = new AnalysisSpec { OnFailure = AnalysisFailure.Pause, PauseTimeout = TimeSpan.FromMinutes(30) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(TimeSpan.FromSeconds(20)), Specs.Weight(100)), analysis: analysis);
+        var deployment = await harness.StartAsync(spec,
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60, ErrorRate = r == 2 ? 0.3 : 0 }));
+
+        await harness.RunUntilAsync(() => harness.Store.Deployment(deployment.Id).State == DeploymentState.Paused, TimeSpan.FromMinutes(1), "the failed analysis holding");
+        await harness.AdvanceAsync(TimeSpan.FromMinutes(1));
+
+        harness.Store.Deployment(deployment.Id).State.ShouldBe(DeploymentState.Paused, "held for a person, not rolled back");
+        harness.Platform.ProductionWeightChanges()[^1].WeightOf(2).ShouldBe(20, "traffic held where it was");
+        var held = harness.Store.Events(deployment.Id).Single(e => e.Type == "AnalysisFailedPaused");
+        held.Message.ShouldContain("held at 20% on revision 2");
+        held.DataJson.ShouldNotBeNull().ShouldContain("\"metric\":\"errorRate\",\"verdict\":\"Fail\"");
+
+        await harness.Store.EnqueueCommandAsync(new DeploymentCommand
+        {
+            DeploymentId = deployment.Id, Kind = CommandKind.Continue, RequestedBy = "alice", At = harness.Time.GetUtcNow(),
+        }, CancellationToken.None);
+        await harness.RunUntilAsync(() => !harness.Store.Deployment(deployment.Id).IsActive, TimeSpan.FromMinutes(2), "the deployment to end after it was accepted");
+
+        harness.Store.Deployment(deployment.Id).State.ShouldBe(DeploymentState.Succeeded, harness.Store.Deployment(deployment.Id).Reason);
+        harness.Store.Events(deployment.Id).Single(e => e.Type == "AnalysisAccepted").Message.ShouldContain("accepted by alice: errorRate measured and shown");
+    }
+
+    [Fact]
+    public async Task OnFailurePause_NobodyAnswers_RollsBackAfterThePauseTimeout()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60 }));
+
+        var analysis = new AnalysisSpec { OnFailure = AnalysisFailure.Pause, PauseTimeout = TimeSpan.FromSeconds(40) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(TimeSpan.FromSeconds(20)), Specs.Weight(100)), analysis: analysis);
+        var deployment = await harness.DeployAsync(spec,
+            r => harness.Platform.SetTraffic(Web, r, new TrafficProfile { RequestsPerSecond = 60, ErrorRate = r == 2 ? 0.3 : 0 }));
+
+        deployment.State.ShouldBe(DeploymentState.RolledBack);
+        deployment.Reason.ShouldStartWith("analysis failed and nobody answered within 40s (onPauseTimeout: rollback): error rate");
+        var held = harness.Store.Events(deployment.Id).Single(e => e.Type == "AnalysisFailedPaused").At;
+        var failed = harness.Store.Events(deployment.Id).Single(e => e.Type == "Failed").At;
+        (failed - held).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(40));
     }
 
     private static AnalysisReading? Reading(EngineHarness harness, string id) =>

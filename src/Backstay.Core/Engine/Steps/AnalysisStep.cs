@@ -4,8 +4,10 @@ using Backstay.Core.Model;
 namespace Backstay.Core.Engine.Steps;
 
 /// <summary>
-/// Judges the target's traffic each interval for one window: passes when the window is over and the last verdict
-/// passed, fails after the spec's consecutive failures, and gives up after three windows without enough evidence.
+/// Judges the target's traffic each interval for one window: passes as soon as every check's test is sure the target is
+/// within its limits, or when the window is over and the last verdict passed; fails as soon as a sequential test is sure
+/// it is not (or after the spec's consecutive failures of the other checks); and gives up after three windows without
+/// enough evidence. Every verdict it records carries its numbers.
 /// </summary>
 internal static class AnalysisStep
 {
@@ -24,20 +26,20 @@ internal static class AnalysisStep
             }
 
             var evaluating = context.Time.GetTimestamp();
-            var result = await context.JudgeAsync(spec, cancellationToken);
+            var result = await context.Watchdog.JudgeAsync(spec, cancellationToken);
             context.Timings.Analysis.Observe(context.Time.GetElapsedTime(evaluating).TotalSeconds);
             if (counter.Record(result))
             {
-                await context.Watchdog.Series.RecordAsync(result.Metrics, cancellationToken, force: true);
-                throw new StepAbortedException($"analysis failed: {result.Reason}", Trigger.AutomaticRollback, result.Metrics.FirstErrorAt);
+                await context.Watchdog.OnAnalysisFailedAsync(spec, result, cancellationToken);
+                counter.Reset();
+                continue;
             }
 
-            // Against the stable revision the decision is sequential: once the interval says the new revision is within
-            // what is allowed, waiting out the window adds nothing.
             var elapsed = context.Time.GetUtcNow() - started;
-            if ((elapsed >= spec.Window || result.Comparison is { WithinAllowed: true }) && result.Verdict == Verdict.Pass)
+            if ((elapsed >= spec.Window || result.PassedConclusively) && result.Verdict == Verdict.Pass)
             {
-                await context.Record.EventAsync("AnalysisPassed", $"analysis passed: {result.Reason}", cancellationToken);
+                await context.Record.EventAsync("AnalysisPassed", $"analysis passed{(elapsed < spec.Window ? " early" : "")}: {result.Reason}", cancellationToken,
+                    data: new EventData.AnalysisEvidence(result.Verdict.ToString(), result.Checks));
                 return;
             }
 
@@ -45,7 +47,7 @@ internal static class AnalysisStep
             {
                 throw new StepAbortedException(
                     $"analysis inconclusive after {Durations.Format(elapsed)}: {result.Reason}; send more traffic or lower minRequests",
-                    Trigger.AutomaticRollback);
+                    Trigger.AutomaticRollback, evidence: result.Checks);
             }
         }
     }
