@@ -123,10 +123,11 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
     {
         using var admin = server.Admin();
         var canary = Specs.Canary(Specs.NewService("verdict"), pausing: true);
-        // Judged from 20 requests, and 100 failed looks in a row before a rollback: the failing verdict stays on screen.
-        var spec = canary with { Analysis = canary.Analysis with { MinRequests = 20, ConsecutiveFailures = 100, MaxLatencyP99 = null } };
+        // A p99 limit (not a sequential test) judged from 20 requests, and 100 failed looks in a row before a rollback: the
+        // failing verdict stays on screen.
+        var spec = canary with { Analysis = canary.Analysis with { MinRequests = 20, ConsecutiveFailures = 100, MaxLatencyP99 = TimeSpan.FromMilliseconds(60) } };
         await admin.WaitForAsync((await admin.DeployAsync(Specs.Request(spec, "v1"))).Id, 60, DeploymentState.Succeeded);
-        var bad = await admin.DeployAsync(Specs.Request(spec, "v2") with { Env = new Dictionary<string, string> { ["GREETING"] = "v2", ["ERROR_RATE"] = "0.3" } });
+        var bad = await admin.DeployAsync(Specs.Request(spec, "v2") with { Env = new Dictionary<string, string> { ["GREETING"] = "v2", ["LATENCY_MS"] = "150" } });
         await admin.WaitForAsync(bad.Id, 60, DeploymentState.Paused);
 
         await LogInAsync("quentin");
@@ -137,8 +138,8 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
         try
         {
             await Assertions.Expect(row.Locator("[data-testid=analysis-verdict]")).ToHaveTextAsync("Failing", new() { Timeout = Wait }).Within(70);
-            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("r2 analysis: error rate").Within(70);
-            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("is above the limit of 5%").Within(70);
+            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("r2 analysis: p99 latency").Within(70);
+            await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("is above the limit of 60 ms").Within(70);
             await Assertions.Expect(row.Locator("[data-testid=analysis]")).ToContainTextAsync("of 100 failed looks in a row roll back").Within(70);
             await Assertions.Expect(row).ToContainTextAsync("r2: 1/1 healthy").Within(70);
             await _page.ScreenshotAsync(new() { Path = Artifact("overview-analysis-failing.png"), FullPage = true }).Within(30);
@@ -147,6 +148,20 @@ public sealed class DashboardTests(ServerFixture server) : IAsyncLifetime
                 .GetProperty("activeDeployment").GetProperty("progress").GetProperty("analysis");
             analysis.GetProperty("verdict").GetString().ShouldBe("Fail");
             analysis.GetProperty("failuresToRollBack").GetInt32().ShouldBe(100);
+            var p99 = analysis.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("metric").GetString() == "latencyP99");
+            p99.GetProperty("verdict").GetString().ShouldBe("Fail");
+            p99.GetProperty("statistic").GetDouble().ShouldBeGreaterThan(60);
+            p99.GetProperty("target").GetProperty("requests").GetInt64().ShouldBeGreaterThanOrEqualTo(20);
+
+            // The deployment page shows the numbers behind the verdict, check by check.
+            await _page.GotoAsync($"{server.BaseUrl}#/deployments/{bad.Id}").Within(30);
+            var evidence = _page.Locator("[data-testid=analysis-evidence]");
+            await Assertions.Expect(evidence).ToHaveAttributeAsync("data-verdict", "Fail", new() { Timeout = Wait }).Within(70);
+            var check = evidence.Locator("[data-testid=analysis-check][data-metric=latencyP99]");
+            await Assertions.Expect(check).ToContainTextAsync("percentile limit: p99 (ms)").Within(30);
+            await Assertions.Expect(check).ToContainTextAsync("max 60 ms").Within(30);
+            await Assertions.Expect(evidence.Locator("[data-testid=analysis-check][data-metric=errorRate]")).ToContainTextAsync("always-valid sequential binomial test").Within(30);
+            await _page.ScreenshotAsync(new() { Path = Artifact("deployment-analysis-evidence.png"), FullPage = true }).Within(30);
         }
         finally
         {

@@ -12,6 +12,7 @@ namespace Backstay.Cli.Infrastructure;
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DeploymentReport))]
+[JsonSerializable(typeof(IReadOnlyList<Backstay.Core.Analysis.AnalysisCheck>))]
 [JsonSerializable(typeof(List<DeploymentReport>))]
 [JsonSerializable(typeof(RollbacksReport))]
 [JsonSerializable(typeof(StatusReport))]

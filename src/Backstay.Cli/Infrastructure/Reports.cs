@@ -1,3 +1,4 @@
+using Backstay.Core.Analysis;
 using System.Text.Json.Serialization;
 using Backstay.Cli.Runtime;
 
@@ -123,6 +124,8 @@ internal static class Reports
             events.Sort((a, b) => a.At.CompareTo(b.At));
         }
 
+        var analysis = await AnalysisOfAsync(store, d, cancellationToken);
+
         // From the first failed request when the platform saw one; from the failure verdict otherwise (an alarm, a hook, a person).
         long? tts = d.SafeAt is { } safe && (firstErrorAt ?? verdictAt) is { } first ? (long)Math.Max(0, (safe - first).TotalMilliseconds) : null;
         var drift = await DriftOfAsync(store, d, cancellationToken);
@@ -133,9 +136,43 @@ internal static class Reports
             WarmRevision = d.WarmRevision,
             WarmUntil = d.WarmUntil,
             WarmEndedAt = d.WarmEndedAt,
+            Analysis = analysis,
         };
     }
+
+    /// <summary>
+    /// The analysis verdict that decided the deployment, with its numbers: the failure's when analysis failed it, else the
+    /// latest verdict an event recorded (an analysis step passing, a failure held for a person), else the background
+    /// analysis's last reading; null when analysis judged nothing.
+    /// </summary>
+    private static async Task<AnalysisReport?> AnalysisOfAsync(IControlPlane store, Deployment d, CancellationToken cancellationToken)
+    {
+        foreach (var e in (await store.ListEventsAsync(d.Id, 0, cancellationToken)).Reverse())
+        {
+            if (e.DataJson is null || !e.DataJson.Contains("\"checks\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var document = JsonDocument.Parse(e.DataJson);
+            if (document.RootElement.TryGetProperty("checks", out var checks) && checks.ValueKind == JsonValueKind.Array
+                && checks.Deserialize(CliJsonContext.Default.IReadOnlyListAnalysisCheck) is { Count: > 0 } list)
+            {
+                var verdict = e.Type == "Failed" ? nameof(Verdict.Fail)
+                    : document.RootElement.TryGetProperty("verdict", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : nameof(Verdict.Pass);
+                return new AnalysisReport(verdict, e.Type, e.At, e.Message, list);
+            }
+        }
+
+        return DeploymentProgress.Parse(d.ProgressJson)?.Analysis is { } reading
+            ? new AnalysisReport(reading.Verdict.ToString(), "progress", reading.At, reading.Reason, reading.Checks)
+            : null;
+    }
 }
+
+/// <summary>An analysis verdict with the numbers of each check behind it (sample sizes, rates, test, statistic, threshold).</summary>
+/// <param name="Source">Where it was recorded: the event type (Failed, AnalysisPassed, AnalysisFailedPaused, AnalysisAccepted) or "progress" (the background analysis's last reading).</param>
+internal sealed record AnalysisReport(string Verdict, string Source, DateTimeOffset At, string Reason, IReadOnlyList<AnalysisCheck> Checks);
 
 /// <param name="Data">The event's figures, for the events that carry some (e.g. gapMs of HaproxyRestarted).</param>
 internal sealed record EventReport(string DeploymentId, DateTimeOffset At, string Type, string Message, JsonElement? Data = null);
@@ -184,6 +221,9 @@ internal sealed record DeploymentReport(
 
     /// <summary>When the warm window ended (the previous revision retired, or taken over by a rollback); null while it lasts.</summary>
     public DateTimeOffset? WarmEndedAt { get; init; }
+
+    /// <summary>The analysis verdict that decided the deployment, with its numbers; null when analysis judged nothing.</summary>
+    public AnalysisReport? Analysis { get; init; }
 
     /// <summary>The human line for a deployment that succeeded with its previous revision warm, or null.</summary>
     public string? WarmLine(string? keepFor) => WarmRevision is { } warm && WarmUntil is { } until

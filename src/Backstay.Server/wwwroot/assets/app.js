@@ -492,6 +492,57 @@
       ' r' + d.targetRevision + ' analysis: ' + a.reason + toRollBack + ' · ' + ago(a.at));
   }
 
+  // The numbers behind the analysis verdict that decided a deployment (the failure's, an analysis step's pass, a failure
+  // held for a person), else its latest reading: why it rolled back and why it passed, both with numbers.
+  function decidingAnalysis(d, events) {
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i];
+      if (!e.dataJson || e.dataJson.indexOf('"checks"') < 0) continue;
+      let data = null;
+      try { data = JSON.parse(e.dataJson); } catch (_) { data = null; }
+      if (data && data.checks && data.checks.length) return { verdict: e.type === 'Failed' ? 'Fail' : data.verdict, source: e.type, at: e.at, checks: data.checks };
+    }
+    const reading = d.progress && d.progress.analysis;
+    return reading && reading.checks && reading.checks.length ? { verdict: reading.verdict, source: 'latest reading', at: reading.at, checks: reading.checks } : null;
+  }
+
+  function sampleText(s) {
+    if (!s) return '—';
+    const parts = [];
+    if (s.value !== null && s.value !== undefined) parts.push('value ' + (+s.value.toPrecision(4)));
+    if (s.requests !== null && s.requests !== undefined) parts.push(s.requests + ' requests');
+    if (s.errors !== null && s.errors !== undefined && s.requests) parts.push(s.errors + ' errors (' + (+(100 * s.errors / s.requests).toFixed(2)) + '%)');
+    if (s.latencyP50Ms !== null && s.latencyP50Ms !== undefined) parts.push('p50 ' + (+s.latencyP50Ms.toFixed(1)) + ' ms');
+    return (s.revision ? 'r' + s.revision + ': ' : '') + (parts.join(', ') || '—');
+  }
+
+  function statisticText(c) {
+    if (c.statistic === null || c.statistic === undefined) return '—';
+    const value = (x) => (Math.abs(x) >= 1000 || (Math.abs(x) < 0.01 && x !== 0) ? x.toExponential(2) : +x.toPrecision(3));
+    return (c.statisticName ? c.statisticName + ' ' : '') + value(c.statistic) +
+      (c.critical !== null && c.critical !== undefined ? ' (against ' + value(c.critical) + ')' : '') +
+      (c.lower !== null && c.lower !== undefined && c.upper !== null && c.upper !== undefined ? ' · interval [' + value(c.lower) + ', ' + value(c.upper) + ']' : '');
+  }
+
+  function analysisEvidence(d, events) {
+    const found = decidingAnalysis(d, events);
+    if (!found) return h('p', { class: 'empty' }, 'No analysis verdict yet.');
+    const look = { Fail: ['Fail', 'bad'], Pass: ['Pass', 'ok'], Inconclusive: ['Inconclusive', 'Pending'] };
+    return h('div', { 'data-testid': 'analysis-evidence', 'data-verdict': found.verdict },
+      h('p', { class: 'small' }, badge((look[found.verdict] || [found.verdict])[0], (look[found.verdict] || [])[1]),
+        ' from ' + found.source + ' · ' + time(found.at)),
+      h('div', { class: 'events', tabindex: '0', role: 'region', 'aria-label': 'Analysis checks' },
+        h('table', {},
+          h('thead', {}, h('tr', {}, ['Check', 'Verdict', 'New revision', 'Stable revision', 'Test and statistic', 'Threshold'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, found.checks.map((c) => h('tr', { 'data-testid': 'analysis-check', 'data-metric': c.metric },
+            h('td', {}, h('strong', {}, c.metric), c.dryRun ? h('span', { class: 'muted' }, ' (dry run)') : null),
+            h('td', {}, badge((look[c.verdict] || [c.verdict])[0], (look[c.verdict] || [])[1])),
+            h('td', { class: 'small' }, sampleText(c.target)),
+            h('td', { class: 'small' }, sampleText(c.baseline)),
+            h('td', { class: 'small', title: c.reason }, c.test + ': ' + statisticText(c)),
+            h('td', { class: 'small' }, c.threshold)))))));
+  }
+
   // ---------- overview ----------
   function health(o) {
     const d = o.activeDeployment;
@@ -1151,6 +1202,7 @@
           h('button', { type: 'button', 'data-testid': 'action-rollback', disabled: !admin, onclick: () => rollbackService(d.service) }, 'Roll back ' + d.service + '…'))),
       h('div', { class: 'card' }, h('h2', {}, 'Figures: stable against new'), charts(d),
         h('p', { class: 'small muted' }, 'Recorded by the controller at each evaluation (at most one point per revision a second) for as long as the revision is kept; figures over the analysis window, request rate is requests in the window over its length. Dashed red: the analysis threshold; dotted: a change of the new revision\'s weight; red: the failure verdict; grey: no data (no line is drawn across it).')),
+      h('div', { class: 'card' }, h('h2', {}, 'Analysis evidence'), analysisEvidence(d, state.events)),
       h('div', { class: 'grid' },
         h('div', { class: 'card' }, h('h2', {}, 'Steps'), timeline(d, state.events)),
         h('div', { class: 'card' }, h('h2', {}, 'Hooks'), hooksTable(d, state.hooks))),
