@@ -72,7 +72,8 @@ internal sealed class DeploymentContext
     public async Task<AnalysisResult> JudgeAsync(AnalysisSpec spec, CancellationToken cancellationToken)
     {
         var metrics = await Platform.Signals.GetMetricsAsync(Service, Target.Number, spec.Window, TargetTrafficSince, cancellationToken);
-        var baseline = spec.MaxErrorRateIncrease is not null && Stable is { } stable
+        var compares = spec.MaxErrorRateIncrease is not null || spec.MaxLatencyIncrease is not null;
+        var baseline = compares && Stable is { } stable
             ? await Platform.Signals.GetMetricsAsync(Service, stable.Number, spec.Window, TargetTrafficSince, cancellationToken)
             : null;
         return AnalysisEvaluator.Evaluate(spec, metrics, baseline);

@@ -106,6 +106,24 @@ public sealed class DeploymentEngineRollbackTests
     }
 
     [Fact]
+    public async Task RunAsync_LatencyIncreaseAloneAgainstTheStable_ComparesAndRollsBackARevision60msSlower()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, Good));
+
+        // Only latency.maxIncrease compares with the stable revision (no errorRate.maxIncrease): the stable's figures must
+        // still be read (bench/analysis-power saw a revision 50 ms slower pass 3 of 3).
+        var analysis = new AnalysisSpec { Window = TimeSpan.FromSeconds(5), MaxLatencyIncrease = TimeSpan.FromMilliseconds(20) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(20), Specs.Pause(TimeSpan.FromSeconds(20))), analysis: analysis);
+        var deployment = await harness.DeployAsync(spec,
+            r => harness.Platform.SetTraffic(Web, r, r == 2 ? new TrafficProfile { LatencyP50Ms = 80 } : Good));
+
+        deployment.State.ShouldBe(DeploymentState.RolledBack, deployment.Reason);
+        deployment.Reason.ShouldNotBeNull().ShouldContain("60 ms slower, more than the allowed 20 ms");
+    }
+
+    [Fact]
     public async Task RunAsync_AllErrorsAtTwoRequestsASecond_FailedFromAFewRequestsWithoutWaitingForMinRequests()
     {
         await using var harness = new EngineHarness();
