@@ -329,6 +329,15 @@ public sealed class LocalPlatform : IPlatform, ICompute, ITraffic, ISignals
         return Task.FromResult(_requestLog!.Metrics(service, revision, window, since));
     }
 
+    public bool ReportsArrivals => true;
+
+    /// <summary>Completes when HAProxy's log reports the revision's next production request.</summary>
+    public Task WaitForRequestsAsync(string service, int revision, CancellationToken cancellationToken)
+    {
+        ThrowIfNotRunning();
+        return _requestLog!.NextRequestAsync(service, revision, cancellationToken);
+    }
+
     /// <summary>Requests of the service that no revision served (no server available), by backend; for diagnostics and tests.</summary>
     internal long UnattributedRequests(string backend) => _requestLog?.Unattributed(backend) ?? 0;
 

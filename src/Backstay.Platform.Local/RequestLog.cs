@@ -88,8 +88,12 @@ internal sealed class RequestBuffer
     private readonly Queue<Entry> _entries = new();
     private readonly Lock _lock = new();
 
+    // Completed (and replaced) by the next Add: what the engine waits on to judge a revision as its requests arrive.
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public void Add(DateTimeOffset at, int status, int latencyMs, bool isError)
     {
+        TaskCompletionSource arrived;
         lock (_lock)
         {
             _entries.Enqueue(new Entry(at, status, latencyMs, isError));
@@ -98,6 +102,20 @@ internal sealed class RequestBuffer
             {
                 _entries.Dequeue();
             }
+
+            arrived = _next;
+            _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        arrived.TrySetResult();
+    }
+
+    /// <summary>Completes when the next request is added.</summary>
+    public Task NextAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return _next.Task.WaitAsync(cancellationToken);
         }
     }
 

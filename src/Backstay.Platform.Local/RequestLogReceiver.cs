@@ -48,6 +48,10 @@ internal sealed class RequestLogReceiver : IDisposable
             ? buffer.Summarize(revision, window, _time.GetUtcNow(), since)
             : new RevisionMetrics { Revision = revision, Window = window };
 
+    /// <summary>Completes when the revision's next production request is recorded.</summary>
+    public Task NextRequestAsync(string service, int revision, CancellationToken cancellationToken) =>
+        _requests.GetOrAdd((service, revision, Listener.Production), _ => new RequestBuffer()).NextAsync(cancellationToken);
+
     /// <summary>Requests of the backend that no revision served (no server available).</summary>
     public long Unattributed(string backend) => _unattributed.GetValueOrDefault(backend);
 

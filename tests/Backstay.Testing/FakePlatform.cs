@@ -346,6 +346,18 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
             services.ToDictionary(s => s, s => WeightsNow(s, Listener.Production), StringComparer.Ordinal));
     }
 
+    /// <summary>Whether the engine is told of each request as it arrives (like the local platform), or judges only every interval.</summary>
+    public bool ReportsArrivals { get; set; }
+
+    /// <summary>The revision's next request on the fake clock: one over its rate from now (never with no traffic).</summary>
+    public Task WaitForRequestsAsync(string service, int revision, CancellationToken cancellationToken)
+    {
+        var rate = _profiles.GetValueOrDefault((service, revision))?.RequestsPerSecond ?? 0;
+        return rate > 0
+            ? Task.Delay(TimeSpan.FromSeconds(1 / rate), time, cancellationToken)
+            : Task.Delay(Timeout.InfiniteTimeSpan, time, cancellationToken);
+    }
+
     public Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -46,7 +46,7 @@ internal sealed class Watchdog(DeploymentContext context)
     /// </summary>
     public async Task<DeploymentCommand?> TickAsync(CancellationToken cancellationToken, TimeSpan? interval = null)
     {
-        await Task.Delay(interval ?? context.Plan.Analysis.Interval, context.Time, cancellationToken);
+        await WaitAsync(interval ?? context.Plan.Analysis.Interval, cancellationToken);
         var started = context.Time.GetTimestamp();
         try
         {
@@ -65,6 +65,40 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             context.Timings.Watch.Observe(context.Time.GetElapsedTime(started).TotalSeconds);
         }
+    }
+
+    /// <summary>
+    /// Waits one interval; where the platform reports requests as they arrive, only until the target's next request (after
+    /// at least a quarter of the interval, so heavy traffic does not turn the watch into a busy loop). So the request that
+    /// tips a sequential test is judged when it arrives, not up to an interval later.
+    /// </summary>
+    private async Task WaitAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var signals = context.Platform.Signals;
+        if (!signals.ReportsArrivals || !context.Watches || context.TargetTrafficSince is null)
+        {
+            await Task.Delay(interval, context.Time, cancellationToken);
+            return;
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        async Task ArrivalAsync()
+        {
+            try
+            {
+                await Task.Delay(interval / 4, context.Time, waiting.Token);
+                await signals.WaitForRequestsAsync(context.Service, context.Target.Number, waiting.Token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The platform could not say: the interval decides, as on a platform that does not report arrivals.
+                await Task.Delay(Timeout.InfiniteTimeSpan, context.Time, waiting.Token);
+            }
+        }
+
+        await Task.WhenAny(Task.Delay(interval, context.Time, waiting.Token), ArrivalAsync());
+        await waiting.CancelAsync();
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>

@@ -199,6 +199,17 @@ public interface ISignals
     /// <summary>Figures of the revision's production traffic over the window ending now, counting only requests after since when given.</summary>
     Task<RevisionMetrics> GetMetricsAsync(string service, int revision, TimeSpan window, DateTimeOffset? since, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when <see cref="WaitForRequestsAsync"/> tells of each request as it is recorded (local: HAProxy's per-request
+    /// log), so the engine judges a revision when its requests arrive rather than only every interval. Platforms whose
+    /// figures come in periods (ECS: CloudWatch) leave it false.
+    /// </summary>
+    bool ReportsArrivals => false;
+
+    /// <summary>Completes when the next request of the revision's production traffic is recorded; never, where arrivals are not reported.</summary>
+    Task WaitForRequestsAsync(string service, int revision, CancellationToken cancellationToken) =>
+        Task.Delay(Timeout.Infinite, cancellationToken);
+
     /// <summary>States of the alarms the spec names (empty when it names none or the platform has none).</summary>
     Task<IReadOnlyList<AlarmStatus>> GetAlarmsAsync(ServiceSpec spec, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<AlarmStatus>>([]);

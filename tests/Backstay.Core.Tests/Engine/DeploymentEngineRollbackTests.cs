@@ -145,6 +145,26 @@ public sealed class DeploymentEngineRollbackTests
     }
 
     [Fact]
+    public async Task RunAsync_PlatformReportsArrivals_JudgesWhenRequestsArriveNotOnlyEveryInterval()
+    {
+        await using var harness = new EngineHarness();
+        harness.Platform.ReportsArrivals = true;
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, Good));
+
+        // Evaluations every 4 s: judged only on the timer, the canary failing every request would be rolled back 4 s in.
+        // Judged as its requests arrive (at most every quarter interval), a few failed requests are enough within about 1 s.
+        var analysis = new AnalysisSpec { Interval = TimeSpan.FromSeconds(4), Window = TimeSpan.FromSeconds(20) };
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(TimeSpan.FromSeconds(30))), analysis: analysis);
+        var deployment = await harness.DeployAsync(spec,
+            r => harness.Platform.SetTraffic(Web, r, r == 2 ? new TrafficProfile { RequestsPerSecond = 10, ErrorRate = 1 } : Good));
+
+        deployment.State.ShouldBe(DeploymentState.RolledBack, deployment.Reason);
+        var failed = harness.Store.Events(deployment.Id).Single(e => e.Type == "Failed");
+        (failed.At - harness.Platform.FirstTrafficAt(Web, 2)!.Value).ShouldBeLessThan(analysis.Interval / 2, "judged on arrival, not at the next 4 s tick");
+    }
+
+    [Fact]
     public async Task RunAsync_InstanceNeverHealthy_FailsAfterStartTimeoutAndRollsBack()
     {
         await using var harness = new EngineHarness();
