@@ -130,6 +130,10 @@ public sealed class LocalRecoveryTests : IDisposable
         lastOnFailed.ShouldBeLessThan(scaledUp.At, $"the last request answered by revision 2 was sent at {lastOnFailed:O}; revision 1 began to scale up at {scaledUp.At:O}");
         seen.Where(r => r.Sent > scaledUp.At).ShouldNotBeEmpty("the load ran past the scale-up");
         (await CliRunner.ServedRevisionsAsync(_prod, 10)).ShouldAllBe(r => r == 1);
+
+        // Why it rolled back, with numbers: the failure's checks are printed under its event.
+        var history = (await _cli.RunAsync("history", "phased", "--events")).Stdout;
+        history.ShouldContain("      errorRate fail (always-valid sequential binomial test; max 5%): error rate ", Case.Sensitive, history);
     }
 
     private void WriteSpec(string service, int port, int instances, string strategy) =>

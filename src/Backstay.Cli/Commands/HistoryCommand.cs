@@ -58,6 +58,12 @@ internal static class HistoryCommand
                 {
                     var line = $"  {e.At.ToLocalTime().ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture)} {e.Type}: {e.Message}";
                     Consoles.Human.MarkupLine(e.Type == PlatformEventRecorder.HaproxyRestarted ? $"[yellow]{Markup.Escape(line)}[/]" : Markup.Escape(line));
+                    foreach (var check in Reports.ChecksOf(e))
+                    {
+                        // Every check's numbers, not only the one that decided: "why did it pass" has an answer too.
+                        var verdict = check.DryRun ? $"dry run, {check.Verdict.ToString().ToLowerInvariant()}" : check.Verdict.ToString().ToLowerInvariant();
+                        Consoles.Human.MarkupLine(Markup.Escape($"      {check.Metric} {verdict} ({check.Test}; {check.Threshold}): {check.Reason}"));
+                    }
                 }
             }
 

@@ -140,6 +140,12 @@ internal static class Reports
         };
     }
 
+    /// <summary>The analysis checks an event carries (Failed, AnalysisPassed, AnalysisFailedPaused, AnalysisAccepted), or none.</summary>
+    public static IReadOnlyList<AnalysisCheck> ChecksOf(EventReport e) =>
+        e.Data is { ValueKind: JsonValueKind.Object } data && data.TryGetProperty("checks", out var checks) && checks.ValueKind == JsonValueKind.Array
+            ? checks.Deserialize(CliJsonContext.Default.IReadOnlyListAnalysisCheck) ?? []
+            : [];
+
     /// <summary>
     /// The analysis verdict that decided the deployment, with its numbers: the failure's when analysis failed it, else the
     /// latest verdict an event recorded (an analysis step passing, a failure held for a person), else the background

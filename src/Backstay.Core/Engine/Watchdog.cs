@@ -33,6 +33,9 @@ internal sealed class Watchdog(DeploymentContext context)
     private DateTimeOffset _lastAlarmCheck;
     private DateTimeOffset _lastPausedDriftCheck;
 
+    /// <summary>The background analysis's latest verdict, or null before the target had production traffic.</summary>
+    public AnalysisReading? LastAnalysis => _analysis;
+
     /// <summary>The chart points of both revisions, recorded at the evaluations this watch makes.</summary>
     public SeriesRecorder Series { get; } = new(context);
 

@@ -165,6 +165,23 @@ public sealed class DeploymentEngineRollbackTests
     }
 
     [Fact]
+    public async Task RunAsync_WaitEndsBeforeTheAnalysisCouldJudge_TheTimelineSaysSo()
+    {
+        await using var harness = new EngineHarness();
+        await harness.StartEngineAsync();
+        await harness.DeployAsync(Specs.Service(), r => harness.Platform.SetTraffic(Web, r, Good));
+
+        // One clean request a second: five in the 5 s wait, short of the 20 a pass needs.
+        var spec = Specs.Service(Specs.Canary(Specs.Weight(10), Specs.Pause(TimeSpan.FromSeconds(5))));
+        var deployment = await harness.DeployAsync(spec,
+            r => harness.Platform.SetTraffic(Web, r, r == 2 ? new TrafficProfile { RequestsPerSecond = 1 } : Good));
+
+        var continued = harness.Store.Events(deployment.Id).First(e => e.Type == "Continued");
+        continued.Message.ShouldStartWith("wait ended; analysis could not judge revision 2 yet: error rate 0% (");
+        continued.Message.ShouldContain("of the 20 requests needed to pass");
+    }
+
+    [Fact]
     public async Task RunAsync_InstanceNeverHealthy_FailsAfterStartTimeoutAndRollsBack()
     {
         await using var harness = new EngineHarness();

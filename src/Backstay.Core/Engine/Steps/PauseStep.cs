@@ -1,3 +1,4 @@
+using Backstay.Core.Analysis;
 using Backstay.Core.Model;
 
 namespace Backstay.Core.Engine.Steps;
@@ -48,6 +49,9 @@ internal static class PauseStep
             }
         }
 
-        await context.Record.EventAsync("Continued", until is null ? "pause ended" : "wait ended", cancellationToken);
+        // A wait is not a verdict: when the analysis could not judge the target yet, the timeline says so rather than
+        // letting the next step look vouched for.
+        var unjudged = context.Watchdog.LastAnalysis is { Verdict: Verdict.Inconclusive } reading ? $"; analysis could not judge revision {context.Target.Number} yet: {reading.Reason}" : "";
+        await context.Record.EventAsync("Continued", (until is null ? "pause ended" : "wait ended") + unjudged, cancellationToken);
     }
 }
