@@ -63,6 +63,66 @@ public sealed class AnalysisEndToEndTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task OnFailurePause_FailedAnalysisHoldsTrafficForAPerson_RollbackRestoresTheStable_ContinueAcceptsTheFailure()
+    {
+        _cli.WriteFile("backstay.yaml", $$"""
+            service: hold
+            platform:
+              local:
+                instances: 1
+                listeners: { production: 127.0.0.1:{{_prod}} }
+            task:
+              image: builtin:hello
+              startTimeout: 30s
+              healthCheck: { path: /healthz, interval: 200ms, timeout: 150ms, healthyThreshold: 1, unhealthyThreshold: 2 }
+            strategy:
+              canary: { steps: [ { setWeight: 30 }, { pause: { duration: 10s } }, { setWeight: 100 } ] }
+            analysis: { window: 5s, errorRate: { max: 5% }, onFailure: pause, pauseTimeout: 10m }
+            """);
+        await _cli.StartServeAsync();
+        (await _cli.DeployAsync()).Outcome.ShouldBe("Succeeded");
+        using var load = new CancellationTokenSource();
+        var loading = Enumerable.Range(0, 2).Select(_ => Task.Run(() => CliRunner.LoadAsync(_prod, load.Token))).ToList();
+        try
+        {
+            // Half its requests fail: held where it is, with the failure's numbers, not rolled back.
+            var held = await _cli.DeployAsync("--env", "ERROR_RATE=0.5");
+
+            held.ExitCode.ShouldBe(5, held.Raw);
+            held.Outcome.ShouldBe("Paused", held.Raw);
+            var analysis = JsonDocument.Parse(held.Raw).RootElement.GetProperty("analysis");
+            analysis.GetProperty("source").GetString().ShouldBe("AnalysisFailedPaused");
+            Check(held.Raw, "errorRate").GetProperty("verdict").GetString().ShouldBe("Fail");
+            (await CliRunner.ServedRevisionsAsync(_prod, 40)).ShouldContain(2, "the traffic is held where it was, the canary still serves");
+
+            // A person rolls it back: the stable revision serves everything again.
+            var rollback = await _cli.RunAsync(TimeSpan.FromSeconds(90), "rollback", "hold", "--output", "json");
+            rollback.ExitCode.ShouldBe(0, rollback.Stdout + rollback.Stderr);
+            (await _cli.WaitForOutcomeAsync("hold", held.Id, "RolledBack")).GetProperty("outcome").GetString().ShouldBe("RolledBack");
+            (await CliRunner.ServedRevisionsAsync(_prod, 20)).ShouldAllBe(r => r == 1);
+
+            // Another bad one, and this time a person accepts the failure: the error-rate check becomes a dry run and the
+            // deployment goes on to the end.
+            var accepted = await _cli.DeployAsync("--env", "ERROR_RATE=0.5");
+            accepted.Outcome.ShouldBe("Paused", accepted.Raw);
+            var answer = await _cli.RunAsync(TimeSpan.FromSeconds(90), "continue", accepted.Id, "--output", "json");
+            answer.ExitCode.ShouldBe(0, answer.Stdout + answer.Stderr);
+            var done = await _cli.WaitForOutcomeAsync("hold", accepted.Id, "Succeeded");
+            var events = JsonDocument.Parse((await _cli.RunAsync("history", "hold", "--events", "--output", "json")).Stdout).RootElement
+                .EnumerateArray().Single(d => d.GetProperty("id").GetString() == accepted.Id).GetProperty("events").EnumerateArray()
+                .Select(e => e.GetProperty("type").GetString()).ToList();
+            events.ShouldContain("AnalysisFailedPaused");
+            events.ShouldContain("AnalysisAccepted");
+            done.GetProperty("outcome").GetString().ShouldBe("Succeeded");
+        }
+        finally
+        {
+            await load.CancelAsync();
+            await Task.WhenAll(loading);
+        }
+    }
+
     /// <summary>The named check of the verdict that decided the deployment (the report's `analysis`).</summary>
     private static JsonElement Check(string report, string metric)
     {
