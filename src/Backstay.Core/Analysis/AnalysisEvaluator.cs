@@ -151,20 +151,34 @@ public static class AnalysisEvaluator
 public sealed class ConsecutiveFailureCounter(int required)
 {
     private int _failures;
+    private DateTimeOffset? _lastCounted;
 
     public int Failures => _failures;
 
     /// <summary>Starts counting again (after a person accepted a failed analysis).</summary>
-    public void Reset() => _failures = 0;
+    public void Reset() => (_failures, _lastCounted) = (0, null);
 
     /// <summary>
     /// Records a result; true when the required number of consecutive failures has been reached, or at once when an
     /// always-valid sequential test failed (its false-rollback rate already holds across every look; waiting adds nothing).
     /// </summary>
-    public bool Record(AnalysisResult result)
+    public bool Record(AnalysisResult result) => Record(result, at: null, spacing: TimeSpan.Zero);
+
+    /// <summary>
+    /// Records a result seen at <paramref name="at"/>; a failure counts only when <paramref name="spacing"/> (the analysis
+    /// interval) has passed since the last one counted, so looks made as requests arrive, many per interval, do not use up
+    /// consecutiveFailures faster than the spec's interval says.
+    /// </summary>
+    public bool Record(AnalysisResult result, DateTimeOffset? at, TimeSpan spacing)
     {
         ArgumentNullException.ThrowIfNull(result);
-        _failures = result.Verdict == Verdict.Fail ? _failures + 1 : result.Verdict == Verdict.Pass ? 0 : _failures;
+        var counts = at is null || _lastCounted is null || at.Value - _lastCounted.Value >= spacing;
+        if (result.Verdict == Verdict.Fail && counts)
+        {
+            _lastCounted = at;
+        }
+
+        _failures = result.Verdict == Verdict.Fail ? (counts ? _failures + 1 : _failures) : result.Verdict == Verdict.Pass ? 0 : _failures;
         return _failures >= required || (result.Verdict == Verdict.Fail && result.Checks.Any(c => c is { Verdict: Verdict.Fail, Sequential: true, DryRun: false }));
     }
 }

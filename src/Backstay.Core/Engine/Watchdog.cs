@@ -207,7 +207,7 @@ internal sealed class Watchdog(DeploymentContext context)
         {
             var result = await JudgeAsync(context.Plan.Analysis, cancellationToken);
             metrics = result.Metrics;
-            var fails = _background.Record(result);
+            var fails = _background.Record(result, context.Time.GetUtcNow(), context.Plan.Analysis.Interval);
             // A sequential test's failure needs no more looks: one is all it takes.
             var toRollBack = result.Checks.Any(c => c is { Verdict: Verdict.Fail, Sequential: true, DryRun: false }) ? 1 : context.Plan.Analysis.ConsecutiveFailures;
             _analysis = new AnalysisReading(result.Verdict, result.Reason, _background.Failures, toRollBack, context.Time.GetUtcNow())

@@ -28,7 +28,7 @@ internal static class AnalysisStep
             var evaluating = context.Time.GetTimestamp();
             var result = await context.Watchdog.JudgeAsync(spec, cancellationToken);
             context.Timings.Analysis.Observe(context.Time.GetElapsedTime(evaluating).TotalSeconds);
-            if (counter.Record(result))
+            if (counter.Record(result, context.Time.GetUtcNow(), spec.Interval))
             {
                 await context.Watchdog.OnAnalysisFailedAsync(spec, result, cancellationToken);
                 counter.Reset();
