@@ -172,13 +172,16 @@ public sealed class ConsecutiveFailureCounter(int required)
     public bool Record(AnalysisResult result, DateTimeOffset? at, TimeSpan spacing)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var counts = at is null || _lastCounted is null || at.Value - _lastCounted.Value >= spacing;
-        if (result.Verdict == Verdict.Fail && counts)
+        if (result.Verdict == Verdict.Pass)
         {
+            _failures = 0;
+        }
+        else if (result.Verdict == Verdict.Fail && (at is null || _lastCounted is null || at.Value - _lastCounted.Value >= spacing))
+        {
+            _failures++;
             _lastCounted = at;
         }
 
-        _failures = result.Verdict == Verdict.Fail ? (counts ? _failures + 1 : _failures) : result.Verdict == Verdict.Pass ? 0 : _failures;
         return _failures >= required || (result.Verdict == Verdict.Fail && result.Checks.Any(c => c is { Verdict: Verdict.Fail, Sequential: true, DryRun: false }));
     }
 }
