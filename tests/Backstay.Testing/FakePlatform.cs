@@ -346,6 +346,9 @@ public sealed class FakePlatform(TimeProvider time) : IPlatform, ICompute, ITraf
             services.ToDictionary(s => s, s => WeightsNow(s, Listener.Production), StringComparer.Ordinal));
     }
 
+    /// <summary>The custom-metric providers the platform offers besides the built-in ones (a test's, for the engine's tests).</summary>
+    public IReadOnlyList<IMetricProvider> MetricProviders { get; set; } = [];
+
     /// <summary>Whether the engine is told of each request as it arrives (like the local platform), or judges only every interval.</summary>
     public bool ReportsArrivals { get; set; }
 

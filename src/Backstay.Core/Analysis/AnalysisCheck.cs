@@ -52,6 +52,13 @@ public sealed record AnalysisCheck
     /// </summary>
     public bool Sequential { get; init; }
 
+    /// <summary>
+    /// For a custom metric, the readings in a row that were out of range. Such a check already waited for
+    /// <c>consecutiveFailures</c> readings of its own (each counted once, however often it is looked at), so its failure
+    /// counts at once.
+    /// </summary>
+    public int? Readings { get; init; }
+
     /// <summary>The evidence is strong enough for this verdict (always for a fail; for a pass, the test is sure of it).</summary>
     public bool Conclusive { get; init; }
 

@@ -160,7 +160,8 @@ public sealed class ConsecutiveFailureCounter(int required)
 
     /// <summary>
     /// Records a result; true when the required number of consecutive failures has been reached, or at once when an
-    /// always-valid sequential test failed (its false-rollback rate already holds across every look; waiting adds nothing).
+    /// always-valid sequential test failed (its false-rollback rate already holds across every look; waiting adds nothing)
+    /// or a custom metric failed (it counted its own readings in a row).
     /// </summary>
     public bool Record(AnalysisResult result) => Record(result, at: null, spacing: TimeSpan.Zero);
 
@@ -182,6 +183,6 @@ public sealed class ConsecutiveFailureCounter(int required)
             _lastCounted = at;
         }
 
-        return _failures >= required || (result.Verdict == Verdict.Fail && result.Checks.Any(c => c is { Verdict: Verdict.Fail, Sequential: true, DryRun: false }));
+        return _failures >= required || (result.Verdict == Verdict.Fail && result.Checks.Any(c => c is { Verdict: Verdict.Fail, DryRun: false } && (c.Sequential || c.Readings is not null)));
     }
 }

@@ -1,4 +1,5 @@
 using Backstay.Core.Analysis;
+using Backstay.Core.Metrics;
 using Backstay.Core.Model;
 using Backstay.Core.Ports;
 using Backstay.Core.Spec;
@@ -76,8 +77,21 @@ internal sealed class DeploymentContext
         var baseline = compares && Stable is { } stable
             ? await Platform.Signals.GetMetricsAsync(Service, stable.Number, spec.Window, TargetTrafficSince, cancellationToken)
             : null;
-        return AnalysisEvaluator.Evaluate(spec, metrics, baseline);
+        var result = AnalysisEvaluator.Evaluate(spec, metrics, baseline);
+        if (spec.Metrics.Count == 0)
+        {
+            return result;
+        }
+
+        var query = new MetricQuery(Service, Target.Number, Stable?.Number, spec.Window, Time.GetUtcNow());
+        return AnalysisEvaluator.Combine([.. result.Checks, .. MetricReadings.Check(spec, query)], metrics) with { Comparison = result.Comparison };
     }
+
+    /// <summary>The custom metrics' readings (analysis.metrics), made by the platform's providers before the built-in ones.</summary>
+    private MetricReadings MetricReadings => _metricReadings ??= new MetricReadings(
+        [.. Platform.MetricProviders, new PrometheusMetricProvider(), new WebMetricProvider()], Time);
+
+    private MetricReadings? _metricReadings;
 
     public async Task<InstanceSet?> GetSetAsync(int revision, CancellationToken cancellationToken) =>
         (await Platform.Compute.ListAsync(Service, cancellationToken)).FirstOrDefault(s => s.Revision == revision);

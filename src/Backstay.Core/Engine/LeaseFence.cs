@@ -65,6 +65,8 @@ public sealed class LeaseFence(IStateStore store, string key, string owner, long
 
         public INativeRollout? NativeRollout => inner.NativeRollout is null ? null : this;
 
+        public IReadOnlyList<IMetricProvider> MetricProviders => inner.MetricProviders;
+
         public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => inner.CheckServiceAsync(spec, cancellationToken);
 
         public async Task EnsureServiceAsync(ServiceSpec spec, CancellationToken cancellationToken)

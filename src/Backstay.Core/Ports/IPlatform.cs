@@ -66,6 +66,9 @@ public interface IPlatform : IAsyncDisposable
     Task<string> LogsHintAsync(ServiceSpec spec, int revision, CancellationToken cancellationToken) =>
         Task.FromResult($"see `backstay logs {spec.Service}`");
 
+    /// <summary>Where the platform reads custom metrics from besides the built-in providers (ECS: CloudWatch).</summary>
+    IReadOnlyList<IMetricProvider> MetricProviders => [];
+
     /// <summary>Rollouts the platform runs itself (ECS's rolling deployment controller), or null when it has none.</summary>
     INativeRollout? NativeRollout => null;
 }

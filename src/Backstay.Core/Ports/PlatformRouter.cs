@@ -33,6 +33,8 @@ public sealed class PlatformRouter(IReadOnlyList<IPlatform> platforms, Func<stri
 
     public INativeRollout? NativeRollout => this;
 
+    public IReadOnlyList<IMetricProvider> MetricProviders => [.. _byKind.Values.SelectMany(p => p.MetricProviders)];
+
     // Checks and hints do not tell a platform about the service: they must not mark it known here, or a later call by name skips AttachAsync.
     public Task CheckServiceAsync(ServiceSpec spec, CancellationToken cancellationToken) => KindOf(spec).CheckServiceAsync(spec, cancellationToken);
 

@@ -44,7 +44,20 @@ internal static class SpecKeys
 
     public static readonly IReadOnlyList<string> Analysis =
         ["window", "minRequests", "errorRate", "latency", "latencyP99", "latencyP90", "consecutiveFailures", "interval", "confidence",
-         "onFailure", "pauseTimeout", "onPauseTimeout"];
+         "onFailure", "pauseTimeout", "onPauseTimeout", "metrics"];
+
+    /// <summary><c>analysis.metrics[]</c>: a custom metric read from one provider.</summary>
+    public static readonly IReadOnlyList<string> Metric = ["name", "max", "min", "interval", "timeout", "dryRun", "prometheus", "web", "cloudWatch"];
+
+    public static readonly IReadOnlyList<string> MetricProviderKeys = ["prometheus", "web", "cloudWatch"];
+
+    public static readonly IReadOnlyList<string> PrometheusMetric = ["address", "query"];
+
+    public static readonly IReadOnlyList<string> WebMetric = ["url", "jsonPath"];
+
+    public static readonly IReadOnlyList<string> CloudWatchMetric = ["queries"];
+
+    public static readonly IReadOnlyList<string> CloudWatchQuery = ["id", "expression", "namespace", "metricName", "dimensions", "stat", "period", "returnData"];
 
     public static readonly IReadOnlyList<string> Threshold = ["max", "dryRun"];
 

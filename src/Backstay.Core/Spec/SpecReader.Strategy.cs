@@ -255,6 +255,7 @@ internal sealed partial class SpecReader
             OnPauseTimeout = map.Get("onPauseTimeout") is { } onTimeout
                 ? ReadChoice(onTimeout, map.PathOf("onPauseTimeout"), SpecKeys.OnTimeoutActions) ?? defaults.OnPauseTimeout
                 : defaults.OnPauseTimeout,
+            Metrics = ReadMetrics(map, defaults.Metrics),
         };
     }
 

@@ -162,6 +162,7 @@ internal sealed partial class SpecReader(string fileName)
         var retention = ReadRetention(map);
         var notifications = ReadNotifications(map);
         CheckStrategyFitsPlatform(platform, strategy);
+        CheckMetricsFitPlatform(platform);
 
         if (platform is null || task is null)
         {

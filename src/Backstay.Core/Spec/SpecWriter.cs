@@ -143,7 +143,31 @@ internal static class SpecWriter
         ("confidence", Plain(analysis.Confidence.ToString("0.###################", CultureInfo.InvariantCulture))),
         ("onFailure", Text(analysis.OnFailure)),
         ("pauseTimeout", Duration(analysis.PauseTimeout)),
-        ("onPauseTimeout", Text(analysis.OnPauseTimeout)));
+        ("onPauseTimeout", Text(analysis.OnPauseTimeout)),
+        ("metrics", analysis.Metrics is { } metrics ? List(metrics.Select(Metric)) : null));
+
+    private static YamlNode Metric(MetricSpec? metric) => metric is null ? Null() : Map(
+        ("name", Text(metric.Name)),
+        ("max", metric.Max is { } max ? Number(max) : null),
+        ("min", metric.Min is { } min ? Number(min) : null),
+        ("interval", Duration(metric.Interval)),
+        ("timeout", Duration(metric.Timeout)),
+        ("dryRun", Bool(metric.DryRun)),
+        ("prometheus", metric.Prometheus is { } prometheus ? Map(("address", Text(prometheus.Address)), ("query", Text(prometheus.Query))) : null),
+        ("web", metric.Web is { } web ? Map(("url", Text(web.Url)), ("jsonPath", Text(web.JsonPath))) : null),
+        ("cloudWatch", metric.CloudWatch is { } cloudWatch ? Map(("queries", cloudWatch.Queries is { } queries ? List(queries.Select(CloudWatchQuery)) : null)) : null));
+
+    private static YamlNode CloudWatchQuery(CloudWatchQuerySpec? query) => query is null ? Null() : Map(
+        ("id", Text(query.Id)),
+        ("expression", Text(query.Expression)),
+        ("namespace", Text(query.Namespace)),
+        ("metricName", Text(query.MetricName)),
+        ("dimensions", query.Expression is null && query.Dimensions is { } dimensions ? Map([.. dimensions.Select(d => (d.Key, (YamlNode?)Text(d.Value)))]) : null),
+        ("stat", Text(query.Stat)),
+        ("period", query.Expression is null ? Int(query.Period) : null),
+        ("returnData", Bool(query.ReturnData)));
+
+    private static YamlScalarNode Number(double value) => Plain(value.ToString("R", CultureInfo.InvariantCulture));
 
     private static YamlNode ErrorRate(AnalysisSpec analysis)
     {

@@ -15,18 +15,27 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Func<int, int?> _respond;
+    private readonly Func<int, ReceivedRequest, Reply?> _respond;
     private readonly Lock _gate = new();
     private readonly List<ReceivedRequest> _requests = [];
     private readonly List<Task> _connections = [];
     private readonly Task _accepting;
 
     public LoopbackHttpServer(Func<int, int?> respond)
+        : this((number, _) => respond(number) is { } status ? new Reply(status, "text/plain", $"answer {number}") : null)
+    {
+    }
+
+    private LoopbackHttpServer(Func<int, ReceivedRequest, Reply?> respond)
     {
         _respond = respond;
         _listener.Start();
         _accepting = AcceptAsync();
     }
+
+    /// <summary>A server that answers each request with the status and JSON body the test computes from it.</summary>
+    public static LoopbackHttpServer Json(Func<ReceivedRequest, (int Status, string Body)> answer) =>
+        new((_, request) => answer(request) is var (status, body) ? new Reply(status, "application/json", body) : null);
 
     /// <summary>A server that answers every request with the status.</summary>
     public static LoopbackHttpServer Always(int status) => new(_ => status);
@@ -92,15 +101,15 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                     number = _requests.Count;
                 }
 
-                if (_respond(number) is not { } status)
+                if (_respond(number, request) is not { } reply)
                 {
                     await Task.Delay(Timeout.Infinite, _stop.Token);
                     return;
                 }
 
-                var body = Encoding.UTF8.GetBytes($"answer {number}");
+                var body = Encoding.UTF8.GetBytes(reply.Body);
                 var head = Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 {status} Status{status}\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+                    $"HTTP/1.1 {reply.Status} Status{reply.Status}\r\nContent-Type: {reply.ContentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
                 await stream.WriteAsync(head, _stop.Token);
                 await stream.WriteAsync(body, _stop.Token);
                 await stream.FlushAsync(_stop.Token);
@@ -165,3 +174,6 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
         return -1;
     }
 }
+
+/// <summary>An answer of <see cref="LoopbackHttpServer"/>.</summary>
+internal sealed record Reply(int Status, string ContentType, string Body);
