@@ -26,6 +26,7 @@ builder.Logging.ClearProviders();
 builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{settings.Port}"));
 
 var app = builder.Build();
+var served = new RequestCounts();
 
 app.Use(async (context, next) =>
 {
@@ -47,10 +48,15 @@ app.MapGet("/", async (CancellationToken cancellationToken) =>
 
     // The error share is a test knob, not security.
     var fail = settings.ErrorRate > 0 && Random.Shared.NextDouble() < settings.ErrorRate;
+    served.Add(fail ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK);
     return fail
         ? Results.Text($"error from revision {settings.Revision} (ERROR_RATE)\n", statusCode: StatusCodes.Status500InternalServerError)
         : Results.Text($"{settings.Greeting} from revision {settings.Revision}\n");
 });
+
+// Prometheus's text format: the requests to / by status code, for a metric provider to judge a canary by. The revision
+// and service come from where Prometheus found the instance (the local runtime's prometheus-targets.json), not from here.
+app.MapGet("/metrics", () => Results.Text(served.Render(), "text/plain; version=0.0.4"));
 
 if (settings.CrashAfterMs is { } crashAfter)
 {

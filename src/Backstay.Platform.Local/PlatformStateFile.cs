@@ -86,7 +86,9 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
             }
 
             var covered = Interlocked.Read(ref _requested);
-            Write(Path, snapshot());
+            var state = snapshot();
+            Write(Path, state);
+            PrometheusTargets.Write(Path, state);
             _written = covered;
         }
     }
