@@ -18,8 +18,9 @@ namespace Backstay.Platform.Ecs.Tests;
 /// other (<c>errors / requests</c>, or a malformed one such as <c>errors +</c>) with an empty Complete result, where AWS
 /// computes it or refuses it with a ValidationError; it computes only Sum, Average, Minimum, Maximum and SampleCount and
 /// fails with a bare 500 page on any other statistic that has data (AWS computes p99 and refuses an unknown one with a
-/// 400 ValidationError); it never answers a status other than Complete; and with dimensions given it matches a metric by
-/// name and dimensions only, not by namespace.
+/// 400 ValidationError); it never answers a status other than Complete; with dimensions given it matches a metric by
+/// name and dimensions only, not by namespace; and it stamps each point with the start of its period counted from
+/// StartTime (12:01:54), where AWS aligns periods to the clock (12:01:00).
 /// </remarks>
 [Collection(MotoCollection.Name)]
 public sealed class CloudWatchMetricProviderTests(MotoServer moto)
