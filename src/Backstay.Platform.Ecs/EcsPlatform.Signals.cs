@@ -64,6 +64,15 @@ public sealed partial class EcsPlatform
         return metrics;
     }
 
+    /// <summary>CloudWatch metrics of <c>analysis.metrics[]</c>, read in the account and region of the service they are about.</summary>
+    public IReadOnlyList<IMetricProvider> MetricProviders => [new CloudWatchMetricProvider(GetMetricDataAsync)];
+
+    private Task<GetMetricDataResponse> GetMetricDataAsync(string service, GetMetricDataRequest request, CancellationToken cancellationToken)
+    {
+        var context = Context(service);
+        return CallAsync(context, () => context.Aws.CloudWatch.GetMetricDataAsync(request, cancellationToken));
+    }
+
     /// <summary>
     /// The states of the alarms the spec names; an alarm that does not exist is an error, not a silent OK. Read at most
     /// every <see cref="EcsPlatformOptions.AlarmsTtl"/> per service (CloudWatch evaluates an alarm once a period, a minute

@@ -19,14 +19,32 @@ internal sealed class CloudWatchClient(QueryServiceClient query)
             var p = $"MetricDataQueries.member.{N(i + 1)}";
             parameters.Add(new($"{p}.Id", q.Id));
             parameters.Add(new($"{p}.ReturnData", q.ReturnData ? "true" : "false"));
-            parameters.Add(new($"{p}.MetricStat.Period", N(q.MetricStat.Period)));
-            parameters.Add(new($"{p}.MetricStat.Stat", q.MetricStat.Stat));
-            parameters.Add(new($"{p}.MetricStat.Metric.Namespace", q.MetricStat.Metric.Namespace));
-            parameters.Add(new($"{p}.MetricStat.Metric.MetricName", q.MetricStat.Metric.MetricName));
-            for (var d = 0; d < q.MetricStat.Metric.Dimensions.Count; d++)
+            if (q.Label is { } label)
             {
-                parameters.Add(new($"{p}.MetricStat.Metric.Dimensions.member.{N(d + 1)}.Name", q.MetricStat.Metric.Dimensions[d].Name));
-                parameters.Add(new($"{p}.MetricStat.Metric.Dimensions.member.{N(d + 1)}.Value", q.MetricStat.Metric.Dimensions[d].Value));
+                parameters.Add(new($"{p}.Label", label));
+            }
+
+            // A query is an expression or a metric: CloudWatch refuses one with both.
+            if (q.Expression is { } expression)
+            {
+                parameters.Add(new($"{p}.Expression", expression));
+                if (q.Period is { } period)
+                {
+                    parameters.Add(new($"{p}.Period", N(period)));
+                }
+
+                continue;
+            }
+
+            var stat = q.MetricStat ?? throw new ArgumentException($"query '{q.Id}' has neither a MetricStat nor an Expression", nameof(request));
+            parameters.Add(new($"{p}.MetricStat.Period", N(stat.Period)));
+            parameters.Add(new($"{p}.MetricStat.Stat", stat.Stat));
+            parameters.Add(new($"{p}.MetricStat.Metric.Namespace", stat.Metric.Namespace));
+            parameters.Add(new($"{p}.MetricStat.Metric.MetricName", stat.Metric.MetricName));
+            for (var d = 0; d < stat.Metric.Dimensions.Count; d++)
+            {
+                parameters.Add(new($"{p}.MetricStat.Metric.Dimensions.member.{N(d + 1)}.Name", stat.Metric.Dimensions[d].Name));
+                parameters.Add(new($"{p}.MetricStat.Metric.Dimensions.member.{N(d + 1)}.Value", stat.Metric.Dimensions[d].Value));
             }
         }
 
@@ -48,15 +66,17 @@ internal sealed class CloudWatchClient(QueryServiceClient query)
                 StatusCode = r.Text("StatusCode"),
                 Timestamps = r.Members("Timestamps").Select(t => DateTimeOffset.Parse(t.Value, CultureInfo.InvariantCulture)).ToList(),
                 Values = r.Members("Values").Select(v => double.Parse(v.Value, NumberStyles.Float, CultureInfo.InvariantCulture)).ToList(),
+                Messages = r.Members("Messages").Select(m => $"{m.Text("Code")}: {m.Text("Value")}").ToList(),
             }));
             next = result.Text("NextToken");
         }
         while (!string.IsNullOrEmpty(next));
 
-        // Pages repeat a query's id with more points; merge them.
+        // Pages repeat a result with more points; merge them. A SEARCH returns one result per series, all with the
+        // query's id and each with its own label, so those are kept apart.
         return new GetMetricDataResponse
         {
-            MetricDataResults = results.GroupBy(r => r.Id).Select(g => g.First() with
+            MetricDataResults = results.GroupBy(r => (r.Id, r.Label)).Select(g => g.First() with
             {
                 Timestamps = g.SelectMany(r => r.Timestamps).ToList(),
                 Values = g.SelectMany(r => r.Values).ToList(),
