@@ -47,6 +47,44 @@ public sealed class ApiDoorsTests(ServerFixture server, ITestOutputHelper output
         served.StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
+    [Theory]
+    [InlineData("""[ { "name": "ratio", "max": 0.1 } ]""", "spec.analysis.metrics[0]", "needs a provider")]
+    [InlineData("""[ { "name": "ratio", "max": 0.1, "web": { "url": "http://127.0.0.1:9/", "jsonPath": "data" } } ]""", "spec.analysis.metrics[0].web.jsonPath", "must start with $")]
+    [InlineData("""[ { "name": "ratio", "max": 0.1, "cloudWatch": { "queries": [ { "id": "e", "namespace": "N", "metricName": "M", "stat": "Sum" } ] } } ]""", "spec.analysis.metrics[0].cloudWatch", "needs `platform: ecs`")]
+    public async Task Deploy_BadCustomMetric_Is400NamingTheKeyAsValidateDoes_AndNothingIsRecorded(string metrics, string key, string message)
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("metric"), pausing: false);
+
+        var body = JsonSerializer.SerializeToNode(Specs.Request(spec, "v1"), ClientJson.Options)!;
+        body["spec"]!["analysis"]!["metrics"] = JsonNode.Parse(metrics);
+        using var response = await SendAsync(admin, HttpMethod.Post, $"api/services/{spec.Service}/deployments", body.ToJsonString(), "application/json");
+
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors").EnumerateArray().ToList();
+        errors.ShouldContain(e => e.GetProperty("key").GetString() == key && e.GetProperty("message").GetString()!.Contains(message), text);
+        using var revisions = await admin.GetAsync($"api/services/{spec.Service}/revisions").Within(10);
+        revisions.StatusCode.ShouldBe(HttpStatusCode.NotFound, "nothing was recorded for the service");
+    }
+
+    [Fact]
+    public async Task Deploy_CustomMetricWithoutAName_Is400NamingWhereAndWhat()
+    {
+        using var admin = server.Admin();
+        var spec = Specs.Canary(Specs.NewService("metric"), pausing: false);
+
+        var body = JsonSerializer.SerializeToNode(Specs.Request(spec, "v1"), ClientJson.Options)!;
+        body["spec"]!["analysis"]!["metrics"] = JsonNode.Parse("""[ { "max": 0.1, "web": { "url": "http://127.0.0.1:9/", "jsonPath": "$.v" } } ]""");
+        using var response = await SendAsync(admin, HttpMethod.Post, $"api/services/{spec.Service}/deployments", body.ToJsonString(), "application/json");
+
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
+        var detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString().ShouldNotBeNull();
+        detail.ShouldContain("metrics[0]", Case.Sensitive, detail);
+        detail.ShouldContain("'name'");
+    }
+
     [Fact]
     public async Task Deploy_ManyProblems_AnswersTheFirst50AndTheCount()
     {

@@ -83,8 +83,10 @@ internal static class ApiJson
         }
         catch (JsonException ex)
         {
+            // Some of the serializer's messages (a required member missing) leave out where; the path says it.
+            var where = ex.Path is { Length: > 1 } path && !ex.Message.Contains(path, StringComparison.Ordinal) ? $" (at {path})" : "";
             throw new ApiException(StatusCodes.Status400BadRequest, ErrorKind.Invalid,
-                $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}");
+                $"The request body is not valid for {request.Method} {request.Path}: {Printable(ex.Message)}{Printable(where)}");
         }
         catch (NotSupportedException ex)
         {
