@@ -166,6 +166,42 @@ public sealed class EcsDeploymentFlowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Canary_CloudWatchMetricAboveItsMax_RollsBackWithTheReadingAsEvidence()
+    {
+        await using var flow = await EcsFlow.StartAsync("cwmetric");
+        var metricName = $"CheckoutErrors-{flow.World.Service}";
+        var metric = new MetricSpec
+        {
+            Name = "checkout-errors",
+            Max = 5,
+            Interval = TimeSpan.FromSeconds(1),
+            CloudWatch = new CloudWatchMetricSpec
+            {
+                Queries = [new CloudWatchQuerySpec { Id = "errors", Namespace = "Backstay/Test", MetricName = metricName, Dimensions = new Dictionary<string, string> { ["Revision"] = "{{revision}}" }, Stat = "Sum" }],
+            },
+        };
+        var spec = flow.World.Spec(new StrategySpec
+        {
+            Canary = new CanarySpec { Steps = [new SetWeightStep(20), new PauseStep(TimeSpan.FromMinutes(5)), new SetWeightStep(100)] },
+        }, alarms: false);
+        spec = spec with { Analysis = spec.Analysis with { Metrics = [metric] } };
+        (await flow.DeployAsync(spec, V1)).State.ShouldBe(DeploymentState.Succeeded);
+
+        var deployment = await flow.StartDeploymentAsync(spec, V2);
+        await flow.WaitForAsync(deployment.Id, d => d.State == DeploymentState.InProgress && d.TargetWeight == 20 && d.CurrentStep >= 2, "canary at 20% and waiting");
+        await flow.World.PutMetricAsync(metricName, "Revision", "1", 0, DateTimeOffset.UtcNow);
+        await flow.World.PutMetricAsync(metricName, "Revision", "2", 50, DateTimeOffset.UtcNow);
+        var done = await flow.WaitSettledAsync(deployment.Id);
+
+        done.State.ShouldBe(DeploymentState.RolledBack, done.Reason);
+        done.Reason.ShouldNotBeNull().ShouldContain("checkout-errors 50 outside max 5");
+        done.Reason.ShouldContain("Revision=2");
+        var failed = (await flow.EventsAsync(deployment.Id)).Single(e => e.Type == "Failed").DataJson.ShouldNotBeNull();
+        failed.ShouldContain("\"metric\":\"checkout-errors\"");
+        (await flow.World.ListenerWeightsAsync()).ShouldBe(new Dictionary<string, int> { [flow.World.Blue] = 100, [flow.World.Green] = 0 });
+    }
+
+    [Fact]
     public async Task Deployment_WithAlarmAlreadyInAlarm_StopsBeforeAnyTrafficMoves()
     {
         await using var flow = await EcsFlow.StartAsync("prealarm");

@@ -202,6 +202,18 @@ public sealed class MotoWorld : IDisposable
         await Aws.CloudWatch.Raw.CallAsync("PutMetricData", parameters, CancellationToken.None).WaitAsync(CallTimeout);
     }
 
+    /// <summary>Publishes one point of a custom metric with one dimension (moto matches custom metrics on name and dimensions).</summary>
+    public async Task PutMetricAsync(string metricName, string dimension, string value, double point, DateTimeOffset at)
+    {
+        await Aws.CloudWatch.Raw.CallAsync("PutMetricData",
+        [
+            new("Namespace", "Backstay/Test"), new("MetricData.member.1.MetricName", metricName),
+            new("MetricData.member.1.Value", point.ToString(CultureInfo.InvariantCulture)), new("MetricData.member.1.Unit", "Count"),
+            new("MetricData.member.1.Timestamp", QueryXml.Iso(at)),
+            new("MetricData.member.1.Dimensions.member.1.Name", dimension), new("MetricData.member.1.Dimensions.member.1.Value", value),
+        ], CancellationToken.None).WaitAsync(CallTimeout);
+    }
+
     public void Dispose() => _factory.Dispose();
 
     private async Task SetUpAsync()
