@@ -11,6 +11,9 @@ internal sealed partial class SpecReader
     private const string MetricExample =
         "`[ { name: error-ratio, max: 0.05, prometheus: { address: http://127.0.0.1:9090, query: 'sum(rate(http_errors_total{revision=\"{{revision}}\"}[{{window}}]))' } } ]`";
 
+    /// <summary>The names the built-in checks carry in the evidence; a custom metric may not take one.</summary>
+    private static readonly IReadOnlyList<string> BuiltInChecks = ["errorRate", "errorRate.maxIncrease", "latency.maxIncrease", "latencyP99", "latencyP90"];
+
     /// <summary>Where a cloudWatch metric was written, to tell the file's author when the platform is not ECS.</summary>
     private readonly List<(YamlNode Node, string Path)> _cloudWatchMetrics = [];
 
@@ -45,6 +48,12 @@ internal sealed partial class SpecReader
 
             if (ReadMetric(map) is { } metric)
             {
+                if (BuiltInChecks.Contains(metric.Name))
+                {
+                    Report(map.Get("name")!, map.PathOf("name"), $"'{metric.Name}' is the name of a built-in check ({string.Join(", ", BuiltInChecks)}); choose another, the evidence and `continue` tell checks apart by name");
+                    continue;
+                }
+
                 if (metrics.Any(m => m.Name == metric.Name))
                 {
                     Report(map.Get("name")!, map.PathOf("name"), $"'{metric.Name}' names another metric of this analysis too; each metric needs its own name (it labels the evidence)");

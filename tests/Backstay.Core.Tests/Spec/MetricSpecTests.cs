@@ -121,6 +121,7 @@ public sealed class MetricSpecTests
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/', jsonPath: 'data.value' } }", "analysis.metrics[0].web.jsonPath", "must start with $")]
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/', jsonPath: '$.items[?(@.a)]' } }", "analysis.metrics[0].web.jsonPath", "no filters or wildcards")]
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/' } }", "analysis.metrics[0].web.jsonPath", "is required")]
+    [InlineData("{ name: errorRate, max: 1, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].name", "is the name of a built-in check")]
     [InlineData("{ name: x, max: 1, thresold: 2, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].thresold", "")]
     public void Validate_MetricMistake_NamesTheKeyAndWhatWouldBeRight(string metric, string key, string message)
     {
