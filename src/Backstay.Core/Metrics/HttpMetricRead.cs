@@ -20,9 +20,20 @@ internal static class HttpMetricRead
     /// answer (unless <paramref name="errorsInJson"/>: Prometheus answers a bad query with 400 and a JSON error) throws
     /// <see cref="MetricReadException"/>.
     /// </summary>
-    public static async Task<JsonDocument> GetJsonAsync(string url, TimeSpan timeout, string what, bool errorsInJson, CancellationToken cancellationToken)
+    public static async Task<JsonDocument> GetJsonAsync(string url, string? secretEnv, TimeSpan timeout, string what, bool errorsInJson, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (secretEnv is not null)
+        {
+            var token = Environment.GetEnvironmentVariable(secretEnv);
+            if (string.IsNullOrEmpty(token))
+            {
+                throw new MetricReadException($"the secret environment variable {secretEnv} (secretEnv) is not set in the controller's environment");
+            }
+
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("backstay", "1"));
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -22,7 +22,7 @@ internal sealed class PrometheusMetricProvider : IMetricProvider
         var promql = MetricTemplate.Render(spec.Query, query);
         var time = (query.End.ToUnixTimeMilliseconds() / 1000.0).ToString("0.###", CultureInfo.InvariantCulture);
         var url = $"{spec.Address.TrimEnd('/')}/api/v1/query?query={Uri.EscapeDataString(promql)}&time={time}";
-        using var json = await HttpMetricRead.GetJsonAsync(url, metric.Timeout, $"Prometheus at {spec.Address}", errorsInJson: true, cancellationToken);
+        using var json = await HttpMetricRead.GetJsonAsync(url, spec.SecretEnv, metric.Timeout, $"Prometheus at {spec.Address}", errorsInJson: true, cancellationToken);
         return new MetricReading(ValueOf(json.RootElement), promql);
     }
 

@@ -20,7 +20,7 @@ internal sealed class WebMetricProvider : IMetricProvider
         var path = JsonPathSubset.TryParse(spec.JsonPath, out var error)
             ?? throw new MetricReadException($"jsonPath '{spec.JsonPath}' {error}");
         var url = MetricTemplate.Render(spec.Url, query, Uri.EscapeDataString);
-        using var json = await HttpMetricRead.GetJsonAsync(url, metric.Timeout, $"GET {url}", errorsInJson: false, cancellationToken);
+        using var json = await HttpMetricRead.GetJsonAsync(url, spec.SecretEnv, metric.Timeout, $"GET {url}", errorsInJson: false, cancellationToken);
         return new MetricReading(ValueAt(json.RootElement, path), $"GET {url} {spec.JsonPath}");
     }
 

@@ -52,6 +52,12 @@ public sealed record PrometheusMetricSpec
 
     /// <summary>The PromQL query, a template.</summary>
     public required string Query { get; init; }
+
+    /// <summary>
+    /// The controller's environment variable holding a token sent as <c>Authorization: Bearer</c>; the token itself never
+    /// goes in the spec, the evidence or a log.
+    /// </summary>
+    public string? SecretEnv { get; init; }
 }
 
 /// <summary>An HTTP GET returning JSON, with a JSONPath to the number.</summary>
@@ -62,6 +68,9 @@ public sealed record WebMetricSpec
 
     /// <summary>Where the number is in the JSON: <c>$.data.errorRate</c>, <c>$.items[0].value</c>, <c>$['p99']</c>.</summary>
     public required string JsonPath { get; init; }
+
+    /// <summary>The controller's environment variable holding a token sent as <c>Authorization: Bearer</c> (never a token in the URL: the URL is shown in the evidence).</summary>
+    public string? SecretEnv { get; init; }
 }
 
 /// <summary>

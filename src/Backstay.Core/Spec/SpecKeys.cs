@@ -51,9 +51,9 @@ internal static class SpecKeys
 
     public static readonly IReadOnlyList<string> MetricProviderKeys = ["prometheus", "web", "cloudWatch"];
 
-    public static readonly IReadOnlyList<string> PrometheusMetric = ["address", "query"];
+    public static readonly IReadOnlyList<string> PrometheusMetric = ["address", "query", "secretEnv"];
 
-    public static readonly IReadOnlyList<string> WebMetric = ["url", "jsonPath"];
+    public static readonly IReadOnlyList<string> WebMetric = ["url", "jsonPath", "secretEnv"];
 
     public static readonly IReadOnlyList<string> CloudWatchMetric = ["queries"];
 

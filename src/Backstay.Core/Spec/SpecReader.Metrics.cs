@@ -118,7 +118,7 @@ internal sealed partial class SpecReader
         var address = ReadHttpUrl(map, "address", "http://127.0.0.1:9090");
         var query = map.RequiredString("query", "'sum(rate(http_requests_total{revision=\"{{revision}}\",code=~\"5..\"}[{{window}}]))'");
         CheckTemplate(map, "query", query);
-        return new PrometheusMetricSpec { Address = address, Query = query };
+        return new PrometheusMetricSpec { Address = address, Query = query, SecretEnv = ReadSecretEnv(map) };
     }
 
     private WebMetricSpec? ReadWeb(SpecMap metric)
@@ -136,7 +136,7 @@ internal sealed partial class SpecReader
             Report(map.Get("jsonPath")!, map.PathOf("jsonPath"), $"{error}; got '{jsonPath}'");
         }
 
-        return new WebMetricSpec { Url = url, JsonPath = jsonPath };
+        return new WebMetricSpec { Url = url, JsonPath = jsonPath, SecretEnv = ReadSecretEnv(map) };
     }
 
     private CloudWatchMetricSpec? ReadCloudWatch(SpecMap metric)

@@ -153,8 +153,8 @@ internal static class SpecWriter
         ("interval", Duration(metric.Interval)),
         ("timeout", Duration(metric.Timeout)),
         ("dryRun", Bool(metric.DryRun)),
-        ("prometheus", metric.Prometheus is { } prometheus ? Map(("address", Text(prometheus.Address)), ("query", Text(prometheus.Query))) : null),
-        ("web", metric.Web is { } web ? Map(("url", Text(web.Url)), ("jsonPath", Text(web.JsonPath))) : null),
+        ("prometheus", metric.Prometheus is { } prometheus ? Map(("address", Text(prometheus.Address)), ("query", Text(prometheus.Query)), ("secretEnv", Text(prometheus.SecretEnv))) : null),
+        ("web", metric.Web is { } web ? Map(("url", Text(web.Url)), ("jsonPath", Text(web.JsonPath)), ("secretEnv", Text(web.SecretEnv))) : null),
         ("cloudWatch", metric.CloudWatch is { } cloudWatch ? Map(("queries", cloudWatch.Queries is { } queries ? List(queries.Select(CloudWatchQuery)) : null)) : null));
 
     private static YamlNode CloudWatchQuery(CloudWatchQuerySpec? query) => query is null ? Null() : Map(

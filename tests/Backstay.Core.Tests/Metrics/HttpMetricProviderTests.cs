@@ -98,6 +98,41 @@ public sealed class HttpMetricProviderTests
     }
 
     [Fact]
+    public async Task Web_SecretEnv_SendsTheTokenAsABearerHeaderAndNeverShowsIt()
+    {
+        var name = "BACKSTAY_TEST_METRIC_TOKEN_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        Environment.SetEnvironmentVariable(name, "s3cret-token");
+        try
+        {
+            await using var server = LoopbackHttpServer.Json(_ => (200, """{ "v": 1 }"""));
+            var metric = Web(server, "$.v");
+            metric = metric with { Web = metric.Web! with { SecretEnv = name } };
+
+            var reading = await new WebMetricProvider().ReadAsync(metric, Query, CancellationToken.None);
+
+            server.Requests.ShouldHaveSingleItem().Headers["Authorization"].ShouldBe("Bearer s3cret-token");
+            reading.Query.ShouldNotContain("s3cret");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    [Fact]
+    public async Task Prometheus_SecretEnvNotSet_FailsNamingTheVariableWithoutAsking()
+    {
+        await using var server = LoopbackHttpServer.Json(_ => (200, "{}"));
+        var metric = Prometheus(server);
+        metric = metric with { Prometheus = metric.Prometheus! with { SecretEnv = "BACKSTAY_TEST_NEVER_SET_TOKEN" } };
+
+        var error = await Should.ThrowAsync<MetricReadException>(() => new PrometheusMetricProvider().ReadAsync(metric, Query, CancellationToken.None));
+
+        error.Message.ShouldBe("the secret environment variable BACKSTAY_TEST_NEVER_SET_TOKEN (secretEnv) is not set in the controller's environment");
+        server.Requests.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task Prometheus_VectorOfOneSeries_IsTheValueAndTheQueryIsFilledIn()
     {
         await using var server = LoopbackHttpServer.Json(_ => (200,

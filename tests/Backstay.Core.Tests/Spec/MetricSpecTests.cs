@@ -36,7 +36,7 @@ public sealed class MetricSpecTests
               min: 0
               max: 250
               dryRun: true
-              web: { url: "http://127.0.0.1:8080/stats?service={{service}}&revision={{revision}}", jsonPath: "$.latency['p99']" }
+              web: { url: "http://127.0.0.1:8080/stats?service={{service}}&revision={{revision}}", jsonPath: "$.latency['p99']", secretEnv: STATS_TOKEN }
         """;
 
     private const string CloudWatch = """
@@ -73,6 +73,7 @@ public sealed class MetricSpecTests
             m => m.DryRun.ShouldBeTrue(),
             m => m.Min.ShouldBe(0),
             m => m.Web!.JsonPath.ShouldBe("$.latency['p99']"),
+            m => m.Web!.SecretEnv.ShouldBe("STATS_TOKEN"),
             m => m.Provider.ShouldBe("web"));
 
         // The API writes a JSON spec back as YAML and reads it with this same reader: nothing may be lost on the way.
@@ -121,6 +122,7 @@ public sealed class MetricSpecTests
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/', jsonPath: 'data.value' } }", "analysis.metrics[0].web.jsonPath", "must start with $")]
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/', jsonPath: '$.items[?(@.a)]' } }", "analysis.metrics[0].web.jsonPath", "no filters or wildcards")]
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/' } }", "analysis.metrics[0].web.jsonPath", "is required")]
+    [InlineData("{ name: x, max: 1, prometheus: { address: 'http://p/', query: up, secretEnv: 'my-token' } }", "analysis.metrics[0].prometheus.secretEnv", "must be the name of an environment variable")]
     [InlineData("{ name: errorRate, max: 1, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].name", "is the name of a built-in check")]
     [InlineData("{ name: x, max: 1, thresold: 2, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].thresold", "")]
     public void Validate_MetricMistake_NamesTheKeyAndWhatWouldBeRight(string metric, string key, string message)
