@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Backstay.Core.Ports;
@@ -65,7 +66,7 @@ internal static class HttpMetricRead
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new MetricReadException($"{what} did not answer within {timeout.TotalSeconds:0.#} s (the metric's timeout)");
+            throw new MetricReadException(string.Create(CultureInfo.InvariantCulture, $"{what} did not answer within {timeout.TotalSeconds:0.#} s (the metric's timeout)"));
         }
         catch (HttpRequestException e)
         {

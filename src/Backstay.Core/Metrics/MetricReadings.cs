@@ -67,7 +67,7 @@ internal sealed class MetricReadings(IReadOnlyList<IMetricProvider> providers, T
         }
         catch (OperationCanceledException)
         {
-            return new Outcome(started, null, null, $"no answer within {metric.Timeout.TotalSeconds:0.#} s (the metric's timeout)");
+            return new Outcome(started, null, null, string.Create(CultureInfo.InvariantCulture, $"no answer within {metric.Timeout.TotalSeconds:0.#} s (the metric's timeout)"));
         }
 #pragma warning disable CA1031 // A provider's bug must not end the analysis: it is shown as a reading that failed.
         catch (Exception e)
