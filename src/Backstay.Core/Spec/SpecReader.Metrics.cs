@@ -79,9 +79,10 @@ internal sealed partial class SpecReader
             return null;
         }
 
+        var dryRun = map.Bool("dryRun", false);
         var max = map.Get("max") is { } maxNode ? ReadNumber(maxNode, map.PathOf("max")) : null;
         var min = map.Get("min") is { } minNode ? ReadNumber(minNode, map.PathOf("min")) : null;
-        if (max is null && min is null && !map.Has("max") && !map.Has("min") && !map.Bool("dryRun", false))
+        if (max is null && min is null && !map.Has("max") && !map.Has("min") && !dryRun)
         {
             Report(map.Origin, map.Path, $"needs a range to judge '{name}' against: `max: 0.05`, `min: 0.9` or both (or `dryRun: true` to only show it)");
         }
@@ -96,7 +97,7 @@ internal sealed partial class SpecReader
             Name = name,
             Max = max,
             Min = min,
-            DryRun = map.Bool("dryRun", false),
+            DryRun = dryRun,
             Interval = map.Duration("interval", defaults.Interval),
             Timeout = map.Duration("timeout", defaults.Timeout),
         };

@@ -123,6 +123,7 @@ public sealed class MetricSpecTests
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/', jsonPath: '$.items[?(@.a)]' } }", "analysis.metrics[0].web.jsonPath", "no filters or wildcards")]
     [InlineData("{ name: x, max: 1, web: { url: 'http://a/' } }", "analysis.metrics[0].web.jsonPath", "is required")]
     [InlineData("{ name: x, max: 1, prometheus: { address: 'http://p/', query: up, secretEnv: 'my-token' } }", "analysis.metrics[0].prometheus.secretEnv", "must be the name of an environment variable")]
+    [InlineData("{ name: x, dryRun: maybe, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].dryRun", "must be true or false")]
     [InlineData("{ name: errorRate, max: 1, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].name", "is the name of a built-in check")]
     [InlineData("{ name: x, max: 1, thresold: 2, web: { url: 'http://a/', jsonPath: $.v } }", "analysis.metrics[0].thresold", "")]
     public void Validate_MetricMistake_NamesTheKeyAndWhatWouldBeRight(string metric, string key, string message)
