@@ -86,9 +86,7 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
             }
 
             var covered = Interlocked.Read(ref _requested);
-            var state = snapshot();
-            Write(Path, state);
-            PrometheusTargets.Write(Path, state);
+            Write(Path, snapshot());
             _written = covered;
         }
     }
@@ -145,11 +143,21 @@ internal sealed class PlatformStateFile(string path, Func<PersistedState> snapsh
         });
     }
 
-    /// <summary>Writes to a temporary file and renames it over the old one, so a crash never leaves half a file.</summary>
+    /// <summary>Writes platform.json and, beside it, the Prometheus targets that follow from it (<see cref="PrometheusTargets"/>).</summary>
     public static void Write(string path, PersistedState state)
     {
+        Replace(path, BackstayJson.Serialize(state, JsonOptions));
+        Replace(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, PrometheusTargets.FileName), PrometheusTargets.Render(state));
+    }
+
+    /// <summary>
+    /// Writes to a temporary file and renames it over the old one, so a crash never leaves half a file and a reader
+    /// (Prometheus) never sees one. UTF-8 without a byte-order mark, which Prometheus's JSON reader refuses.
+    /// </summary>
+    private static void Replace(string path, string content)
+    {
         var temp = path + ".tmp";
-        File.WriteAllText(temp, BackstayJson.Serialize(state, JsonOptions));
+        File.WriteAllText(temp, content);
         File.Move(temp, path, overwrite: true);
     }
 }

@@ -6,25 +6,16 @@ namespace Backstay.Platform.Local;
 /// <summary>
 /// Prometheus's file-based service discovery for the local runtime: <c>local/prometheus-targets.json</c> in the state
 /// directory lists every instance's address with the labels <c>service</c>, <c>revision</c> and <c>backstay_instance</c>,
-/// rewritten with platform.json. A Prometheus pointed at it (<c>file_sd_configs</c>) scrapes each revision's instances
-/// as they come and go, so a query such as <c>sum(rate(hello_requests_total{revision="{{revision}}"}[30s]))</c> can judge a
+/// rewritten with platform.json (<see cref="PlatformStateFile.Write"/>). A Prometheus pointed at it
+/// (<c>file_sd_configs</c>) scrapes each revision's instances as they come and go, so a query such as <c>sum(rate(hello_requests_total{revision="{{revision}}"}[30s]))</c> can judge a
 /// canary (docs/metric-providers.md).
 /// </summary>
 internal static class PrometheusTargets
 {
     public const string FileName = "prometheus-targets.json";
 
-    /// <summary>Writes the targets beside platform.json, atomically (Prometheus never reads half a file).</summary>
-    public static void Write(string platformJsonPath, PersistedState state)
-    {
-        var path = Path.Combine(Path.GetDirectoryName(platformJsonPath)!, FileName);
-        var temp = path + ".tmp";
-        // No byte-order mark: Prometheus's JSON reader refuses one.
-        File.WriteAllBytes(temp, Encoding.UTF8.GetBytes(Render(state)));
-        File.Move(temp, path, overwrite: true);
-    }
-
-    internal static string Render(PersistedState state)
+    /// <summary>The targets of every instance with a port, as Prometheus's file_sd JSON.</summary>
+    public static string Render(PersistedState state)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
