@@ -41,7 +41,7 @@ public sealed class AnalysisEndToEndTests : IDisposable
             var slow = await _cli.DeployAsync("--env", "LATENCY_MS=60");
 
             slow.Outcome.ShouldBe("RolledBack", slow.Raw);
-            var failed = Check(slow.Raw, "latency.maxIncrease");
+            var failed = CliRunner.AnalysisCheck(slow.Raw, "latency.maxIncrease");
             failed.GetProperty("verdict").GetString().ShouldBe("Fail", slow.Raw);
             failed.GetProperty("test").GetString().ShouldBe("always-valid Mann–Whitney U test");
             failed.GetProperty("target").GetProperty("requests").GetInt64().ShouldBeGreaterThan(0);
@@ -52,7 +52,7 @@ public sealed class AnalysisEndToEndTests : IDisposable
             var close = await _cli.DeployAsync("--env", "LATENCY_MS=3");
 
             close.Outcome.ShouldBe("Succeeded", close.Raw);
-            var passed = Check(close.Raw, "latency.maxIncrease");
+            var passed = CliRunner.AnalysisCheck(close.Raw, "latency.maxIncrease");
             passed.GetProperty("verdict").GetString().ShouldBe("Pass", close.Raw);
             passed.GetProperty("baseline").GetProperty("requests").GetInt64().ShouldBeGreaterThan(0);
         }
@@ -93,7 +93,7 @@ public sealed class AnalysisEndToEndTests : IDisposable
             held.Outcome.ShouldBe("Paused", held.Raw);
             var analysis = JsonDocument.Parse(held.Raw).RootElement.GetProperty("analysis");
             analysis.GetProperty("source").GetString().ShouldBe("AnalysisFailedPaused");
-            Check(held.Raw, "errorRate").GetProperty("verdict").GetString().ShouldBe("Fail");
+            CliRunner.AnalysisCheck(held.Raw, "errorRate").GetProperty("verdict").GetString().ShouldBe("Fail");
             (await CliRunner.ServedRevisionsAsync(_prod, 40)).ShouldContain(2, "the traffic is held where it was, the canary still serves");
 
             // A person rolls it back: the stable revision serves everything again.
@@ -121,12 +121,5 @@ public sealed class AnalysisEndToEndTests : IDisposable
             await load.CancelAsync();
             await Task.WhenAll(loading);
         }
-    }
-
-    /// <summary>The named check of the verdict that decided the deployment (the report's `analysis`).</summary>
-    private static JsonElement Check(string report, string metric)
-    {
-        var analysis = JsonDocument.Parse(report).RootElement.GetProperty("analysis");
-        return analysis.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("metric").GetString() == metric);
     }
 }

@@ -196,6 +196,11 @@ public sealed class CliRunner : IDisposable
 
     public static string Outcome(string json) => JsonDocument.Parse(json).RootElement.GetProperty("outcome").GetString()!;
 
+    /// <summary>The named check of the verdict that decided a deploy report's deployment (its `analysis`).</summary>
+    public static JsonElement AnalysisCheck(string report, string metric) =>
+        JsonDocument.Parse(report).RootElement.GetProperty("analysis").GetProperty("checks").EnumerateArray()
+            .Single(c => c.GetProperty("metric").GetString() == metric);
+
     public static async Task<List<int>> ServedRevisionsAsync(int port, int requests)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Backstay.Cli.Tests;
 
 /// <summary>
@@ -56,7 +54,7 @@ public sealed class PrometheusMetricEndToEndTests : IDisposable
             var bad = await _cli.DeployAsync("--env", "ERROR_RATE=0.5");
 
             bad.Outcome.ShouldBe("RolledBack", bad.Raw);
-            var failed = Check(bad.Raw, "error-ratio");
+            var failed = CliRunner.AnalysisCheck(bad.Raw, "error-ratio");
             failed.GetProperty("verdict").GetString().ShouldBe("Fail", bad.Raw);
             failed.GetProperty("statistic").GetDouble().ShouldBeInRange(0.2, 0.8, "about half of revision 2's requests failed");
             failed.GetProperty("readings").GetInt32().ShouldBe(2);
@@ -66,7 +64,7 @@ public sealed class PrometheusMetricEndToEndTests : IDisposable
             var good = await _cli.DeployAsync();
 
             good.Outcome.ShouldBe("Succeeded", good.Raw);
-            var passed = Check(good.Raw, "error-ratio");
+            var passed = CliRunner.AnalysisCheck(good.Raw, "error-ratio");
             passed.GetProperty("verdict").GetString().ShouldBe("Pass", good.Raw);
             passed.GetProperty("statistic").GetDouble().ShouldBeLessThan(0.1);
         }
@@ -76,8 +74,4 @@ public sealed class PrometheusMetricEndToEndTests : IDisposable
             await Task.WhenAll(loading);
         }
     }
-
-    private static JsonElement Check(string report, string metric) =>
-        JsonDocument.Parse(report).RootElement.GetProperty("analysis").GetProperty("checks").EnumerateArray()
-            .Single(c => c.GetProperty("metric").GetString() == metric);
 }
